@@ -1,0 +1,395 @@
+"""Accounts: users and roles, passwords, sign-in with throttling, server-side sessions and API tokens.
+
+Everything here works on the database only, so it holds across several server processes: a sign-out, a
+deactivation or a role change is seen by every process on the user's next request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from kb.db import Database
+from kb.errors import AuthenticationFailed, Conflict, N_, NotFound, Throttled, ValidationError
+from kb.models import LANGUAGES, ApiToken, LoginAttempt, LoginSession, Role, User, utcnow
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 1024
+#: Throttling: failures counted in this window...
+THROTTLE_WINDOW = timedelta(minutes=15)
+#: ...at most this many per e-mail address (known or not, so the answer reveals nothing)...
+MAX_FAILURES_PER_EMAIL = 5
+#: ...and this many per client address, against one address trying many accounts.
+MAX_FAILURES_PER_IP = 20
+ATTEMPTS_KEPT = timedelta(days=2)
+#: A session or token's "last seen" is written at most this often, so reads stay reads.
+TOUCH_INTERVAL = timedelta(minutes=5)
+TOKEN_PREFIX = "kb_"
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so that a miss costs as much time as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def validate_email(email: str) -> str:
+    value = normalize_email(email)
+    if not _EMAIL_RE.match(value) or "\x00" in value:
+        raise ValidationError(N_("Enter a valid e-mail address."), field="email")
+    return value
+
+
+def validate_password(password: str) -> str:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationError(
+            N_("The password must be at least %(n)s characters long."), field="password", n=PASSWORD_MIN_LENGTH
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ValidationError(
+            N_("The password must be at most %(n)s characters long."), field="password", n=PASSWORD_MAX_LENGTH
+        )
+    return password
+
+
+def validate_role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError:
+        raise ValidationError(
+            N_("Unknown role %(role)s; choose one of: %(roles)s."),
+            field="role",
+            role=role,
+            roles=", ".join(r.value for r in Role),
+        ) from None
+
+
+def validate_language(language: str | None) -> str | None:
+    if language in (None, ""):
+        return None
+    if language not in LANGUAGES:
+        raise ValidationError(N_("Unknown language %(language)s."), field="language", language=language)
+    return language
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.active.desc(), User.email)))
+
+
+def create_user(
+    db: Database,
+    email: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    preferred_language: str | None = None,
+) -> User:
+    email = validate_email(email)
+    validate_password(password)
+    role_value = validate_role(role)
+    name = (display_name or "").strip() or email.split("@", 1)[0]
+    if len(name) > 120:
+        raise ValidationError(N_("The name must be at most %(n)s characters long."), field="display_name", n=120)
+    with db.transaction() as session:
+        if find_user(session, email) is not None:
+            raise Conflict(N_("A user with the e-mail %(email)s already exists."), field="email", email=email)
+        user = User(
+            email=email,
+            display_name=name,
+            role=role_value,
+            password_hash=hash_password(password),
+            preferred_language=validate_language(preferred_language),
+        )
+        session.add(user)
+    return user
+
+
+def _active_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).where(User.role == Role.ADMIN, User.active.is_(True))) or 0
+
+
+def set_role(db: Database, user_id: int, role: str) -> User:
+    new_role = validate_role(role)
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if user.role == Role.ADMIN and new_role != Role.ADMIN and user.active and _active_admins(session) <= 1:
+            raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
+        user.role = new_role
+    return user
+
+
+def set_active(db: Database, user_id: int, active: bool, *, actor_id: int | None = None) -> User:
+    """Activates or deactivates a user; deactivation ends all their sessions at once."""
+    if not active and actor_id == user_id:
+        raise Conflict(N_("You cannot deactivate your own account."))
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if not active and user.role == Role.ADMIN and user.active and _active_admins(session) <= 1:
+            raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
+        user.active = active
+        if not active:
+            session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    return user
+
+
+def set_password(db: Database, user_id: int, password: str, *, keep_session_hash: str | None = None) -> None:
+    """Changes the password and ends the user's other sign-ins (all of them unless one is named to keep)."""
+    validate_password(password)
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        user.password_hash = hash_password(password)
+        stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
+        if keep_session_hash is not None:
+            stmt = stmt.where(LoginSession.token_hash != keep_session_hash)
+        session.execute(stmt)
+
+
+def change_password(db: Database, user_id: int, current: str, new: str, *, session_token: str | None) -> None:
+    with db.session() as session:
+        user = get_user(session, user_id)
+        if not _password_matches(user.password_hash, current):
+            raise ValidationError(N_("The current password is wrong."), field="current_password")
+    set_password(db, user_id, new, keep_session_hash=_digest(session_token) if session_token else None)
+
+
+def update_profile(db: Database, user_id: int, display_name: str | None = None, language: str | None = "") -> User:
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if display_name is not None:
+            name = display_name.strip()
+            if not name or len(name) > 120:
+                raise ValidationError(N_("Enter a name of 1 to 120 characters."), field="display_name")
+            user.display_name = name
+        if language != "":
+            user.preferred_language = validate_language(language)
+    return user
+
+
+# --- signing in --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The result of a successful sign-in: the user and the session token to keep in the browser's cookie."""
+
+    user: User
+    session_token: str
+
+
+def _failures_since(session: Session, column: object, value: str, now: datetime) -> tuple[int, datetime | None]:
+    """Failures for ``value`` in the window and after its last success, and the oldest of them."""
+    since = now - THROTTLE_WINDOW
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.attempted_at)).where(
+            column == value, LoginAttempt.succeeded.is_(True), LoginAttempt.attempted_at >= since
+        )
+    )
+    if last_success is not None:
+        since = max(since, last_success)
+    count, oldest = session.execute(
+        select(func.count(), func.min(LoginAttempt.attempted_at)).where(
+            column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
+        )
+    ).one()
+    return count, oldest
+
+
+def _check_throttle(session: Session, email: str, ip: str, now: datetime) -> None:
+    for column, value, limit in (
+        (LoginAttempt.email, email, MAX_FAILURES_PER_EMAIL),
+        (LoginAttempt.ip_address, ip, MAX_FAILURES_PER_IP),
+    ):
+        count, oldest = _failures_since(session, column, value, now)
+        if count >= limit and oldest is not None:
+            wait = oldest + THROTTLE_WINDOW - now
+            minutes = max(1, -(-int(wait.total_seconds()) // 60))
+            raise Throttled(N_("Too many failed sign-in attempts. Try again in %(minutes)s min."), minutes=minutes)
+
+
+def sign_in(
+    db: Database,
+    email: str,
+    password: str,
+    *,
+    ip_address: str,
+    user_agent: str = "",
+    session_hours: int = 72,
+) -> SignIn:
+    """Checks the password, records the attempt and opens a server-side session.
+
+    Raises ``Throttled`` after too many recent failures for the e-mail or the address, and
+    ``AuthenticationFailed`` with the same message whether the e-mail is unknown, the password wrong or the
+    account deactivated, so that the answer reveals nothing about which accounts exist.
+    """
+    email = normalize_email(email)[:254]
+    ip_address = (ip_address or "unknown")[:64]
+    now = utcnow()
+    with db.transaction() as session:
+        _check_throttle(session, email, ip_address, now)
+        user = find_user(session, email) if email else None
+        matches = _password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
+        succeeded = bool(user and user.active and matches)
+        session.add(LoginAttempt(email=email, ip_address=ip_address, attempted_at=now, succeeded=succeeded))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - ATTEMPTS_KEPT))
+        if not succeeded:
+            failed = True
+        else:
+            assert user is not None
+            failed = False
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = hash_password(password)
+            user.last_login_at = now
+            token = secrets.token_urlsafe(32)
+            session.add(
+                LoginSession(
+                    token_hash=_digest(token),
+                    user_id=user.id,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + timedelta(hours=session_hours),
+                    ip_address=ip_address,
+                    user_agent=(user_agent or "")[:255],
+                )
+            )
+    # Raised after the block so that the failed attempt is committed, not rolled back.
+    if failed:
+        raise AuthenticationFailed(N_("Wrong e-mail or password."))
+    return SignIn(user=user, session_token=token)
+
+
+def session_user(db: Database, session: Session, token: str, *, session_hours: int = 72) -> User | None:
+    """The active user of a live session token, or None; extends the session while it is used."""
+    if not token:
+        return None
+    now = utcnow()
+    row = session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(LoginSession.token_hash == _digest(token))
+    ).first()
+    if row is None:
+        return None
+    login, user = row
+    if login.expires_at <= now or not user.active:
+        return None
+    if now - login.last_seen_at >= TOUCH_INTERVAL:
+        with db.transaction() as write:
+            write.execute(
+                update(LoginSession)
+                .where(LoginSession.id == login.id)
+                .values(last_seen_at=now, expires_at=now + timedelta(hours=session_hours))
+            )
+    return user
+
+
+def sign_out(db: Database, token: str) -> None:
+    """Ends the session on the server, so that any copy of its cookie stops working."""
+    if not token:
+        return
+    with db.transaction() as session:
+        session.execute(delete(LoginSession).where(LoginSession.token_hash == _digest(token)))
+
+
+def session_hash(token: str) -> str:
+    return _digest(token)
+
+
+# --- API tokens --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A freshly created API token; ``secret`` is shown once and never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def create_token(db: Database, user_id: int, name: str) -> NewToken:
+    label = (name or "").strip()
+    if not label or len(label) > 80:
+        raise ValidationError(N_("Give the token a name of 1 to 80 characters."), field="name")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if not user.active:
+            raise Conflict(N_("%(email)s is deactivated."), email=user.email)
+        token = ApiToken(user_id=user.id, name=label, token_hash=_digest(secret), prefix=secret[:10])
+        session.add(token)
+    return NewToken(token=token, secret=secret)
+
+
+def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.revoked_at.is_not(None), ApiToken.id)
+        )
+    )
+
+
+def revoke_token(db: Database, user_id: int, token_id: int) -> None:
+    with db.transaction() as session:
+        token = session.get(ApiToken, token_id)
+        if token is None or token.user_id != user_id:
+            raise NotFound(N_("No such token."))
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+
+
+def token_user(db: Database, session: Session, secret: str) -> User | None:
+    """The active user a bearer token belongs to, or None if it is unknown, revoked or its user deactivated."""
+    if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    row = session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _digest(secret))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or not user.active:
+        return None
+    now = utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
+        with db.transaction() as write:
+            write.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    return user

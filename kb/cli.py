@@ -1,0 +1,230 @@
+"""The ``kb`` command line for admins and scripts: database, users, tokens, demo accounts, the server.
+
+Commands are thin: they parse arguments, call the domain modules and print. A bad setting or bad input ends
+the command with a one-line message and a non-zero exit status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from flask import Flask
+
+from kb import accounts, migrate
+from kb.config import ConfigError
+from kb.db import Database
+from kb.errors import DomainError
+from kb.models import Role
+
+DEMO_PASSWORD_DEFAULT = "kb-demo-password"
+DEMO_USERS = (
+    ("sales@demo.kb", "Иван Петров", Role.SALES),
+    ("marketing@demo.kb", "Мария Смирнова", Role.MARKETING),
+    ("admin@demo.kb", "Ольга Кузнецова", Role.ADMIN),
+)
+
+
+def _make_app() -> Flask:
+    from kb import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Runs ``command`` with the application's database as its first argument; domain errors become messages."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        app = _make_app()
+        db: Database = app.extensions["kb_db"]
+        try:
+            with app.app_context():
+                return command(db, *args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            db.dispose()
+
+    return run
+
+
+def _require_schema(db: Database) -> None:
+    if not migrate.is_up_to_date(db):
+        raise click.ClickException("the database schema is not up to date; run: kb db upgrade")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """kb: the sales-enablement knowledge base."""
+
+
+# --- database ----------------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Revision to upgrade to.")
+@with_db
+def db_upgrade(database: Database, revision: str) -> None:
+    """Apply the schema migrations."""
+    migrate.upgrade(database, revision)
+    click.echo(f"database at revision {migrate.current_revision(database)}")
+
+
+@db.command("current")
+@with_db
+def db_current(database: Database) -> None:
+    """Print the applied revision and whether it is the newest."""
+    current, head = migrate.current_revision(database), migrate.head_revision()
+    click.echo(f"{current or 'empty'} ({'up to date' if current == head else f'newest is {head}'})")
+
+
+# --- users -------------------------------------------------------------------------------------------------
+
+ROLE_CHOICE = click.Choice([r.value for r in Role])
+
+
+@main.group()
+def users() -> None:
+    """User accounts and API tokens."""
+
+
+def _password_from_env_or_prompt() -> str:
+    password = os.environ.get("KB_PASSWORD")
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise click.ClickException("set KB_PASSWORD, or run in a terminal to be asked for the password")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=ROLE_CHOICE, required=True)
+@click.option("--name", default="", help="Display name (default: the part of the e-mail before @).")
+@with_db
+def users_create(database: Database, email: str, role: str, name: str) -> None:
+    """Create a user; the password comes from KB_PASSWORD, else it is asked twice."""
+    _require_schema(database)
+    user = accounts.create_user(database, email, _password_from_env_or_prompt(), role, name)
+    click.echo(f"created {user.email} ({user.role})")
+
+
+@users.command("list")
+@with_db
+def users_list(database: Database) -> None:
+    """List users."""
+    _require_schema(database)
+    with database.session() as session:
+        rows = accounts.list_users(session)
+    for user in rows:
+        state = "active" if user.active else "deactivated"
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.display_name}\tlast sign-in: {last}")
+
+
+def _user_id(database: Database, email: str) -> int:
+    with database.session() as session:
+        user = accounts.find_user(session, email)
+    if user is None:
+        raise click.ClickException(f"no user with the e-mail {email}")
+    return user.id
+
+
+@users.command("deactivate")
+@click.argument("email")
+@with_db
+def users_deactivate(database: Database, email: str) -> None:
+    """Deactivate a user; their sessions end and their tokens stop working at once."""
+    user = accounts.set_active(database, _user_id(database, email), False)
+    click.echo(f"deactivated {user.email}")
+
+
+@users.command("activate")
+@click.argument("email")
+@with_db
+def users_activate(database: Database, email: str) -> None:
+    """Activate a deactivated user again."""
+    user = accounts.set_active(database, _user_id(database, email), True)
+    click.echo(f"activated {user.email}")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+@with_db
+def users_set_role(database: Database, email: str, role: str) -> None:
+    """Change a user's role; it takes effect on their next request."""
+    user = accounts.set_role(database, _user_id(database, email), role)
+    click.echo(f"{user.email} is now {user.role}")
+
+
+@users.command("token")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@with_db
+def users_token(database: Database, email: str, name: str) -> None:
+    """Create an API token and print it alone on the last line (it is not shown again)."""
+    new = accounts.create_token(database, _user_id(database, email), name)
+    click.echo(f"API token {new.token.name!r} for {email} (shown once; keep it secret):")
+    click.echo(new.secret)
+
+
+# --- demo --------------------------------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Demo accounts and content."""
+
+
+@demo.command("users")
+@with_db
+def demo_users(database: Database) -> None:
+    """Create (or reset) one demo account per role and print the logins."""
+    _require_schema(database)
+    password = os.environ.get("KB_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
+    accounts.validate_password(password)
+    for email, name, role in DEMO_USERS:
+        with database.session() as session:
+            existing = accounts.find_user(session, email)
+        if existing is None:
+            accounts.create_user(database, email, password, role, name)
+        else:
+            accounts.set_password(database, existing.id, password)
+            accounts.set_role(database, existing.id, role)
+            accounts.set_active(database, existing.id, True)
+    click.echo("Demo accounts (e-mail / password / role):")
+    for email, _name, role in DEMO_USERS:
+        click.echo(f"  {email:<20} {password:<18} {role}")
+
+
+# --- server ------------------------------------------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app and API with gunicorn."""
+    app = _make_app()
+    database: Database = app.extensions["kb_db"]
+    _require_schema(database)
+    database.dispose()  # each server process opens its own connections after the fork
+    from kb.server import run
+
+    click.echo(f"kb serving on http://{host}:{port}/ with {workers} worker process(es)")
+    run(app, host=host, port=port, workers=workers)

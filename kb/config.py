@@ -1,0 +1,162 @@
+"""Settings: read from the environment once at start-up, validated, with embedded defaults.
+
+Every setting is a ``KB_*`` environment variable (documented in the README); a mapping passed to
+``load_settings`` overrides the environment, which is how tests configure an app. A bad value raises
+``ConfigError`` whose message is one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Every setting kb reads, with what it means; the README documents each one (a test keeps them in step).
+SETTINGS: dict[str, str] = {
+    "KB_INSTANCE_DIR": "directory for runtime state (database, index, files, secret key)",
+    "KB_DATABASE_URL": "SQLAlchemy database URL",
+    "KB_INDEX_DIR": "directory of the Whoosh search index",
+    "KB_BLOB_DIR": "directory of the content-addressed file store",
+    "KB_SECRET_KEY": "key that signs session cookies and CSRF tokens",
+    "KB_MAX_UPLOAD_MB": "largest accepted upload, in megabytes",
+    "KB_SESSION_HOURS": "how long a sign-in lasts without activity, in hours",
+    "KB_SECURE_COOKIES": "send cookies only over HTTPS (set to 1 when kb is served over HTTPS)",
+    "KB_TRUSTED_PROXIES": "number of reverse proxies in front of kb whose X-Forwarded-* headers to trust",
+}
+
+
+class ConfigError(Exception):
+    """A setting has a value kb cannot run with; the message is one line that names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    index_dir: Path
+    blob_dir: Path
+    secret_key: str
+    max_upload_mb: int
+    session_hours: int
+    secure_cookies: bool
+    trusted_proxies: int
+    testing: bool = False
+
+
+def _int_between(name: str, raw: Any, minimum: int, maximum: int) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _positive_int(name: str, raw: Any, *, maximum: int) -> int:
+    return _int_between(name, raw, 1, maximum)
+
+
+def _non_negative_int(name: str, raw: Any) -> int:
+    return _int_between(name, raw, 0, 10)
+
+
+def _flag(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be 1 or 0 (true or false), got {raw!r}")
+
+
+def _directory(name: str, raw: Any) -> Path:
+    text = str(raw).strip()
+    if not text or "\x00" in text:
+        raise ConfigError(f"{name} must be a directory path, got {raw!r}")
+    path = Path(text).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{name} cannot be created at {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{name} is not writable: {path}")
+    return path
+
+
+def _database_url(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ConfigError(f"{name} is not a database URL: {text!r}") from None
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(f"{name} must be a sqlite:// or postgresql:// URL, got {url.get_backend_name()!r}")
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    return text
+
+
+def _secret_key(instance_dir: Path) -> str:
+    """The key kept in the instance directory, created once; safe when several processes start together."""
+    path = instance_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise ConfigError(f"KB_SECRET_KEY is unset and {path} is too short; delete it to make a new one") from None
+        return key
+    key = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    return key
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``environ`` (default: the process environment), with ``overrides`` on top."""
+    source: dict[str, Any] = dict(os.environ if environ is None else environ)
+    source.update(overrides or {})
+    unknown = sorted(k for k in (overrides or {}) if k.startswith("KB_") and k not in SETTINGS)
+    if unknown:
+        raise ConfigError(f"{unknown[0]} is not a kb setting")
+
+    def get(name: str, default: Any) -> Any:
+        value = source.get(name)
+        return default if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    instance_dir = _directory("KB_INSTANCE_DIR", get("KB_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+    database_url = _database_url("KB_DATABASE_URL", get("KB_DATABASE_URL", f"sqlite:///{instance_dir / 'kb.sqlite3'}"))
+    index_dir = _directory("KB_INDEX_DIR", get("KB_INDEX_DIR", instance_dir / "index"))
+    blob_dir = _directory("KB_BLOB_DIR", get("KB_BLOB_DIR", instance_dir / "blobs"))
+    secret = source.get("KB_SECRET_KEY")
+    if secret is not None and str(secret).strip():
+        secret_key = str(secret).strip()
+        if len(secret_key) < 32:
+            raise ConfigError("KB_SECRET_KEY must be at least 32 characters long")
+    else:
+        secret_key = _secret_key(instance_dir)
+    return Settings(
+        instance_dir=instance_dir,
+        database_url=database_url,
+        index_dir=index_dir,
+        blob_dir=blob_dir,
+        secret_key=secret_key,
+        max_upload_mb=_positive_int("KB_MAX_UPLOAD_MB", get("KB_MAX_UPLOAD_MB", 100), maximum=10_000),
+        session_hours=_positive_int("KB_SESSION_HOURS", get("KB_SESSION_HOURS", 72), maximum=24 * 365),
+        secure_cookies=_flag("KB_SECURE_COOKIES", get("KB_SECURE_COOKIES", False)),
+        trusted_proxies=_non_negative_int("KB_TRUSTED_PROXIES", get("KB_TRUSTED_PROXIES", 0)),
+        testing=bool(source.get("TESTING", False)),
+    )

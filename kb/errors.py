@@ -1,0 +1,59 @@
+"""Errors the domain raises for the web layer, the API and the CLI to turn into answers for people.
+
+Each carries an HTTP-like status, a stable machine code for the JSON API, and an English message with
+``%(name)s`` placeholders; ``N_`` marks the message for the translation catalogs, and the web layer translates
+it for the reader. Domain modules never import Flask, so they cannot translate themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def N_(message: str) -> str:
+    """Marks ``message`` for extraction into the translation catalogs; translation happens where it is shown."""
+    return message
+
+
+class DomainError(Exception):
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.params = params
+
+    def __str__(self) -> str:
+        return self.message % self.params if self.params else self.message
+
+
+class ValidationError(DomainError):
+    status = 400
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class AuthenticationFailed(DomainError):
+    status = 401
+    code = "authentication_failed"
+
+
+class Throttled(DomainError):
+    status = 429
+    code = "too_many_attempts"

@@ -1,0 +1,391 @@
+"""The data model of kb, as typed SQLAlchemy 2 mappings.
+
+Accounts (users, sign-in sessions, sign-in attempts, API tokens), the content library (assets, their immutable
+versions, the text extracted from each version, tags and segments), sales feedback (ratings, stale flags),
+usage events, and the job table that is the durable outbox for background work. The Alembic migrations in
+``kb/migrations`` create exactly this schema; a test keeps the two in step. Nothing here is SQLite-only.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, WriteOnlyMapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC without a zone (portable across SQLite and PostgreSQL) and hands back aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Role(enum.StrEnum):
+    SALES = "sales"
+    MARKETING = "marketing"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def includes(self, other: Role) -> bool:
+        """Whether this role may do what ``other`` may do (admin ⊇ marketing ⊇ sales)."""
+        return self.rank >= other.rank
+
+
+class AssetStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class ExtractionStatus(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    EMPTY = "empty"
+    FAILED = "failed"
+
+
+class FlagStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    DISMISSED = "dismissed"
+
+
+class UsageKind(enum.StrEnum):
+    VIEW = "view"
+    DOWNLOAD = "download"
+    SEARCH = "search"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+#: Kinds of asset known today; the column is a plain string so that more kinds need no migration.
+ASSET_KINDS = ("catalog", "presentation", "tender_template")
+SEGMENTS = ("B2B", "B2C", "B2G")
+LANGUAGES = ("en", "ru")
+
+
+def _check_in(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+# --- accounts ---------------------------------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(_check_in("role", Role), name="role"),
+        CheckConstraint(f"preferred_language IS NULL OR preferred_language IN {LANGUAGES!r}", name="language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased (see accounts.normalize_email), so the unique index is case-insensitive everywhere.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    preferred_language: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tokens: WriteOnlyMapped[ApiToken] = relationship(back_populates="user", passive_deletes=True)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email} {self.role}>"
+
+
+class LoginSession(Base):
+    """A signed-in browser session, held on the server so that signing out ends it for every copy of the cookie."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+
+
+class LoginAttempt(Base):
+    """One try at signing in; throttling counts recent failures per e-mail and per address across processes."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_email_at", "email", "attempted_at"),
+        Index("ix_login_attempts_ip_at", "ip_address", "attempted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class ApiToken(Base):
+    """A personal token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+# --- content library ---------------------------------------------------------------------------------------
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", AssetStatus), name="status"),
+        CheckConstraint("review_interval_days > 0", name="review_interval"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    product: Mapped[str] = mapped_column(String(120), default="", index=True)
+    region: Mapped[str] = mapped_column(String(120), default="")
+    language: Mapped[str] = mapped_column(String(8), default="ru")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    review_interval_days: Mapped[int] = mapped_column(Integer)
+    next_review_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[AssetStatus] = mapped_column(String(16), default=AssetStatus.DRAFT, index=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("asset_versions.id", use_alter=True, name="fk_assets_current_version_id_asset_versions")
+    )
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    owner: Mapped[User] = relationship(foreign_keys=[owner_id])
+    current_version: Mapped[AssetVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)
+    versions: WriteOnlyMapped[AssetVersion] = relationship(
+        foreign_keys="AssetVersion.asset_id", back_populates="asset", order_by="AssetVersion.number"
+    )
+    segments: Mapped[list[AssetSegment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    tags: Mapped[list[AssetTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class AssetSegment(Base):
+    """A market segment (B2B, B2C, B2G) an asset is meant for; a row each, so facets count them in SQL."""
+
+    __tablename__ = "asset_segments"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class AssetTag(Base):
+    __tablename__ = "asset_tags"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(60), primary_key=True, index=True)
+
+
+class AssetVersion(Base):
+    """One immutable upload of an asset's file. Rows are only ever added; extraction fields are filled once."""
+
+    __tablename__ = "asset_versions"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "number", name="uq_asset_versions_asset_id_number"),
+        CheckConstraint("number >= 1", name="number"),
+        CheckConstraint(_check_in("extraction_status", ExtractionStatus), name="extraction_status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    original_filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(127))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    change_note: Mapped[str] = mapped_column(Text, default="")
+    published_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    extraction_status: Mapped[ExtractionStatus] = mapped_column(String(16), default=ExtractionStatus.PENDING)
+    extraction_error: Mapped[str | None] = mapped_column(Text)
+
+    asset: Mapped[Asset] = relationship(foreign_keys=[asset_id], back_populates="versions")
+    published_by: Mapped[User] = relationship(foreign_keys=[published_by_id])
+
+
+class ExtractedPage(Base):
+    """The text of one page, slide or sheet of a version, so the index can be rebuilt without re-parsing files."""
+
+    __tablename__ = "extracted_pages"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text)
+
+
+# --- feedback and usage ------------------------------------------------------------------------------------
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("asset_id", "user_id", name="uq_ratings_asset_id_user_id"),
+        CheckConstraint("stars BETWEEN 1 AND 5", name="stars"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    stars: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StaleFlag(Base):
+    """A salesperson's report that an asset is outdated; at most one open flag per user per asset."""
+
+    __tablename__ = "stale_flags"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", FlagStatus), name="status"),
+        Index(
+            "uq_stale_flags_open_per_user",
+            "asset_id",
+            "raised_by_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("asset_versions.id", ondelete="CASCADE"))
+    raised_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    page: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[FlagStatus] = mapped_column(String(16), default=FlagStatus.OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    close_note: Mapped[str] = mapped_column(Text, default="")
+    resolved_by_version_id: Mapped[int | None] = mapped_column(ForeignKey("asset_versions.id", ondelete="SET NULL"))
+
+
+class UsageEvent(Base):
+    """Something a person did with content: viewed or downloaded a version, or ran a search."""
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        CheckConstraint(_check_in("kind", UsageKind), name="kind"),
+        Index("ix_usage_events_asset_kind_at", "asset_id", "kind", "occurred_at"),
+        Index("ix_usage_events_kind_at", "kind", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[UsageKind] = mapped_column(String(16))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("asset_versions.id", ondelete="CASCADE"))
+    query: Mapped[str | None] = mapped_column(Text)
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result_count: Mapped[int | None] = mapped_column(Integer)
+
+
+# --- background work ---------------------------------------------------------------------------------------
+
+
+class Job(Base):
+    """The outbox: work (extraction, indexing, notifications) written in the same transaction as its cause.
+
+    A worker claims a job by setting ``locked_by`` and a lease in ``locked_until``; a job whose lease expired
+    is taken again, up to ``max_attempts``.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_check_in("status", JobStatus), name="status"),
+        Index("ix_jobs_status_run_after", "status", "run_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(String(120))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,25 @@
+"""The web layer: wires the database, languages, sign-in, access rules, error pages and blueprints into the app."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+
+def init_app(app: Flask) -> None:
+    from kb.api import bp as api_bp
+    from kb.web import access, admin, auth, context, errors, i18n, main, profile, templating
+
+    settings = app.config["KB_SETTINGS"]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    context.init_app(app)
+    i18n.init_app(app)
+    templating.init_app(app)
+    auth.init_app(app)
+    access.init_app(app)
+    errors.init_app(app)
+    for blueprint in (main.bp, auth.bp, profile.bp, admin.bp, api_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,100 @@
+"""User administration (admin role): list, create, deactivate and reactivate users, change roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from kb import accounts
+from kb.errors import DomainError
+from kb.models import Role
+from kb.web.access import requires
+from kb.web.context import db_session, get_db
+from kb.web.forms import attach_error
+from kb.web.templating import role_label
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def role_choices() -> list[tuple[str, str]]:
+    return [(role.value, role_label(role)) for role in Role]
+
+
+class UserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    display_name = StringField(_l("Name"), validators=[Length(max=120)])
+    role = SelectField(_l("Role"), default=Role.SALES)
+    password = PasswordField(
+        _l("Initial password"),
+        validators=[DataRequired(), Length(min=accounts.PASSWORD_MIN_LENGTH, max=accounts.PASSWORD_MAX_LENGTH)],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.role.choices = role_choices()
+
+
+def _render(form: UserForm | None = None, status: int = 200) -> Any:
+    return (
+        render_template(
+            "admin/users.html",
+            users=accounts.list_users(db_session()),
+            form=form or UserForm(formdata=None),
+            roles=role_choices(),
+        ),
+        status,
+    )
+
+
+@bp.get("/users")
+@requires(Role.ADMIN)
+def users() -> Any:
+    return _render()
+
+
+@bp.post("/users")
+@requires(Role.ADMIN)
+def create_user() -> Any:
+    form = UserForm()
+    if not form.validate():
+        return _render(form, 400)
+    try:
+        user = accounts.create_user(
+            get_db(), form.email.data or "", form.password.data or "", form.role.data or "", form.display_name.data or ""
+        )
+    except DomainError as exc:
+        attach_error(form, exc)
+        return _render(form, exc.status)
+    flash(_("User %(email)s created.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/role")
+@requires(Role.ADMIN)
+def set_role(user_id: int) -> Any:
+    user = accounts.set_role(get_db(), user_id, request.form.get("role", ""))
+    flash(_("%(email)s now has the %(role)s role.", email=user.email, role=role_label(user.role)), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/deactivate")
+@requires(Role.ADMIN)
+def deactivate(user_id: int) -> Any:
+    user = accounts.set_active(get_db(), user_id, False, actor_id=current_user.id)
+    flash(_("%(email)s is deactivated and signed out everywhere.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/activate")
+@requires(Role.ADMIN)
+def activate(user_id: int) -> Any:
+    user = accounts.set_active(get_db(), user_id, True)
+    flash(_("%(email)s is active again.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
