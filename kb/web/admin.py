@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from kb import accounts
@@ -23,8 +24,8 @@ from kb.web.templating import role_label
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def role_choices() -> list[tuple[str, str]]:
-    return [(role.value, role_label(role)) for role in Role]
+def role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role.value, role_label(role)) for role in Role]
 
 
 class UserForm(FlaskForm):

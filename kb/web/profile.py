@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from kb import accounts
@@ -23,7 +24,11 @@ bp = Blueprint("profile", __name__, url_prefix="/profile")
 
 class ProfileForm(FlaskForm):
     display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
-    language = SelectField(_l("Language"), choices=[("", _l("As the browser asks"))] + list(LANGUAGE_NAMES.items()))
+    language = SelectField(
+        _l("Language"),
+        choices=[SelectChoice("", _l("As the browser asks"))]
+        + [SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()],
+    )
 
 
 class PasswordForm(FlaskForm):

@@ -1,0 +1,48 @@
+# kb: two commands on a fresh machine.
+#   make run   virtualenv, install, migrate, demo accounts, serve on http://$(HOST):$(PORT)/
+#   make test  virtualenv, install with test extras, the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test lint messages translations clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d kb/translations
+
+run: $(VENV)/.installed translations
+	$(BIN)/kb db upgrade
+	$(BIN)/kb demo users
+	@echo ""
+	@echo "kb is starting on http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	$(BIN)/kb serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
+
+test: $(VENV)/.installed-test translations
+	$(BIN)/ruff check kb tests wsgi.py
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check kb tests wsgi.py
+
+# Extract translatable strings and merge them into the English and Russian catalogs.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -q -i kb/translations/messages.pot -d kb/translations --no-location --omit-header
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
