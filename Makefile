@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-test
 
 # Extract translatable strings and merge them into the English and Russian catalogs.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output kb templates
 	$(BIN)/pybabel update -q -i kb/translations/messages.pot -d kb/translations --no-location --omit-header
 
 clean:

@@ -7,7 +7,6 @@ the command with a one-line message and a non-zero exit status, never a tracebac
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -105,8 +104,6 @@ def _password_from_env_or_prompt() -> str:
     password = os.environ.get("KB_PASSWORD")
     if password:
         return password
-    if not sys.stdin.isatty():
-        raise click.ClickException("set KB_PASSWORD, or run in a terminal to be asked for the password")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 

@@ -1,0 +1,147 @@
+"""Languages (preference, then browser, complete catalogs) and error answers (pages for people, JSON for the API)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from flask import Flask
+
+from conftest import app_config, csrf_from
+from kb import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_browser_language_picks_russian_for_anonymous_users(client) -> None:
+    html = client.get("/login", headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="ru">' in html
+    assert "Войти" in html
+    english = client.get("/login", headers={"Accept-Language": "en-US"}).get_data(as_text=True)
+    assert "Sign in to kb" in english
+
+
+def test_user_preference_beats_the_browser(make_user, client) -> None:
+    from conftest import Auth
+
+    user = make_user("sales", preferred_language="ru")
+    Auth(client).login(user.email)
+    html = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="ru">' in html
+
+
+def test_language_switch_for_anonymous_and_signed_in(signed_in, client, db) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/language", data={"csrf_token": csrf_from(page), "language": "ru", "next": "/login"})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert '<html lang="ru">' in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+    user = signed_in("sales")
+    page = client.get("/").get_data(as_text=True)
+    client.post("/language", data={"csrf_token": csrf_from(page), "language": "en", "next": "https://evil.example/"})
+    from kb.models import User
+
+    with db.session() as session:
+        assert session.get(User, user.id).preferred_language == "en"
+
+
+def test_unknown_language_is_a_400(client) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post("/language", data={"csrf_token": csrf_from(page), "language": "klingon"})
+    assert response.status_code == 400
+    assert "Unknown language klingon." in response.get_data(as_text=True)
+
+
+def test_russian_catalog_translates_every_message(tmp_path: Path) -> None:
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg", "-k", "N_", "-k", "_l",
+         "-o", str(pot), "kb", "templates"],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    with pot.open("rb") as handle:
+        extracted = {m.id for m in read_po(handle) if m.id}
+    assert len(extracted) > 100, "the extraction found too few messages: check babel.cfg"
+    with (ROOT / "kb/translations/ru/LC_MESSAGES/messages.po").open("rb") as handle:
+        catalog = read_po(handle)
+    translated = {m.id for m in catalog if m.id and m.string and not m.fuzzy}
+    missing = sorted(str(m) for m in extracted - translated)
+    assert not missing, f"run `make messages` and translate in kb/translations/ru: {missing[:10]}"
+
+
+def test_error_pages_are_in_the_layout(signed_in, client) -> None:
+    signed_in("sales")
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "<header" in html and "Not found" in html
+    method = client.put("/profile")
+    assert method.status_code == 405 and "Method not allowed" in method.get_data(as_text=True)
+
+
+def test_api_errors_are_json(signed_in, client) -> None:
+    signed_in("sales")
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json == {
+        "error": {"code": "not_found", "message": "There is nothing at this address. Check the link, or search for what you need."}
+    }
+    method = client.delete("/api/v1/me")
+    assert method.status_code == 405 and method.json["error"]["code"] == "method_not_allowed"
+
+
+def test_upload_over_the_limit_is_413_with_a_readable_page(instance_dir: Path) -> None:
+    app = create_app(app_config(instance_dir, KB_MAX_UPLOAD_MB=1))
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"csrf_token": csrf_from(page), "email": "a@b.c", "password": "x" * (2 * 1024 * 1024)},
+    )
+    assert response.status_code == 413
+    assert "larger than the limit of 1 MB" in response.get_data(as_text=True)
+    app.extensions["kb_db"].dispose()
+
+
+def _app_that_fails(instance_dir: Path) -> Flask:
+    app = create_app(app_config(instance_dir, TESTING=False))
+
+    @app.get("/boom")
+    def boom():  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internal detail")
+
+    @app.get("/api/v1/boom")
+    def api_boom():  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret internal detail")
+
+    return app
+
+
+def test_unexpected_errors_are_500_without_internals(instance_dir: Path, make_user) -> None:
+    from conftest import Auth
+
+    app = _app_that_fails(instance_dir)
+    client = app.test_client()
+    Auth(client).login(make_user("sales").email)
+    page = client.get("/boom")
+    assert page.status_code == 500
+    html = page.get_data(as_text=True)
+    assert "Something went wrong" in html and "secret internal detail" not in html and "Traceback" not in html
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.json["error"]["code"] == "internal_error"
+    assert "secret internal detail" not in api.get_data(as_text=True)
+    app.extensions["kb_db"].dispose()
+
+
+def test_health_check_reports_an_unavailable_database(tmp_path: Path) -> None:
+    missing_dir = tmp_path / "gone"
+    app = create_app(
+        {"KB_INSTANCE_DIR": str(tmp_path), "KB_SECRET_KEY": "h" * 40,
+         "KB_DATABASE_URL": f"sqlite:///{missing_dir}/kb.sqlite3?mode=ro&uri=true"}
+    )  # fmt: skip
+    missing_dir.rmdir()
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and response.json["database"] == "unavailable"
+    app.extensions["kb_db"].dispose()
