@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from kb.db import Database
-from kb.errors import AuthenticationFailed, Conflict, N_, NotFound, Throttled, ValidationError
+from kb.errors import N_, AuthenticationFailed, Conflict, NotFound, Throttled, ValidationError
 from kb.models import LANGUAGES, ApiToken, LoginAttempt, LoginSession, Role, User, utcnow
 
 PASSWORD_MIN_LENGTH = 10

@@ -36,7 +36,9 @@ def _routes(app: Flask) -> Iterator[tuple[Rule, str, str]]:
 
 def _all_routes() -> list[tuple[str, str, str, object]]:
     app = create_app({"KB_INSTANCE_DIR": tempfile.mkdtemp(prefix="kb-routes-"), "KB_SECRET_KEY": "r" * 40})
-    routes = [(rule.endpoint, method, url, access_of(app.view_functions[rule.endpoint])) for rule, method, url in _routes(app)]
+    routes = [
+        (rule.endpoint, method, url, access_of(app.view_functions[rule.endpoint])) for rule, method, url in _routes(app)
+    ]
     app.extensions["kb_db"].dispose()
     return routes
 
@@ -110,7 +112,9 @@ def test_state_changing_routes_need_a_csrf_token(signed_in, client, endpoint, me
 def test_no_route_changes_state_on_get() -> None:
     writers = {"auth.logout", "main.set_language"}
     for endpoint, method, _url, _access in ROUTES:
-        if endpoint in writers or endpoint.split(".")[-1].startswith(("create", "update", "revoke", "set_", "deactivate", "activate", "change")):
+        if endpoint in writers or endpoint.split(".")[-1].startswith(
+            ("create", "update", "revoke", "set_", "deactivate", "activate", "change")
+        ):
             assert method != "GET", endpoint
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import SECRET_KEY
+
 from kb.cli import DEMO_PASSWORD_DEFAULT, DEMO_USERS, main
 
 KB = str(Path(sys.executable).parent / "kb")
@@ -43,14 +43,26 @@ def test_db_upgrade_on_an_empty_database(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_users_create_list_set_role_deactivate(cli_env) -> None:
-    created = run("users", "create", "Lead@Example.com", "--role", "marketing", "--name", "Лид", env={"KB_PASSWORD": "long enough pw"})
+    created = run(
+        "users",
+        "create",
+        "Lead@Example.com",
+        "--role",
+        "marketing",
+        "--name",
+        "Лид",
+        env={"KB_PASSWORD": "long enough pw"},
+    )
     assert created.exit_code == 0, created.output
     assert "created lead@example.com (marketing)" in created.output
     listing = run("users", "list").output
     assert "lead@example.com\tmarketing\tactive\tЛид" in listing
     assert run("users", "set-role", "lead@example.com", "admin").exit_code == 0
     assert "lead@example.com\tadmin" in run("users", "list").output
-    assert run("users", "create", "second@example.com", "--role", "admin", env={"KB_PASSWORD": "long enough pw"}).exit_code == 0
+    assert (
+        run("users", "create", "second@example.com", "--role", "admin", env={"KB_PASSWORD": "long enough pw"}).exit_code
+        == 0
+    )
     assert run("users", "deactivate", "lead@example.com").exit_code == 0
     assert "lead@example.com\tadmin\tdeactivated" in run("users", "list").output
     assert run("users", "activate", "lead@example.com").exit_code == 0
@@ -70,7 +82,11 @@ def test_users_create_prompts_twice_without_kb_password(cli_env, monkeypatch: py
     [
         (["users", "create", "x@example.com", "--role", "sales"], {"KB_PASSWORD": "short"}, "at least 10 characters"),
         (["users", "create", "not-an-email", "--role", "sales"], {"KB_PASSWORD": "long enough pw"}, "valid e-mail"),
-        (["users", "create", "x@example.com", "--role", "boss"], {"KB_PASSWORD": "long enough pw"}, "Invalid value for '--role'"),
+        (
+            ["users", "create", "x@example.com", "--role", "boss"],
+            {"KB_PASSWORD": "long enough pw"},
+            "Invalid value for '--role'",
+        ),
         (["users", "deactivate", "ghost@example.com"], {}, "no user with the e-mail ghost@example.com"),
         (["users", "set-role", "ghost@example.com", "sales"], {}, "no user with the e-mail"),
         (["users", "token", "ghost@example.com"], {}, "no user with the e-mail"),

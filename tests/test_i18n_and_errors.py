@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from conftest import app_config, csrf_from
 from flask import Flask
 
-from conftest import app_config, csrf_from
 from kb import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +86,10 @@ def test_api_errors_are_json(signed_in, client) -> None:
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json == {
-        "error": {"code": "not_found", "message": "There is nothing at this address. Check the link, or search for what you need."}
+        "error": {
+            "code": "not_found",
+            "message": "There is nothing at this address. Check the link, or search for what you need.",
+        }
     }
     method = client.delete("/api/v1/me")
     assert method.status_code == 405 and method.json["error"]["code"] == "method_not_allowed"

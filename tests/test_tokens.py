@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from conftest import csrf_from
 from flask import Blueprint, Flask, jsonify
 from sqlalchemy import select
 
-from conftest import csrf_from
 from kb import accounts
 from kb.models import ApiToken
 

@@ -68,7 +68,11 @@ def create_user() -> Any:
         return _render(form, 400)
     try:
         user = accounts.create_user(
-            get_db(), form.email.data or "", form.password.data or "", form.role.data or "", form.display_name.data or ""
+            get_db(),
+            form.email.data or "",
+            form.password.data or "",
+            form.role.data or "",
+            form.display_name.data or "",
         )
     except DomainError as exc:
         attach_error(form, exc)

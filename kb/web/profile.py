@@ -74,7 +74,9 @@ def update() -> Any:
     if not form.validate():
         return _render(400, profile_form=form)
     try:
-        accounts.update_profile(get_db(), current_user.id, display_name=form.display_name.data, language=form.language.data or None)
+        accounts.update_profile(
+            get_db(), current_user.id, display_name=form.display_name.data, language=form.language.data or None
+        )
     except DomainError as exc:
         attach_error(form, exc)
         return _render(exc.status, profile_form=form)

@@ -1,0 +1,132 @@
+"""End to end in headless Chromium (Debian's, driven by Playwright; nothing is downloaded at test time)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import PASSWORD
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("KB_TEST_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Without these, Chromium keeps trying to reach Google's services, which a closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        message = f"Chromium not found at {CHROMIUM}: install it with `sudo apt install chromium` (Debian/Ubuntu)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(chromium_path: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_sales_user_signs_in_and_sees_the_home_page(live_server: str, page, make_user) -> None:
+    user = make_user("sales", display_name="Иван Петров")
+    page.goto(f"{live_server}/")
+    assert "/login" in page.url
+    _shot(page, "login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    assert page.locator("h1").inner_text() == "Hello, Иван Петров"
+    assert page.locator(".main-nav").is_visible()
+    assert page.locator("text=Users").count() == 0  # no admin link for sales
+    _shot(page, "home-sales")
+
+    page.click("button[value=ru]")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Здравствуйте, Иван Петров"
+
+    page.click(".bar-end button.link")
+    page.wait_for_url(f"{live_server}/login")
+    page.goto(f"{live_server}/")
+    assert "/login" in page.url
+
+
+def test_admin_creates_a_user_in_the_browser(live_server: str, page, make_user) -> None:
+    admin = make_user("admin")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", admin.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    page.click(".main-nav >> text=Users")
+    # An e-mail that is taken: only the server can tell; its message stands beside the field.
+    page.fill("#new-user input[name=email]", admin.email)
+    page.fill("#new-user input[name=display_name]", "Новый Сотрудник")
+    page.select_option("#new-user select[name=role]", "sales")
+    page.fill("#new-user input[name=password]", "long enough password")
+    page.click("#new-user button[type=submit]")
+    assert "already exists" in page.locator("#new-user .field.has-error .error").inner_text()
+    assert page.locator("#new-user input[name=display_name]").input_value() == "Новый Сотрудник"
+    page.fill("#new-user input[name=email]", "new.rep@example.com")
+    page.fill("#new-user input[name=password]", "long enough password")
+    page.click("#new-user button[type=submit]")
+    page.wait_for_url(f"{live_server}/admin/users")
+    assert page.locator("text=new.rep@example.com").count() >= 1
+    _shot(page, "admin-users")
+
+
+def test_pages_fit_a_phone_screen(live_server: str, page, make_user) -> None:
+    user = make_user("marketing")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"page is {width}px wide on a 390px screen"
+    page.goto(f"{live_server}/profile")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(page, "profile-phone")
