@@ -1,5 +1,5 @@
 # kb: two commands on a fresh machine.
-#   make run   virtualenv, install, migrate, demo accounts, serve on http://$(HOST):$(PORT)/
+#   make run   virtualenv, install, migrate, demo accounts and library, a worker, serve on http://$(HOST):$(PORT)/
 #   make test  virtualenv, install with test extras, the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -23,26 +23,29 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d kb/translations
+	$(BIN)/pybabel compile -d kb/translations
 
 run: $(VENV)/.installed translations
 	$(BIN)/kb db upgrade
 	$(BIN)/kb demo users
+	$(BIN)/kb demo load
 	@echo ""
 	@echo "kb is starting on http://$(HOST):$(PORT)/  (Ctrl+C stops it)"
+	@# One background worker beside the server (text extraction); it stops when the server stops.
+	$(BIN)/kb worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/kb serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.installed-test translations
-	$(BIN)/ruff check kb tests wsgi.py
+	$(BIN)/ruff check kb tests content wsgi.py
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check kb tests wsgi.py
+	$(BIN)/ruff check kb tests content wsgi.py
 
 # Extract translatable strings and merge them into the English and Russian catalogs.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output kb templates
-	$(BIN)/pybabel update -q -i kb/translations/messages.pot -d kb/translations --no-location --omit-header
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output kb templates
+	$(BIN)/pybabel update -i kb/translations/messages.pot -d kb/translations --no-wrap --ignore-obsolete -N
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from kb.config import PROJECT_ROOT, load_settings
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -15,6 +14,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     Raises ``kb.config.ConfigError`` with a one-line message when a setting is bad.
     """
+    # Imported here, not at the top: ``kb.extraction``'s child processes import the kb package and should
+    # not pay for Flask.
+    from flask import Flask
+
+    from kb.config import PROJECT_ROOT, load_settings
+
     settings = load_settings(config)
     app = Flask(
         __name__,

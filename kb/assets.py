@@ -1,33 +1,125 @@
-"""Reading the content library: which assets a person may see, and the recent ones for the home page."""
+"""Reading the content library: which assets a person may see, lists, versions and their extracted pages."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from kb.models import Asset, AssetStatus, Role
+from kb.errors import N_, NotFound
+from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, Role, User
 
 
-def visible_assets(role: Role) -> Select[tuple[Asset]]:
+def can_see_unpublished(role: Role | str) -> bool:
+    return Role(role).includes(Role.MARKETING)
+
+
+def visible_assets(role: Role | str) -> Select[tuple[Asset]]:
     """Assets a role may see: sales see published ones only; marketing and admin also drafts and archived."""
     stmt = select(Asset)
-    if not Role(role).includes(Role.MARKETING):
+    if not can_see_unpublished(role):
         stmt = stmt.where(Asset.status == AssetStatus.PUBLISHED)
     return stmt
 
 
-def recent_assets(session: Session, role: Role, limit: int = 10) -> list[Asset]:
-    stmt = (
+def get_asset(session: Session, asset_id: int, role: Role | str) -> Asset:
+    """The asset if this role may see it; a draft or archived asset is simply not found for sales."""
+    asset = session.scalars(
         visible_assets(role)
+        .where(Asset.id == asset_id)
         .options(joinedload(Asset.current_version), joinedload(Asset.owner))
+    ).first()
+    if asset is None:
+        raise NotFound(N_("No such asset."))
+    return asset
+
+
+@dataclass(frozen=True)
+class AssetPage:
+    items: list[Asset]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_assets(
+    session: Session,
+    role: Role | str,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    owner_id: int | None = None,
+    page: int = 1,
+    per_page: int = 25,
+) -> AssetPage:
+    stmt = visible_assets(role)
+    if kind:
+        stmt = stmt.where(Asset.kind == kind)
+    if status:
+        stmt = stmt.where(Asset.status == status)
+    if owner_id:
+        stmt = stmt.where(Asset.owner_id == owner_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = max(1, page)
+    items = session.scalars(
+        stmt.options(joinedload(Asset.current_version), joinedload(Asset.owner))
         .order_by(Asset.updated_at.desc(), Asset.id.desc())
-        .limit(limit)
-    )
-    return list(session.scalars(stmt).unique())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).unique()
+    return AssetPage(list(items), total, page, per_page)
 
 
-def status_counts(session: Session, role: Role) -> dict[str, int]:
+def recent_assets(session: Session, role: Role | str, limit: int = 10) -> list[Asset]:
+    return list_assets(session, role, page=1, per_page=limit).items
+
+
+def status_counts(session: Session, role: Role | str) -> dict[str, int]:
     """How many visible assets there are in each status."""
     sub = visible_assets(role).subquery()
     rows = session.execute(select(sub.c.status, func.count()).group_by(sub.c.status))
     return {str(status): count for status, count in rows}
+
+
+def versions(session: Session, asset_id: int) -> list[AssetVersion]:
+    return list(
+        session.scalars(
+            select(AssetVersion)
+            .where(AssetVersion.asset_id == asset_id)
+            .options(joinedload(AssetVersion.published_by))
+            .order_by(AssetVersion.number.desc())
+        )
+    )
+
+
+def get_version(session: Session, asset_id: int, number: int) -> AssetVersion:
+    version = session.scalars(
+        select(AssetVersion).where(AssetVersion.asset_id == asset_id, AssetVersion.number == number)
+    ).first()
+    if version is None:
+        raise NotFound(N_("No such version."))
+    return version
+
+
+def pages(session: Session, version_id: int) -> list[ExtractedPage]:
+    return list(
+        session.scalars(
+            select(ExtractedPage).where(ExtractedPage.version_id == version_id).order_by(ExtractedPage.number)
+        )
+    )
+
+
+def publishers(session: Session) -> list[User]:
+    """Active users who may own assets (marketing and admin)."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.active.is_(True), User.role.in_([Role.MARKETING, Role.ADMIN]))
+            .order_by(User.display_name)
+        )
+    )

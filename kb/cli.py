@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import click
@@ -206,6 +207,112 @@ def demo_users(database: Database) -> None:
     click.echo("Demo accounts (e-mail / password / role):")
     for email, _name, role in DEMO_USERS:
         click.echo(f"  {email:<20} {password:<18} {role}")
+
+
+@demo.command("load")
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Manifest to load (default: content/manifest.json).",
+)
+@with_db
+def demo_load(database: Database, manifest: Path | None) -> None:
+    """Import the demo content library (idempotent: a second run changes nothing)."""
+    from flask import current_app
+
+    from kb import demo as demo_library
+    from kb.publishing import Publisher
+
+    _require_schema(database)
+    context = _worker_context(database)
+    publisher = Publisher(database, context.blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    password = os.environ.get("KB_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
+    report = demo_library.load(publisher, manifest or demo_library.MANIFEST, password=password)
+    click.echo(
+        f"demo library: {report.assets_created} asset(s) created, {report.versions_added} version(s) added, "
+        f"{report.assets_unchanged} unchanged, {report.people_created} owner account(s) created"
+    )
+
+
+# --- background work and integrity ------------------------------------------------------------------------
+
+
+def _worker_context(database: Database) -> Any:
+    from flask import current_app
+
+    from kb.blobs import BlobStore
+    from kb.worker import WorkerContext
+
+    settings = current_app.config["KB_SETTINGS"]
+    return WorkerContext(db=database, blobs=BlobStore(settings.blob_dir), settings=settings)
+
+
+@main.command("worker")
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds between polls.")
+@with_db
+def worker(database: Database, once: bool, poll: float) -> None:
+    """Run a background worker (text extraction and other jobs)."""
+    import logging
+
+    from kb.worker import Worker
+
+    _require_schema(database)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    runner = Worker(_worker_context(database))
+    if once:
+        click.echo(f"ran {runner.run_until_idle()} job(s)")
+        return
+    runner.run_forever(poll_seconds=poll)
+
+
+@main.group("jobs")
+def jobs_group() -> None:
+    """Background jobs."""
+
+
+@jobs_group.command("list")
+@with_db
+def jobs_list(database: Database) -> None:
+    """Count jobs by status and list the failed ones with their errors."""
+    from kb import jobs
+
+    with database.session() as session:
+        counts = jobs.counts(session)
+        failed = jobs.failed_jobs(session)
+    click.echo(", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no jobs")
+    for job in failed:
+        click.echo(f"failed #{job.id}\t{job.kind}\t{job.payload}\tattempts {job.attempts}\t{job.last_error}")
+
+
+@jobs_group.command("retry")
+@click.argument("job_id", type=int)
+@with_db
+def jobs_retry(database: Database, job_id: int) -> None:
+    """Queue a failed job again."""
+    from kb import jobs
+
+    jobs.retry(database, job_id)
+    click.echo(f"job {job_id} queued again")
+
+
+@main.command("check")
+@click.option("--remove-orphans", is_flag=True, help="Delete stored files no version refers to (older than an hour).")
+@with_db
+def check(database: Database, remove_orphans: bool) -> None:
+    """Verify every version's stored file exists and matches its SHA-256; report orphans."""
+    from kb import integrity
+
+    context = _worker_context(database)
+    report = integrity.check_blobs(database, context.blobs)
+    for line in report.lines():
+        click.echo(line)
+    if remove_orphans:
+        removed = integrity.remove_orphans(context.blobs, report)
+        click.echo(f"removed {removed} orphan file(s)")
+    if report.problems:
+        raise SystemExit(1)
 
 
 # --- server ------------------------------------------------------------------------------------------------

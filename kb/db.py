@@ -9,7 +9,7 @@ on PostgreSQL the same calls use ordinary transactions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -56,6 +56,11 @@ class Database:
         self.engine = create_db_engine(url)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Registers ``callback`` to run after every committed write transaction (e.g. to end a stale read)."""
+        self._after_commit.append(callback)
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,6 +79,8 @@ class Database:
                 yield session
         finally:
             session.close()
+        for callback in self._after_commit:
+            callback()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -112,9 +112,12 @@ class JobStatus(enum.StrEnum):
 
 
 #: Kinds of asset known today; the column is a plain string so that more kinds need no migration.
-ASSET_KINDS = ("catalog", "presentation", "tender_template")
+ASSET_KINDS = ("catalog", "presentation", "tender_template", "datasheet", "case_study")
 SEGMENTS = ("B2B", "B2C", "B2G")
+#: Interface languages.
 LANGUAGES = ("en", "ru")
+#: Languages of content: Russian, English, or both in one file.
+CONTENT_LANGUAGES = ("ru", "en", "mixed")
 
 
 def _check_in(column: str, values: type[enum.StrEnum]) -> str:

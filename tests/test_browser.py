@@ -130,3 +130,60 @@ def test_pages_fit_a_phone_screen(live_server: str, page, make_user) -> None:
     page.goto(f"{live_server}/profile")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     _shot(page, "profile-phone")
+
+
+def test_marketing_publishes_an_asset_and_a_new_version(live_server: str, page, make_user, app) -> None:
+    from publishing_helpers import worker_for
+
+    user = make_user("marketing", display_name="Мария Смирнова")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+
+    page.click(".main-nav >> text=Publish")
+    page.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "Каталог НВ 2026.md",
+                "mimeType": "text/markdown",
+                "buffer": "# Каталог\n\nНВ-250/4: 120 000 ₽".encode(),
+            }
+        ],
+    )
+    page.fill("input[name=title]", "Каталог насосов НВ 2026")
+    page.select_option("select[name=kind]", "catalog")
+    page.fill("input[name=product]", "Насосы НВ")
+    page.check("input[name=segments][value=B2G]")
+    page.fill("input[name=tags]", "насосы, НВ-250/4")
+    page.click("button[value=save]")
+    page.wait_for_selector("h1:has-text('Каталог насосов НВ 2026')")
+    worker_for(app).run_until_idle()
+
+    page.click("text=New version")
+    page.set_input_files(
+        "input[name=file]",
+        files=[
+            {
+                "name": "Каталог НВ 2026 v2.md",
+                "mimeType": "text/markdown",
+                "buffer": "# Каталог\n\nНВ-250/4: 128 000 ₽".encode(),
+            }
+        ],
+    )
+    page.fill("input[name=change_note]", "Цены обновлены: НВ-250/4 +7%")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("text=Version 2 is published.")
+    worker_for(app).run_until_idle()
+    page.reload()
+    rows = page.locator("table.versions tbody tr")
+    assert rows.count() == 2
+    assert "Цены обновлены" in rows.nth(0).inner_text()
+    _shot(page, "asset-two-versions")
+
+    page.click("table.versions + button, button:has-text('What changed')")
+    page.wait_for_selector("ol.diff")
+    assert "128 000" in page.locator(".diff-added").first.inner_text()
+    _shot(page, "asset-changes")

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 def init_app(app: Flask) -> None:
     from kb.api import bp as api_bp
-    from kb.web import access, admin, auth, context, errors, i18n, main, profile, templating
+    from kb.web import access, admin, assets, auth, context, errors, i18n, main, profile, security, templating
 
     settings = app.config["KB_SETTINGS"]
     if settings.trusted_proxies:
@@ -21,5 +21,6 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     access.init_app(app)
     errors.init_app(app)
-    for blueprint in (main.bp, auth.bp, profile.bp, admin.bp, api_bp):
+    security.init_app(app)
+    for blueprint in (main.bp, auth.bp, assets.bp, profile.bp, admin.bp, api_bp):
         app.register_blueprint(blueprint)

@@ -1,4 +1,4 @@
-"""User administration (admin role): list, create, deactivate and reactivate users, change roles."""
+"""Administration (admin role): users and roles, and the background jobs that failed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from kb import accounts
+from kb import jobs as background_jobs
 from kb.errors import DomainError
 from kb.models import Role
 from kb.web.access import requires
@@ -103,3 +104,21 @@ def activate(user_id: int) -> Any:
     user = accounts.set_active(get_db(), user_id, True)
     flash(_("%(email)s is active again.", email=user.email), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.get("/jobs")
+@requires(Role.ADMIN)
+def jobs() -> Any:
+    """Background jobs: how many in each state, and the failed ones with their last error."""
+    session = db_session()
+    return render_template(
+        "admin/jobs.html", counts=background_jobs.counts(session), failed=background_jobs.failed_jobs(session)
+    )
+
+
+@bp.post("/jobs/<int:job_id>/retry")
+@requires(Role.ADMIN)
+def retry_job(job_id: int) -> Any:
+    background_jobs.retry(get_db(), job_id)
+    flash(_("Job %(id)s is queued again.", id=job_id), "success")
+    return redirect(url_for("admin.jobs"))

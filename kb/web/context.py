@@ -1,16 +1,30 @@
-"""Per-process database and per-request read session for the web layer."""
+"""Per-process database and blob store, and the per-request read session, for the web layer."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
+from kb.blobs import BlobStore
 from kb.db import Database
+from kb.publishing import Publisher
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["kb_db"] = Database(app.config["KB_SETTINGS"].database_url)
+    settings = app.config["KB_SETTINGS"]
+    db = Database(settings.database_url)
+    db.after_commit(_end_read_transaction)
+    app.extensions["kb_db"] = db
+    app.extensions["kb_blobs"] = BlobStore(settings.blob_dir)
     app.teardown_appcontext(_close_session)
+
+
+def get_blobs() -> BlobStore:
+    return current_app.extensions["kb_blobs"]
+
+
+def get_publisher() -> Publisher:
+    return Publisher(get_db(), get_blobs(), current_app.config["MAX_CONTENT_LENGTH"])
 
 
 def get_db() -> Database:
@@ -22,6 +36,12 @@ def db_session() -> Session:
     if "kb_session" not in g:
         g.kb_session = get_db().session()
     return g.kb_session
+
+
+def _end_read_transaction() -> None:
+    """After a write, the request's next read starts a new snapshot and sees it (SQLite WAL reads are snapshots)."""
+    if has_app_context() and "kb_session" in g:
+        g.kb_session.rollback()
 
 
 def _close_session(_exc: BaseException | None) -> None:

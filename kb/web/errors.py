@@ -74,11 +74,11 @@ _CODES = {
 }
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None) -> Any:
+def error_response(status: int, message: str | None = None, code: str | None = None, field: str | None = None) -> Any:
     code = code or _CODES.get(status, "error")
     default = _messages().get(status) or _titles().get(status, "")
     if wants_json():
-        return json_error(status, code, message or default)
+        return json_error(status, code, message or default, **({"field": field} if field else {}))
     title = _titles().get(status, str(status))
     return render_template("error.html", status=status, title=title, message=message or default), status
 
@@ -109,7 +109,7 @@ def _csrf_error(_exc: CSRFError) -> Any:
 
 
 def _domain_error(exc: DomainError) -> Any:
-    return error_response(exc.status, translate_error(exc), code=exc.code)
+    return error_response(exc.status, translate_error(exc), code=exc.code, field=exc.field)
 
 
 def _internal_error(_exc: Exception) -> Any:

@@ -12,26 +12,64 @@ from kb.models import Role
 # (endpoint, label, least role). Items whose endpoint does not exist yet are not shown.
 _NAV = (
     ("search.results", "Search", Role.SALES),
-    ("publishing.new_asset", "Publish", Role.MARKETING),
+    ("assets.index", "Library", Role.SALES),
+    ("assets.new", "Publish", Role.MARKETING),
     ("freshness.queue", "Freshness queue", Role.MARKETING),
     ("reports.staleness", "Staleness report", Role.SALES),
     ("admin.users", "Users", Role.ADMIN),
+    ("admin.jobs", "Jobs", Role.ADMIN),
 )
 
 
 def nav_items() -> list[tuple[str, str, Role]]:
     labels = {
         "Search": _("Search"),
+        "Library": _("Library"),
         "Publish": _("Publish"),
         "Freshness queue": _("Freshness queue"),
         "Staleness report": _("Staleness report"),
         "Users": _("Users"),
+        "Jobs": _("Jobs"),
     }
     return [(endpoint, labels[label], role) for endpoint, label, role in _NAV]
 
 
 def role_label(role: str) -> str:
     return {Role.SALES: _("sales"), Role.MARKETING: _("marketing"), Role.ADMIN: _("admin")}.get(role, role)
+
+
+def kind_label(kind: str) -> str:
+    return {
+        "catalog": _("Catalog"),
+        "presentation": _("Presentation"),
+        "tender_template": _("Tender template"),
+        "datasheet": _("Datasheet"),
+        "case_study": _("Case study"),
+    }.get(kind, kind)
+
+
+def status_label(status: str) -> str:
+    return {"draft": _("draft"), "published": _("published"), "archived": _("archived")}.get(status, status)
+
+
+def content_language_label(code: str) -> str:
+    return {"ru": _("Russian"), "en": _("English"), "mixed": _("Russian and English")}.get(code, code)
+
+
+def extraction_label(status: str) -> str:
+    return {
+        "pending": _("text extraction in progress"),
+        "done": _("text extracted"),
+        "empty": _("no text found (a scan?)"),
+        "failed": _("text extraction failed"),
+    }.get(status, status)
+
+
+def file_size(size: int) -> str:
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
 
 
 def has_endpoint(endpoint: str) -> bool:
@@ -42,6 +80,11 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items,
         role_label=role_label,
+        kind_label=kind_label,
+        status_label=status_label,
+        content_language_label=content_language_label,
+        extraction_label=extraction_label,
+        file_size=file_size,
         has_endpoint=has_endpoint,
         format_date=format_date,
         format_datetime=format_datetime,

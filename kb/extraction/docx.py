@@ -1,0 +1,119 @@
+"""Extracts the text of a Word (DOCX) document with python-docx: body, tables, text boxes, headers, footers, notes.
+
+A DOCX file has no pages until a word processor lays it out, and the page breaks it stores (explicit breaks,
+``w:lastRenderedPageBreak`` from the last layout) do not match the printed pages reliably, so the whole text is
+one Page numbered 1. ``page_count`` is the count the saving application recorded, when there is one.
+
+The walk is over the XML python-docx parsed, so content controls (``w:sdt``), text boxes and nested tables are
+read, which python-docx's paragraph and table objects skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docx
+from docx.opc.constants import CONTENT_TYPE as CT
+
+from kb.extraction.ooxml import parse_blob, recorded_page_count
+from kb.extraction.result import Document, Page
+from kb.extraction.text import TextBudget, distinct_texts
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+_PARAGRAPH, _TABLE, _ROW, _CELL = f"{_W}p", f"{_W}tbl", f"{_W}tr", f"{_W}tc"
+_TEXT, _TEXT_BOX = f"{_W}t", f"{_W}txbxContent"
+_INLINE_CHARACTERS = {
+    f"{_W}tab": "\t",
+    f"{_W}ptab": "\t",
+    f"{_W}br": "\n",
+    f"{_W}cr": "\n",
+    f"{_W}noBreakHyphen": "-",
+}
+#: Elements that may wrap rows or cells: content controls and custom XML.
+_WRAPPERS = {f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"}
+_NOTES = (CT.WML_FOOTNOTES, CT.WML_ENDNOTES)
+
+
+def extract(path: Path, budget: TextBudget) -> Document:
+    """One Page with headers, the body, footnotes and endnotes, then footers."""
+    document = docx.Document(str(path))
+    package = document.part.package
+    parts = sorted(package.iter_parts(), key=lambda part: str(part.partname))
+    headers = [p for p in parts if p.content_type == CT.WML_HEADER]
+    footers = [p for p in parts if p.content_type == CT.WML_FOOTER]
+    notes = [p for p in parts if p.content_type in _NOTES]
+
+    def pieces() -> Iterator[str]:
+        yield from distinct_texts(_part_text(p) for p in headers)
+        yield from blocks(document.element.body)
+        for part in notes:
+            yield from blocks(_root(part))
+        yield from distinct_texts(_part_text(p) for p in footers)
+
+    text = budget.collect(pieces())
+    return Document([Page(1, "", text)], recorded_page_count(package))
+
+
+def _root(part: Any) -> Any:
+    element = getattr(part, "element", None)
+    return element if element is not None else parse_blob(part.blob)
+
+
+def _part_text(part: Any) -> str:
+    return "\n".join(blocks(_root(part)))
+
+
+def blocks(container: Any) -> Iterator[str]:
+    """The paragraphs (one string each) and table rows (cells separated by tabs) under ``container``, in order."""
+    for child in container:
+        tag = child.tag
+        if tag == _PARAGRAPH:
+            yield from _paragraph(child)
+        elif tag == _TABLE:
+            yield from _table(child)
+        elif isinstance(tag, str) and tag != _MC_FALLBACK:
+            yield from blocks(child)
+
+
+def _paragraph(paragraph: Any) -> Iterator[str]:
+    parts: list[str] = []
+    text_boxes: list[Any] = []
+    _inline(paragraph, parts, text_boxes)
+    yield "".join(parts)
+    for box in text_boxes:
+        yield from blocks(box)
+
+
+def _inline(element: Any, parts: list[str], text_boxes: list[Any]) -> None:
+    """Collects the run text of a paragraph; text boxes are set aside to follow it as paragraphs of their own.
+
+    ``mc:Fallback`` repeats its ``mc:Choice`` (a text box is stored twice, as DrawingML and as VML): skipped.
+    """
+    for child in element:
+        tag = child.tag
+        if tag == _TEXT:
+            parts.append(child.text or "")
+        elif tag in _INLINE_CHARACTERS:
+            parts.append(_INLINE_CHARACTERS[tag])
+        elif tag == _TEXT_BOX:
+            text_boxes.append(child)
+        elif isinstance(tag, str) and tag != _MC_FALLBACK:
+            _inline(child, parts, text_boxes)
+
+
+def _table(table: Any) -> Iterator[str]:
+    for row in _children(table, _ROW):
+        cells = [" ".join(" ".join(blocks(cell)).split()) for cell in _children(row, _CELL)]
+        yield "\t".join(cells).rstrip("\t ")
+
+
+def _children(element: Any, tag: str) -> Iterator[Any]:
+    """Children with ``tag``, also those inside content controls and custom XML wrappers."""
+    for child in element:
+        if child.tag == tag:
+            yield child
+        elif child.tag in _WRAPPERS:
+            yield from _children(child, tag)

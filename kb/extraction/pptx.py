@@ -1,0 +1,51 @@
+"""Extracts the text of each slide of a PowerPoint (PPTX) file with python-pptx, speaker notes included."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pptx
+from pptx.shapes.group import GroupShape
+
+from kb.extraction.result import Document, Page
+from kb.extraction.text import TextBudget
+
+
+def extract(path: Path, budget: TextBudget) -> Document:
+    """One Page per slide, titled with the slide title: the title, every shape's text, then the notes."""
+    slides = list(pptx.Presentation(str(path)).slides)
+    pages = []
+    for number, slide in enumerate(slides, start=1):
+        if budget.exhausted:
+            budget.stop()
+            break
+        title_shape = slide.shapes.title
+        title = title_shape.text_frame.text if title_shape is not None and title_shape.has_text_frame else ""
+        pages.append(Page(number, title, budget.collect(_slide_pieces(slide, title, title_shape))))
+    return Document(pages, len(slides))
+
+
+def _slide_pieces(slide: Any, title: str, title_shape: Any) -> Iterator[str]:
+    yield title
+    for shape in slide.shapes:
+        if title_shape is None or shape.shape_id != title_shape.shape_id:
+            yield from shape_text(shape)
+    if slide.has_notes_slide:
+        notes = slide.notes_slide.notes_text_frame
+        if notes is not None:
+            yield notes.text
+
+
+def shape_text(shape: Any) -> Iterator[str]:
+    """The text of a shape: its text frame, its table row by row (cells separated by tabs), or its members."""
+    if isinstance(shape, GroupShape):
+        for member in shape.shapes:
+            yield from shape_text(member)
+    elif shape.has_text_frame:
+        yield shape.text_frame.text
+    elif shape.has_table:
+        for row in shape.table.rows:
+            cells = [" ".join(cell.text.split()) for cell in row.cells if not cell.is_spanned]
+            yield "\t".join(cells).rstrip("\t ")

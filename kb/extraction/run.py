@@ -1,0 +1,185 @@
+"""Runs extraction: in this process (``extract``) or in a resource-limited child process (``extract_isolated``).
+
+``MAX_TEXT_CHARS`` caps the text kept per version: 5,000,000 characters (after cleaning) across all pages,
+about 2,500 pages of dense prose. Past it the text is cut and ``Extraction.truncated`` is set. Spreadsheets are
+also cut at ``xlsx.MAX_ROWS`` rows and ``xlsx.MAX_COLUMNS`` columns per sheet.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from kb.errors import N_
+from kb.extraction.result import Document, Extraction, ExtractionFailed
+from kb.extraction.text import TextBudget
+from kb.extraction.types import ZIP_TYPES, FileType
+from kb.extraction.zipguard import CorruptZip, UnsafeZip, check_zip
+
+MAX_TEXT_CHARS = 5_000_000
+
+#: Exit status of the sandbox when it ran out of memory, so the parent can say so.
+EXIT_OUT_OF_MEMORY = 3
+
+CORRUPT = N_("The file is corrupt: %(detail)s")
+OUT_OF_MEMORY = N_("Reading the file needed more memory than extraction may use.")
+TIMED_OUT = N_("Extraction took longer than %(seconds)s s.")
+CRASHED = N_("Extraction stopped unexpectedly (%(detail)s).")
+
+#: The extractor of each type, as (module, function): imported on first use, so the sandbox loads one parser.
+_EXTRACTORS: dict[str, tuple[str, str]] = {
+    "pdf": ("pdf", "extract"),
+    "docx": ("docx", "extract"),
+    "pptx": ("pptx", "extract"),
+    "xlsx": ("xlsx", "extract"),
+    "odt": ("odf", "extract_text"),
+    "odp": ("odf", "extract_presentation"),
+    "ods": ("odf", "extract_spreadsheet"),
+    "markdown": ("markup", "extract_markdown"),
+    "html": ("markup", "extract_html"),
+    "txt": ("plaintext", "extract_text"),
+    "csv": ("plaintext", "extract_csv"),
+}
+_DETAIL_MAX_CHARS = 200
+_STDERR_TAIL_BYTES = 4096
+
+logger = logging.getLogger(__name__)
+
+
+def extract(path: Path, file_type: FileType) -> Extraction:
+    """The text of the file at ``path``, read as ``file_type``, in this process.
+
+    A damaged, unreadable or hostile file gives ``failed`` with a reason; this never raises because of the
+    file's content. It raises ``OSError`` only when the file cannot be opened at all (missing, no permission).
+    ZIP containers are checked against zip bombs again here, in case the file never went through ``detect``.
+    """
+    if file_type.problem:
+        return Extraction.failed(file_type.problem)
+    _check_readable(path)
+    extractor = _extractor(file_type.name)
+    budget = TextBudget(MAX_TEXT_CHARS)
+    try:
+        if file_type.name in ZIP_TYPES:
+            check_zip(path)
+        document = extractor(path, budget)
+    except ExtractionFailed as exc:
+        return Extraction.failed(exc.reason)
+    except UnsafeZip as exc:
+        return Extraction.failed(str(exc))
+    except MemoryError:
+        return Extraction.failed(OUT_OF_MEMORY)
+    except Exception as exc:  # parsers raise anything on malformed input; the file, not kb, is at fault
+        logger.info("extraction of %s as %s failed", path.name, file_type.name, exc_info=True)
+        return Extraction.failed(CORRUPT % {"detail": _detail(exc, path)})
+    return Extraction.of_pages(document.pages, document.page_count, truncated=budget.truncated)
+
+
+def _extractor(type_name: str) -> Callable[[Path, TextBudget], Document]:
+    module, function = _EXTRACTORS[type_name]
+    extractor: Callable[[Path, TextBudget], Document] = getattr(
+        importlib.import_module(f"kb.extraction.{module}"), function
+    )
+    return extractor
+
+
+def _check_readable(path: Path) -> None:
+    """Raises ``OSError`` for a file that cannot be opened: a fault of the storage, not of the file's content."""
+    path.open("rb").close()
+
+
+def _detail(exc: BaseException, path: Path) -> str:
+    """A short description of what the parser met, without the server's file paths."""
+    if isinstance(exc, CorruptZip):
+        message = "the ZIP container is damaged"
+    else:
+        message = str(exc).replace(str(path), path.name) or type(exc).__name__
+    message = " ".join(message.split())
+    if len(message) > _DETAIL_MAX_CHARS:
+        message = message[: _DETAIL_MAX_CHARS - 1] + "…"
+    return message
+
+
+def extract_isolated(path: Path, file_type: FileType, *, timeout_s: float = 60, memory_mb: int = 1024) -> Extraction:
+    """``extract`` in a child process (``python -m kb.extraction.sandbox``), so a hostile file cannot hurt this one.
+
+    The child limits its own address space to ``memory_mb`` MiB and its CPU time to ``timeout_s`` (rounded
+    up) before it reads the file, and runs with a minimal environment (no secrets of this process). It is
+    killed after ``timeout_s`` seconds of wall-clock time. A child that is killed, crashes, runs out of memory
+    or prints no valid result gives ``failed`` with a reason; this never raises because of the file's content.
+    """
+    if file_type.problem:
+        return Extraction.failed(file_type.problem)
+    _check_readable(path)
+    command = [
+        sys.executable,
+        "-m",
+        "kb.extraction.sandbox",
+        str(Path(path).resolve()),
+        file_type.name,
+        "--memory-mb",
+        str(memory_mb),
+        "--cpu-seconds",
+        str(max(1, math.ceil(timeout_s))),
+    ]
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_child_environment(),
+        cwd=_project_root(),
+    )
+    try:
+        stdout, stderr = child.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
+        return Extraction.failed(TIMED_OUT % {"seconds": f"{timeout_s:g}"})
+    return _result(child.returncode, stdout, stderr, timeout_s=timeout_s)
+
+
+def _result(returncode: int, stdout: bytes, stderr: bytes, *, timeout_s: float) -> Extraction:
+    """The child's answer: its JSON when it exited cleanly, otherwise the reason it did not."""
+    tail = stderr[-_STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
+    if returncode == EXIT_OUT_OF_MEMORY:
+        return Extraction.failed(OUT_OF_MEMORY)
+    if returncode == -signal.SIGXCPU:
+        return Extraction.failed(TIMED_OUT % {"seconds": f"{timeout_s:g}"})
+    if returncode == 0:
+        try:
+            return Extraction.from_dict(json.loads(stdout))
+        except (ValueError, KeyError, TypeError):
+            logger.warning("extraction sandbox printed no valid result; stderr ends: %s", tail)
+            return Extraction.failed(CRASHED % {"detail": "no result"})
+    logger.warning("extraction sandbox exited with %s; stderr ends: %s", returncode, tail)
+    if returncode < 0:
+        return Extraction.failed(CRASHED % {"detail": f"signal {-returncode}"})
+    return Extraction.failed(CRASHED % {"detail": f"exit status {returncode}"})
+
+
+def _project_root() -> Path:
+    """The directory holding the ``kb`` package, so the child imports the same code as this process."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def _child_environment() -> dict[str, str]:
+    """Only what Python needs: no database URLs, keys or tokens reach the process that parses untrusted files."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": str(_project_root()),
+    }
+    if "VIRTUAL_ENV" in os.environ:
+        env["VIRTUAL_ENV"] = os.environ["VIRTUAL_ENV"]
+    return env

@@ -1,0 +1,545 @@
+"""Publishing: assets and their immutable versions, metadata edits, status changes, and text extraction jobs.
+
+Every new version is all or nothing: the file is staged and hashed first, its type decided from its content,
+and then one transaction adds the version row, moves the asset's current-version pointer, moves the review
+date and enqueues the extraction job; the blob is moved into the store as the last step before that
+transaction commits. If anything fails, the transaction rolls back and the previous current version stays.
+A blob may then remain in the store with no row pointing at it (``kb check`` reports such orphans), but no
+row ever points at a missing file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from kb import jobs
+from kb.blobs import BlobStore, StagedFile
+from kb.db import Database
+from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
+from kb.extraction import FileType, RejectedFile, detect, extract_isolated
+from kb.models import (
+    ASSET_KINDS,
+    CONTENT_LANGUAGES,
+    SEGMENTS,
+    Asset,
+    AssetSegment,
+    AssetStatus,
+    AssetTag,
+    AssetVersion,
+    ExtractedPage,
+    ExtractionStatus,
+    Role,
+    User,
+    utcnow,
+)
+
+EXTRACT_JOB = "extract_version"
+DEFAULT_REVIEW_DAYS = {"catalog": 90, "presentation": 180, "tender_template": 365, "datasheet": 180, "case_study": 365}
+FALLBACK_REVIEW_DAYS = 180
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 60
+MAX_FILENAME_LENGTH = 200
+MAX_CHANGE_NOTE = 2000
+MAX_MARKDOWN_CHARS = 2_000_000
+EXTRACTION_TIMEOUT_S = 120
+EXTRACTION_MEMORY_MB = 1024
+
+
+def default_review_days(kind: str) -> int:
+    return DEFAULT_REVIEW_DAYS.get(kind, FALLBACK_REVIEW_DAYS)
+
+
+# --- input -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssetFields:
+    """The metadata of an asset as a person enters it; ``clean`` checks and normalises it."""
+
+    title: str
+    kind: str
+    description: str = ""
+    product: str = ""
+    segments: list[str] = field(default_factory=list)
+    region: str = ""
+    language: str = "ru"
+    owner_id: int | None = None
+    review_interval_days: int | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def parse_tags(raw: str | list[str] | None) -> list[str]:
+    """Tags from a comma-separated string or a list: trimmed, de-duplicated ignoring case, order kept."""
+    items = raw if isinstance(raw, list) else (raw or "").split(",")
+    seen: dict[str, str] = {}
+    for item in items:
+        tag = " ".join(str(item).split())
+        if tag and tag.casefold() not in seen:
+            seen[tag.casefold()] = tag
+    return list(seen.values())
+
+
+def _text(value: str | None, field_name: str, maximum: int, *, required: bool = False) -> str:
+    text = (value or "").replace("\x00", "").strip()
+    if required and not text:
+        raise ValidationError(N_("This field is required."), field=field_name)
+    if len(text) > maximum:
+        raise ValidationError(N_("At most %(n)s characters."), field=field_name, n=maximum)
+    return text
+
+
+def _owner(session: Session, owner_id: int | None) -> User:
+    owner = session.get(User, owner_id) if owner_id else None
+    if owner is None or not owner.active or not Role(owner.role).includes(Role.MARKETING):
+        raise ValidationError(N_("The owner must be an active marketing user."), field="owner_id")
+    return owner
+
+
+def clean_fields(session: Session, fields: AssetFields) -> AssetFields:
+    """Checks every field, raising ``ValidationError`` naming the first bad one; returns normalised fields."""
+    kind = (fields.kind or "").strip()
+    if kind not in ASSET_KINDS:
+        raise ValidationError(N_("Choose a kind: %(kinds)s."), field="kind", kinds=", ".join(ASSET_KINDS))
+    segments = sorted({s.strip().upper() for s in fields.segments if s and s.strip()})
+    unknown = [s for s in segments if s not in SEGMENTS]
+    if unknown:
+        raise ValidationError(N_("Unknown segment %(segment)s."), field="segments", segment=unknown[0][:20])
+    if fields.language not in CONTENT_LANGUAGES:
+        raise ValidationError(N_("Choose a language: %(languages)s."), field="language", languages="ru, en, mixed")
+    interval = default_review_days(kind) if fields.review_interval_days is None else fields.review_interval_days
+    if not isinstance(interval, int) or not 1 <= interval <= 3650:
+        raise ValidationError(N_("The review interval must be 1 to 3650 days."), field="review_interval_days")
+    tags = parse_tags(fields.tags)
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(N_("At most %(n)s tags."), field="tags", n=MAX_TAGS)
+    if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+        raise ValidationError(N_("A tag may have at most %(n)s characters."), field="tags", n=MAX_TAG_LENGTH)
+    owner = _owner(session, fields.owner_id)
+    return AssetFields(
+        title=_text(fields.title, "title", 300, required=True),
+        kind=kind,
+        description=_text(fields.description, "description", 5000),
+        product=_text(fields.product, "product", 120),
+        segments=segments,
+        region=_text(fields.region, "region", 120),
+        language=fields.language,
+        owner_id=owner.id,
+        review_interval_days=interval,
+        tags=tags,
+    )
+
+
+def safe_filename(name: str, fallback_extension: str = "") -> str:
+    """The last path component of ``name``, without control characters, bounded; Cyrillic and spaces kept."""
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".").strip()
+    if len(name) > MAX_FILENAME_LENGTH:
+        stem, dot, ext = name.rpartition(".")
+        name = (
+            (stem[: MAX_FILENAME_LENGTH - len(ext) - 1] + dot + ext)
+            if dot and len(ext) <= 10
+            else name[:MAX_FILENAME_LENGTH]
+        )
+    return name or f"file{fallback_extension}"
+
+
+# --- uploads -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FileUpload:
+    """A file as it arrives: a stream to read and the name the person gave it."""
+
+    stream: BinaryIO
+    filename: str
+
+
+@dataclass
+class StoredUpload:
+    """A file already in the blob store (kept from an earlier form submission that had other errors)."""
+
+    sha256: str
+    filename: str
+
+
+@dataclass
+class Staged:
+    """An upload hashed, typed and ready to publish."""
+
+    sha256: str
+    size: int
+    filename: str
+    file_type: FileType
+    staged_file: StagedFile | None  # None when the bytes are already in the store
+
+
+@dataclass(frozen=True)
+class DuplicateOf:
+    asset_id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Published:
+    asset_id: int
+    version_id: int
+    number: int
+    duplicates: list[DuplicateOf]
+
+
+class Publisher:
+    """Publishes files into assets: one per process, built from the database and the blob store."""
+
+    def __init__(self, db: Database, blobs: BlobStore, max_upload_bytes: int | None = None) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.max_upload_bytes = max_upload_bytes
+
+    # staging
+
+    def stage(self, upload: FileUpload | StoredUpload) -> Staged:
+        """Hashes the upload and decides its type from the content; refuses empty and unaccepted files."""
+        if isinstance(upload, StoredUpload):
+            if not self.blobs.exists(upload.sha256):
+                raise ValidationError(N_("Choose the file again."), field="file")
+            path = self.blobs.path_for(upload.sha256)
+            with path.open("rb") as handle:
+                head = handle.read(65536)
+            file_type = detect(head, path, upload.filename)
+            return Staged(upload.sha256, path.stat().st_size, safe_filename(upload.filename), file_type, None)
+        try:
+            staged = self.blobs.stage(upload.stream, max_bytes=self.max_upload_bytes)
+        except ValueError:
+            raise ValidationError(N_("The file is larger than the upload limit."), field="file") from None
+        try:
+            if staged.size == 0:
+                raise ValidationError(N_("The file is empty."), field="file")
+            file_type = detect(staged.head, staged.path, upload.filename or "")
+        except (ValidationError, RejectedFile):
+            self.blobs.discard(staged)
+            raise
+        filename = safe_filename(upload.filename, file_type.extension)
+        return Staged(staged.sha256, staged.size, filename, file_type, staged)
+
+    def keep(self, staged: Staged) -> StoredUpload:
+        """Stores a staged file so a form can be re-submitted without choosing the file again."""
+        if staged.staged_file is not None:
+            self.blobs.commit(staged.staged_file)
+            staged.staged_file = None
+        return StoredUpload(staged.sha256, staged.filename)
+
+    def release(self, staged: Staged) -> None:
+        if staged.staged_file is not None:
+            self.blobs.discard(staged.staged_file)
+
+    # publishing
+
+    def create_asset(
+        self,
+        actor_id: int,
+        fields: AssetFields,
+        upload: FileUpload | StoredUpload | Staged,
+        *,
+        change_note: str = "",
+        status: AssetStatus = AssetStatus.PUBLISHED,
+        published_at: datetime | None = None,
+    ) -> Published:
+        """A new asset with its first version; ``status`` is published unless a draft is asked for."""
+        if status not in (AssetStatus.PUBLISHED, AssetStatus.DRAFT):
+            raise ValidationError(N_("A new asset is either published or a draft."), field="status")
+        staged = upload if isinstance(upload, Staged) else self.stage(upload)
+        try:
+            note = _text(change_note, "change_note", MAX_CHANGE_NOTE)
+            with self.db.transaction() as session:
+                _require_publisher(session, actor_id)
+                clean = clean_fields(session, fields)
+                now = published_at or utcnow()
+                asset = Asset(
+                    title=clean.title,
+                    description=clean.description,
+                    kind=clean.kind,
+                    product=clean.product,
+                    region=clean.region,
+                    language=clean.language,
+                    owner_id=clean.owner_id,
+                    review_interval_days=clean.review_interval_days,
+                    next_review_on=now.date() + timedelta(days=clean.review_interval_days or 1),
+                    status=status,
+                    created_by_id=actor_id,
+                    created_at=now,
+                    updated_at=now,
+                    segments=[AssetSegment(segment=s) for s in clean.segments],
+                    tags=[AssetTag(tag=t) for t in clean.tags],
+                )
+                session.add(asset)
+                session.flush()
+                return self._add_version(session, asset, staged, actor_id, note, now)
+        finally:
+            self.release(staged)
+
+    def add_version(
+        self,
+        actor_id: int,
+        asset_id: int,
+        upload: FileUpload | StoredUpload | Staged,
+        change_note: str,
+        *,
+        published_at: datetime | None = None,
+    ) -> Published:
+        """A new current version of an existing asset; the change note is required."""
+        staged = upload if isinstance(upload, Staged) else self.stage(upload)
+        try:
+            note = _text(change_note, "change_note", MAX_CHANGE_NOTE, required=True)
+            with self.db.transaction() as session:
+                _require_publisher(session, actor_id)
+                asset = _lock_asset(session, asset_id)
+                if asset.status == AssetStatus.ARCHIVED:
+                    raise Conflict(N_("The asset is archived; restore it before adding a version."))
+                return self._add_version(session, asset, staged, actor_id, note, published_at or utcnow())
+        finally:
+            self.release(staged)
+
+    def _add_version(
+        self, session: Session, asset: Asset, staged: Staged, actor_id: int, note: str, now: datetime
+    ) -> Published:
+        current = session.get(AssetVersion, asset.current_version_id) if asset.current_version_id else None
+        if current is not None and current.sha256 == staged.sha256:
+            raise Conflict(
+                N_("This file is identical to the current version %(number)s; there is nothing new to publish."),
+                field="file",
+                number=current.number,
+            )
+        number = (
+            session.scalar(select(func.max(AssetVersion.number)).where(AssetVersion.asset_id == asset.id)) or 0
+        ) + 1
+        version = AssetVersion(
+            asset_id=asset.id,
+            number=number,
+            original_filename=staged.filename,
+            media_type=staged.file_type.media_type,
+            size_bytes=staged.size,
+            sha256=staged.sha256,
+            change_note=note,
+            published_by_id=actor_id,
+            published_at=now,
+            extraction_status=ExtractionStatus.PENDING,
+        )
+        session.add(version)
+        session.flush()
+        asset.current_version_id = version.id
+        asset.next_review_on = now.date() + timedelta(days=asset.review_interval_days)
+        asset.updated_at = now
+        jobs.enqueue(session, EXTRACT_JOB, {"version_id": version.id})
+        duplicates = [
+            DuplicateOf(asset_id=other_id, title=title)
+            for other_id, title in session.execute(
+                select(Asset.id, Asset.title)
+                .join(AssetVersion, AssetVersion.id == Asset.current_version_id)
+                .where(AssetVersion.sha256 == staged.sha256, Asset.id != asset.id)
+                .order_by(Asset.id)
+            )
+        ]
+        session.flush()
+        # Last step before the commit: once the blob is in place, only the commit remains.
+        if staged.staged_file is not None:
+            self.blobs.commit(staged.staged_file)
+            staged.staged_file = None
+        return Published(asset_id=asset.id, version_id=version.id, number=number, duplicates=duplicates)
+
+    # markdown written in the browser
+
+    def save_markdown(
+        self,
+        actor_id: int,
+        text: str,
+        *,
+        asset_id: int | None = None,
+        fields: AssetFields | None = None,
+        change_note: str = "",
+        status: AssetStatus = AssetStatus.PUBLISHED,
+    ) -> Published:
+        """Saves Markdown typed in the browser as a new version (of ``asset_id``) or a new asset."""
+        body = (text or "").replace("\x00", "").replace("\r\n", "\n")
+        if not body.strip():
+            raise ValidationError(N_("Write some text first."), field="markdown")
+        if len(body) > MAX_MARKDOWN_CHARS:
+            raise ValidationError(N_("At most %(n)s characters."), field="markdown", n=MAX_MARKDOWN_CHARS)
+        title = fields.title if fields else self._title(asset_id)
+        upload = FileUpload(io.BytesIO(body.encode("utf-8")), _slug(title) + ".md")
+        if asset_id is None:
+            assert fields is not None
+            return self.create_asset(actor_id, fields, upload, change_note=change_note, status=status)
+        return self.add_version(actor_id, asset_id, upload, change_note)
+
+    def _title(self, asset_id: int | None) -> str:
+        with self.db.session() as session:
+            asset = session.get(Asset, asset_id) if asset_id else None
+            if asset is None:
+                raise NotFound(N_("No such asset."))
+            return asset.title
+
+    # metadata and status
+
+    def update_metadata(self, actor_id: int, asset_id: int, changes: Mapping[str, Any]) -> None:
+        """Edits metadata without creating a version; a new review interval moves the next review date."""
+        with self.db.transaction() as session:
+            _require_publisher(session, actor_id)
+            asset = _lock_asset(session, asset_id)
+            current = AssetFields(
+                title=asset.title,
+                kind=asset.kind,
+                description=asset.description,
+                product=asset.product,
+                segments=[s.segment for s in asset.segments],
+                region=asset.region,
+                language=asset.language,
+                owner_id=asset.owner_id,
+                review_interval_days=asset.review_interval_days,
+                tags=[t.tag for t in asset.tags],
+            )
+            unknown = sorted(set(changes) - set(AssetFields.__dataclass_fields__))
+            if unknown:
+                raise ValidationError(N_("Unknown field %(name)s."), field=unknown[0], name=unknown[0][:40])
+            for name, value in changes.items():
+                _check_type(name, value)
+                setattr(current, name, parse_tags(value) if name == "tags" else value)
+            clean = clean_fields(session, current)
+            if clean.review_interval_days != asset.review_interval_days:
+                version = session.get(AssetVersion, asset.current_version_id) if asset.current_version_id else None
+                base = version.published_at.date() if version else date.today()
+                asset.next_review_on = base + timedelta(days=clean.review_interval_days or 1)
+            for name in ("title", "kind", "description", "product", "region", "language", "owner_id"):
+                setattr(asset, name, getattr(clean, name))
+            asset.review_interval_days = clean.review_interval_days or asset.review_interval_days
+            _replace_children(asset.segments, "segment", clean.segments, lambda v: AssetSegment(segment=v))
+            _replace_children(asset.tags, "tag", clean.tags, lambda v: AssetTag(tag=v))
+            asset.updated_at = utcnow()
+
+    def set_status(self, actor_id: int, asset_id: int, status: str) -> None:
+        """Publishes a draft, archives an asset, or restores an archived one."""
+        try:
+            target = AssetStatus(status)
+        except ValueError:
+            raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
+        with self.db.transaction() as session:
+            _require_publisher(session, actor_id)
+            asset = _lock_asset(session, asset_id)
+            if asset.status == target:
+                return
+            if target == AssetStatus.DRAFT:
+                raise Conflict(N_("A published or archived asset cannot go back to draft."))
+            asset.status = target
+            asset.updated_at = utcnow()
+
+
+_TEXT_FIELDS = ("title", "kind", "description", "product", "region", "language")
+
+
+def _check_type(name: str, value: Any) -> None:
+    """Values from the JSON API arrive with any type; each field accepts only its own."""
+    if name in _TEXT_FIELDS:
+        ok = isinstance(value, str)
+    elif name in ("segments", "tags"):
+        ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)) or (
+            name == "tags" and isinstance(value, str)
+        )
+    elif name == "owner_id":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:  # review_interval_days
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+    if not ok:
+        raise ValidationError(N_("%(name)s has the wrong type."), field=name, name=name)
+
+
+def _replace_children(children: list[Any], attribute: str, wanted: list[str], make: Any) -> None:
+    """Makes a child collection hold exactly ``wanted``, removing and adding only what differs."""
+    present = {getattr(child, attribute): child for child in children}
+    for value, child in present.items():
+        if value not in wanted:
+            children.remove(child)
+    for value in wanted:
+        if value not in present:
+            children.append(make(value))
+
+
+def _require_publisher(session: Session, actor_id: int) -> User:
+    actor = session.get(User, actor_id)
+    if actor is None or not actor.active or not Role(actor.role).includes(Role.MARKETING):
+        raise Forbidden(N_("Publishing needs the marketing role."))
+    return actor
+
+
+def _lock_asset(session: Session, asset_id: int) -> Asset:
+    """The asset row, locked for this transaction (SQLite: the whole write is already serialised)."""
+    stmt = select(Asset).where(Asset.id == asset_id)
+    if session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    asset = session.scalars(stmt).first()
+    if asset is None:
+        raise NotFound(N_("No such asset."))
+    return asset
+
+
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^\w\-]+", "-", title, flags=re.UNICODE).strip("-")
+    return (slug or "document")[:80]
+
+
+# --- extraction --------------------------------------------------------------------------------------------
+
+
+def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
+    """Worker handler: extracts a version's text in a sandboxed child process and stores it page by page."""
+    version_id = int(payload["version_id"])
+    db: Database = context.db
+    blobs: BlobStore = context.blobs
+    with db.session() as session:
+        version = session.get(AssetVersion, version_id)
+        if version is None or version.extraction_status != ExtractionStatus.PENDING:
+            return  # deleted, or already extracted by an earlier attempt that died before marking the job done
+        sha256, filename = version.sha256, version.original_filename
+    path = blobs.path_for(sha256)
+    if not path.is_file():
+        _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, "The stored file is missing.")
+        return
+    try:
+        with path.open("rb") as handle:
+            file_type = detect(handle.read(65536), path, filename)
+    except RejectedFile as exc:
+        _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, str(exc))
+        return
+    if file_type.problem:
+        _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, file_type.problem)
+        return
+    result = extract_isolated(Path(path), file_type, timeout_s=EXTRACTION_TIMEOUT_S, memory_mb=EXTRACTION_MEMORY_MB)
+    pages = [(p.number, p.title[:300], p.text) for p in result.pages]
+    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, result.error)
+
+
+def _store_extraction(
+    db: Database,
+    version_id: int,
+    status: ExtractionStatus,
+    pages: list[tuple[int, str, str]],
+    page_count: int | None,
+    error: str | None,
+) -> None:
+    with db.transaction() as session:
+        version = session.get(AssetVersion, version_id)
+        if version is None:
+            return
+        session.execute(delete(ExtractedPage).where(ExtractedPage.version_id == version_id))
+        session.add_all(ExtractedPage(version_id=version_id, number=n, title=t, text=x) for n, t, x in pages)
+        version.extraction_status = status
+        version.extraction_error = error[:2000] if error else None
+        version.page_count = page_count

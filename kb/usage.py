@@ -1,0 +1,47 @@
+"""Usage events: who viewed or downloaded which version, and (from the search issue) what was searched."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.db import Database
+from kb.models import UsageEvent, UsageKind, utcnow
+
+
+def record(
+    db: Database,
+    kind: UsageKind,
+    *,
+    user_id: int | None,
+    asset_id: int | None = None,
+    version_id: int | None = None,
+    query: str | None = None,
+    filters: dict | None = None,
+    result_count: int | None = None,
+) -> None:
+    with db.transaction() as session:
+        session.add(
+            UsageEvent(
+                kind=kind,
+                user_id=user_id,
+                asset_id=asset_id,
+                version_id=version_id,
+                query=query,
+                filters=filters,
+                result_count=result_count,
+            )
+        )
+
+
+def counts_for_asset(session: Session, asset_id: int, days: int = 30, now: datetime | None = None) -> dict[str, int]:
+    """Views and downloads of an asset in the last ``days`` days."""
+    since = (now or utcnow()) - timedelta(days=days)
+    rows = session.execute(
+        select(UsageEvent.kind, func.count())
+        .where(UsageEvent.asset_id == asset_id, UsageEvent.occurred_at >= since)
+        .group_by(UsageEvent.kind)
+    )
+    return {str(kind): n for kind, n in rows}

@@ -1,0 +1,83 @@
+"""The forms of the publishing pages: asset metadata, a new asset, a new version, Markdown written in the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from kb.models import ASSET_KINDS, SEGMENTS, AssetStatus
+from kb.publishing import AssetFields, parse_tags
+from kb.web.templating import content_language_label, kind_label
+
+
+class CheckboxList(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class AssetForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Length(max=5000)])
+    kind = SelectField(_l("Kind"), validators=[DataRequired()])
+    product = StringField(_l("Product"), validators=[Length(max=120)])
+    segments = CheckboxList(_l("Segments"), choices=[SelectChoice(s, s) for s in SEGMENTS])
+    region = StringField(_l("Region"), validators=[Length(max=120)])
+    language = SelectField(_l("Language of the content"))
+    owner_id = SelectField(_l("Owner"), coerce=int)
+    review_interval_days = IntegerField(
+        _l("Review every (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]
+    )
+    tags = StringField(_l("Tags"), validators=[Length(max=2000)])
+
+    def __init__(self, *args: Any, owners: list[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [SelectChoice(k, kind_label(k)) for k in ASSET_KINDS]
+        self.language.choices = [SelectChoice(code, content_language_label(code)) for code in ("ru", "en", "mixed")]
+        self.owner_id.choices = [SelectChoice(u.id, f"{u.display_name} ({u.email})") for u in owners]
+
+    def fields(self) -> AssetFields:
+        return AssetFields(
+            title=self.title.data or "",
+            kind=self.kind.data or "",
+            description=self.description.data or "",
+            product=self.product.data or "",
+            segments=list(self.segments.data or []),
+            region=self.region.data or "",
+            language=self.language.data or "ru",
+            owner_id=self.owner_id.data,
+            review_interval_days=self.review_interval_days.data,
+            tags=parse_tags(self.tags.data),
+        )
+
+
+class NewAssetForm(AssetForm):
+    file = FileField(_l("File"))
+    kept_file = HiddenField()
+    markdown = TextAreaField(_l("Text (Markdown)"))
+    change_note = StringField(_l("Note"), validators=[Length(max=2000)])
+    status = RadioField(_l("Publish"), default=AssetStatus.PUBLISHED)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.status.choices = [
+            SelectChoice(AssetStatus.PUBLISHED.value, _l("Publish now")),
+            SelectChoice(AssetStatus.DRAFT.value, _l("Save as a draft (visible to marketing only)")),
+        ]
+
+
+class VersionForm(FlaskForm):
+    file = FileField(_l("File"))
+    kept_file = HiddenField()
+    change_note = StringField(_l("What changed"), validators=[DataRequired(), Length(max=2000)])
+
+
+class MarkdownForm(FlaskForm):
+    markdown = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired()])
+    change_note = StringField(_l("What changed"), validators=[DataRequired(), Length(max=2000)])

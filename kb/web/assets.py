@@ -1,0 +1,406 @@
+"""The library pages: list of assets, the upload form, the asset page with versions, downloads and diffs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup, escape
+
+from kb import assets, changes, usage
+from kb.errors import DomainError
+from kb.extraction import ACCEPTED
+from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
+from kb.publishing import FileUpload, Published, Staged, StoredUpload
+from kb.rendering import markdown_to_html
+from kb.web.access import requires
+from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
+from kb.web.context import db_session, get_blobs, get_db, get_publisher
+from kb.web.forms import attach_error
+
+bp = Blueprint("assets", __name__, url_prefix="/assets")
+
+UNITS = {t.media_type.split(";")[0]: t.unit for t in ACCEPTED}
+PDF = "application/pdf"
+MARKDOWN = "text/markdown"
+
+
+def _base_type(media_type: str) -> str:
+    return media_type.split(";")[0].strip().lower()
+
+
+def _stored_text(sha256: str, media_type: str) -> str:
+    """A stored text file decoded with the charset found when it was uploaded (cp1251 Markdown exists)."""
+    charset = "utf-8"
+    for parameter in media_type.split(";")[1:]:
+        name, _sep, value = parameter.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip('"')
+    with get_blobs().open(sha256) as handle:
+        data = handle.read()
+    try:
+        return data.decode(charset, errors="replace")
+    except LookupError:
+        return data.decode("utf-8", errors="replace")
+
+
+# --- keeping an upload across a form with errors -----------------------------------------------------------
+
+
+def _kept_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kb-kept-upload")
+
+
+def _kept_token(kept: StoredUpload) -> str:
+    return _kept_serializer().dumps({"sha256": kept.sha256, "filename": kept.filename, "user": current_user.id})
+
+
+def _kept_upload(token: str | None) -> StoredUpload | None:
+    if not token:
+        return None
+    try:
+        data = _kept_serializer().loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("user") != current_user.id:
+        return None
+    return StoredUpload(sha256=str(data["sha256"]), filename=str(data["filename"]))
+
+
+def _upload_from(form: NewAssetForm | VersionForm) -> FileUpload | StoredUpload | None:
+    storage = form.file.data
+    if storage is not None and getattr(storage, "filename", ""):
+        return FileUpload(storage.stream, storage.filename)
+    return _kept_upload(form.kept_file.data)
+
+
+def _flash_published(published: Published, message: str) -> None:
+    flash(message, "success")
+    for duplicate in published.duplicates:
+        link = Markup('<a href="{}">{}</a>').format(
+            url_for("assets.show", asset_id=duplicate.asset_id), duplicate.title
+        )
+        flash(Markup(escape(_("The same file is the current version of another asset:"))) + " " + link, "warning")
+
+
+def accepted_types() -> str:
+    return ", ".join(t.label for t in ACCEPTED)
+
+
+# --- list --------------------------------------------------------------------------------------------------
+
+
+@bp.get("")
+def index() -> Any:
+    kind = request.args.get("kind") if request.args.get("kind") in ASSET_KINDS else None
+    status = request.args.get("status") if request.args.get("status") in set(AssetStatus) else None
+    page = request.args.get("page", 1, type=int) or 1
+    result = assets.list_assets(db_session(), current_user.role, kind=kind, status=status, page=page)
+    return render_template("assets/index.html", result=result, kind=kind, status=status, kinds=ASSET_KINDS)
+
+
+# --- new asset ---------------------------------------------------------------------------------------------
+
+
+def _new_form(formdata: Any = None) -> NewAssetForm:
+    form = NewAssetForm(formdata=formdata, owners=assets.publishers(db_session()))
+    if formdata is None:
+        form.owner_id.data = current_user.id
+    return form
+
+
+def _render_new(form: NewAssetForm, status: int = 200, kept: StoredUpload | None = None, preview: str = "") -> Any:
+    mode = "markdown" if request.values.get("mode") == "markdown" else "file"
+    if kept is not None:
+        form.kept_file.data = _kept_token(kept)
+    kept_name = kept.filename if kept else (_kept_upload(form.kept_file.data) or StoredUpload("", "")).filename
+    return (
+        render_template(
+            "assets/new.html", form=form, mode=mode, kept_name=kept_name, preview=preview, accepted=accepted_types()
+        ),
+        status,
+    )
+
+
+@bp.get("/new")
+@requires(Role.MARKETING)
+def new() -> Any:
+    return _render_new(_new_form())
+
+
+@bp.post("")
+@requires(Role.MARKETING)
+def create() -> Any:
+    form = NewAssetForm(owners=assets.publishers(db_session()))
+    markdown_mode = request.values.get("mode") == "markdown"
+    if markdown_mode and request.form.get("action") == "preview":
+        return _render_new(form, preview=markdown_to_html(form.markdown.data or ""))
+    publisher = get_publisher()
+    staged: Staged | None = None
+    valid = form.validate()
+    if not markdown_mode:
+        upload = _upload_from(form)
+        if upload is None:
+            form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
+            valid = False
+        else:
+            try:
+                staged = publisher.stage(upload)
+            except DomainError as exc:
+                attach_error(form, exc)
+                valid = False
+    if not valid:
+        kept = publisher.keep(staged) if staged is not None else None
+        return _render_new(form, 400, kept=kept)
+    try:
+        if markdown_mode:
+            published = publisher.save_markdown(
+                current_user.id,
+                form.markdown.data or "",
+                fields=form.fields(),
+                change_note=form.change_note.data or "",
+                status=AssetStatus(form.status.data),
+            )
+        else:
+            assert staged is not None
+            published = publisher.create_asset(
+                current_user.id,
+                form.fields(),
+                staged,
+                change_note=form.change_note.data or "",
+                status=AssetStatus(form.status.data),
+            )
+    except DomainError as exc:
+        attach_error(form, exc)
+        kept = publisher.keep(staged) if staged is not None and exc.field != "file" else None
+        return _render_new(form, exc.status, kept=kept)
+    _flash_published(published, _("Published. The text is being extracted for search."))
+    return redirect(url_for("assets.show", asset_id=published.asset_id))
+
+
+# --- asset page --------------------------------------------------------------------------------------------
+
+
+@bp.get("/<int:asset_id>")
+def show(asset_id: int) -> Any:
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    history = assets.versions(session, asset.id)
+    shown = asset.current_version
+    wanted = request.args.get("version", type=int)
+    if wanted is not None:
+        shown = next((v for v in history if v.number == wanted), None)
+        if shown is None:
+            abort(404)
+    pages = assets.pages(session, shown.id) if shown else []
+    rendered = ""
+    if shown is not None and _base_type(shown.media_type) == MARKDOWN:
+        rendered = markdown_to_html(_stored_text(shown.sha256, shown.media_type))
+    usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown and shown.id)
+    return render_template(
+        "assets/show.html",
+        asset=asset,
+        shown=shown,
+        history=history,
+        pages=pages,
+        rendered=rendered,
+        unit=UNITS.get(_base_type(shown.media_type), "page") if shown else "page",
+        is_pdf=bool(shown and shown.media_type == PDF),
+        page_anchor=request.args.get("page", type=int),
+        counts=usage.counts_for_asset(session, asset.id),
+    )
+
+
+@bp.get("/<int:asset_id>/versions/<int:number>/download")
+def download(asset_id: int, number: int) -> Any:
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    version = assets.get_version(session, asset.id, number)
+    path = get_blobs().path_for(version.sha256)
+    if not path.is_file():
+        abort(404, description=_("The stored file is missing; an administrator has been told by kb check."))
+    usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
+    response = send_file(
+        path,
+        mimetype=version.media_type,
+        as_attachment=True,
+        download_name=version.original_filename,
+        etag=version.sha256,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@bp.get("/<int:asset_id>/versions/<int:number>/inline")
+def inline(asset_id: int, number: int) -> Any:
+    """A PDF for the browser's own viewer; other formats are never served inline from our origin."""
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    version = assets.get_version(session, asset.id, number)
+    if version.media_type != PDF:
+        abort(404)
+    response = send_file(
+        get_blobs().path_for(version.sha256),
+        mimetype=PDF,
+        as_attachment=False,
+        download_name=version.original_filename,
+        etag=version.sha256,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'; sandbox"
+    return response
+
+
+@bp.get("/<int:asset_id>/changes")
+def compare(asset_id: int) -> Any:
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    history = assets.versions(session, asset.id)
+    if len(history) < 2:
+        abort(404, description=_("This asset has only one version; there is nothing to compare."))
+    newer = request.args.get("to", history[0].number, type=int)
+    older = request.args.get("from", history[1].number, type=int)
+    if older == newer:
+        abort(400, description=_("Choose two different versions to compare."))
+    if older > newer:
+        older, newer = newer, older
+    old_version = assets.get_version(session, asset.id, older)
+    new_version = assets.get_version(session, asset.id, newer)
+    lines = changes.diff(changes.version_lines(session, old_version.id), changes.version_lines(session, new_version.id))
+    return render_template(
+        "assets/changes.html", asset=asset, old=old_version, new=new_version, lines=lines, history=history
+    )
+
+
+# --- marketing actions -------------------------------------------------------------------------------------
+
+
+@bp.get("/<int:asset_id>/versions/new")
+@requires(Role.MARKETING)
+def new_version(asset_id: int) -> Any:
+    asset = assets.get_asset(db_session(), asset_id, current_user.role)
+    return render_template("assets/version.html", asset=asset, form=VersionForm(), accepted=accepted_types())
+
+
+@bp.post("/<int:asset_id>/versions")
+@requires(Role.MARKETING)
+def add_version(asset_id: int) -> Any:
+    asset = assets.get_asset(db_session(), asset_id, current_user.role)
+    form = VersionForm()
+    publisher = get_publisher()
+    valid = form.validate()
+    upload = _upload_from(form)
+    staged: Staged | None = None
+    if upload is None:
+        form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
+        valid = False
+    else:
+        try:
+            staged = publisher.stage(upload)
+        except DomainError as exc:
+            attach_error(form, exc)
+            valid = False
+    kept_name = ""
+    if valid and staged is not None:
+        try:
+            published = publisher.add_version(current_user.id, asset.id, staged, form.change_note.data or "")
+        except DomainError as exc:
+            attach_error(form, exc)
+            if exc.field != "file":
+                kept = publisher.keep(staged)
+                form.kept_file.data, kept_name = _kept_token(kept), kept.filename
+            status = exc.status
+        else:
+            _flash_published(published, _("Version %(number)s is published.", number=published.number))
+            return redirect(url_for("assets.show", asset_id=asset.id))
+    else:
+        status = 400
+        if staged is not None:
+            kept = publisher.keep(staged)
+            form.kept_file.data, kept_name = _kept_token(kept), kept.filename
+    return (
+        render_template("assets/version.html", asset=asset, form=form, accepted=accepted_types(), kept_name=kept_name),
+        status,
+    )
+
+
+@bp.route("/<int:asset_id>/write", methods=["GET", "POST"])
+@requires(Role.MARKETING)
+def write(asset_id: int) -> Any:
+    """Markdown written in the browser: preview on demand, save as a new version."""
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    form = MarkdownForm()
+    preview = ""
+    status = 200
+    current = asset.current_version
+    if request.method == "GET" and current and _base_type(current.media_type) == MARKDOWN:
+        form.markdown.data = _stored_text(current.sha256, current.media_type)
+    elif request.method == "POST":
+        if request.form.get("action") == "preview":
+            preview = markdown_to_html(form.markdown.data or "")
+        elif form.validate():
+            try:
+                published = get_publisher().save_markdown(
+                    current_user.id,
+                    form.markdown.data or "",
+                    asset_id=asset.id,
+                    change_note=form.change_note.data or "",
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status
+            else:
+                _flash_published(published, _("Version %(number)s is published.", number=published.number))
+                return redirect(url_for("assets.show", asset_id=asset.id))
+        else:
+            status = 400
+    return render_template("assets/write.html", asset=asset, form=form, preview=preview), status
+
+
+@bp.route("/<int:asset_id>/edit", methods=["GET", "POST"])
+@requires(Role.MARKETING)
+def edit(asset_id: int) -> Any:
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    owners = assets.publishers(session)
+    if request.method == "GET":
+        form = AssetForm(
+            formdata=None,
+            owners=owners,
+            obj=asset,
+            segments=[s.segment for s in asset.segments],
+            tags=", ".join(t.tag for t in asset.tags),
+        )
+        return render_template("assets/edit.html", asset=asset, form=form)
+    form = AssetForm(owners=owners)
+    if form.validate():
+        fields = form.fields()
+        try:
+            get_publisher().update_metadata(current_user.id, asset.id, vars(fields))
+        except DomainError as exc:
+            attach_error(form, exc)
+            return render_template("assets/edit.html", asset=asset, form=form), exc.status
+        flash(_("The details are saved; no new version was created."), "success")
+        return redirect(url_for("assets.show", asset_id=asset.id))
+    return render_template("assets/edit.html", asset=asset, form=form), 400
+
+
+@bp.post("/<int:asset_id>/status")
+@requires(Role.MARKETING)
+def set_status(asset_id: int) -> Any:
+    status = request.form.get("status", "")
+    get_publisher().set_status(current_user.id, asset_id, status)
+    messages = {
+        "published": _("The asset is published."),
+        "archived": _("The asset is archived; sales no longer see it."),
+    }
+    flash(messages.get(status, _("Saved.")), "success")
+    return redirect(url_for("assets.show", asset_id=asset_id))

@@ -1,0 +1,540 @@
+"""Builders of test files in every format kb accepts (and some it refuses), made with the real libraries.
+
+Each ``make_*`` writes a file at ``path`` and returns ``path``; nothing binary is committed. Other tests (the
+publishing ones) import these too. Cyrillic PDFs need the DejaVu font: ``cyrillic_font()`` skips the calling
+test when it is missing, or fails it when ``CI`` is set, because CI must run everything.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import docx
+import openpyxl
+import pptx
+import pytest
+from docx.enum.text import WD_BREAK
+from fpdf import FPDF
+from odf import draw, presentation, style, table, text
+from odf.namespaces import PRESENTATIONNS
+from odf.opendocument import OpenDocumentPresentation, OpenDocumentSpreadsheet, OpenDocumentText
+from PIL import Image
+from pptx.util import Inches, Pt
+from pypdf import PdfReader, PdfWriter
+
+FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+HEAD_BYTES = 64 * 1024
+
+# Mixed Russian and English sales text, the kind kb holds.
+RU_OFFER = "Коммерческое предложение: сервер «Атлас-2» — 1 250 000 руб. Delivery in 14 days."
+RU_PRICE = "Прайс-лист на 2025 год для B2B-клиентов, price list"
+RU_TERMS = "Условия оплаты: 50% предоплата, остаток — по факту поставки. Payment terms apply."
+RU_LETTER = (
+    "Уважаемые коллеги!\n"
+    "Направляем вам коммерческое предложение на поставку оборудования для складского комплекса. "
+    "Цены указаны с учётом НДС, срок действия предложения - тридцать календарных дней. "
+    "Просим подтвердить заказ до конца месяца.\n"
+    "С уважением, отдел продаж."
+)
+
+
+def head(path: Path) -> bytes:
+    """The first bytes of a file, as the upload code hands them to ``detect``."""
+    with path.open("rb") as handle:
+        return handle.read(HEAD_BYTES)
+
+
+def cyrillic_font() -> Path:
+    """The TTF font for Cyrillic PDFs; skips the test without it (fails it under CI)."""
+    if not FONT_PATH.is_file():
+        message = "install fonts-dejavu-core for Cyrillic PDF fixtures"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return FONT_PATH
+
+
+# --- PDF ----------------------------------------------------------------------------------------------------
+
+
+def make_pdf(path: Path, pages: Sequence[str], password: str | None = None, owner_password: str | None = None) -> Path:
+    """A PDF with one page per string (DejaVu Sans, so Cyrillic works).
+
+    With ``password`` the PDF is AES-256 encrypted with that user password (``""`` makes a PDF that opens
+    without one); ``owner_password`` defaults to a different secret.
+    """
+    document = FPDF()
+    document.add_font("DejaVu", "", str(cyrillic_font()))
+    document.set_font("DejaVu", size=12)
+    for page_text in pages:
+        document.add_page()
+        if page_text:
+            document.multi_cell(0, 8, page_text)
+    data = bytes(document.output())
+    if password is not None:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+        writer.encrypt(user_password=password, owner_password=owner_password or "owner-secret", algorithm="AES-256")
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        data = buffer.getvalue()
+    path.write_bytes(data)
+    return path
+
+
+def make_scanned_pdf(path: Path, page_count: int = 2) -> Path:
+    """A PDF whose pages hold only an image, like a scan without OCR."""
+    document = FPDF()
+    picture = Image.new("RGB", (60, 40), (200, 200, 200))
+    for _ in range(page_count):
+        document.add_page()
+        document.image(picture, x=10, y=10, w=60)
+    path.write_bytes(bytes(document.output()))
+    return path
+
+
+# --- Word ---------------------------------------------------------------------------------------------------
+
+
+def make_docx(
+    path: Path,
+    paragraphs: Sequence[str],
+    table: Sequence[Sequence[str]] | None = None,
+    header: str | None = None,
+    footer: str | None = None,
+    *,
+    sections: int = 1,
+) -> Path:
+    """A DOCX with the paragraphs, then the table (rows of cells), and the header and footer on every section.
+
+    With ``sections`` > 1 the paragraphs continue in new sections that repeat the same header and footer text
+    (not linked to the previous one), so extraction has duplicates to drop.
+    """
+    document = docx.Document()
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=max(len(row) for row in table))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    for _ in range(sections - 1):
+        document.add_section()
+    for section in document.sections:
+        if header is not None:
+            section.header.is_linked_to_previous = False
+            section.header.paragraphs[0].text = header
+        if footer is not None:
+            section.footer.is_linked_to_previous = False
+            section.footer.paragraphs[0].text = footer
+    document.save(str(path))
+    return path
+
+
+def make_docx_with_page_break(path: Path, before: str, after: str) -> Path:
+    """A DOCX with an explicit page break between two paragraphs."""
+    document = docx.Document()
+    document.add_paragraph(before).add_run().add_break(WD_BREAK.PAGE)
+    document.add_paragraph(after)
+    document.save(str(path))
+    return path
+
+
+def make_docx_with_controls(path: Path, intro: str, control_text: str, box_text: str) -> Path:
+    """A DOCX with a paragraph, a content control (``w:sdt``) holding a paragraph, and a text box stored the way
+    Word stores it: as DrawingML in ``mc:Choice`` and again as VML in ``mc:Fallback``."""
+    make_docx(path, [intro])
+    control = (
+        '<w:sdt><w:sdtPr><w:alias w:val="Customer"/></w:sdtPr><w:sdtContent>'
+        f"<w:p><w:r><w:t>{control_text}</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+    )
+    box = f"<w:txbxContent><w:p><w:r><w:t>{box_text}</w:t></w:r></w:p></w:txbxContent>"
+    drawing = (
+        '<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:drawing><wp:inline>'
+        '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+        '<a:graphicData uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape">'
+        f"<wps:wsp><wps:txbx>{box}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:inline></w:drawing>"
+        f"</mc:Choice><mc:Fallback><w:pict><v:shape><v:textbox>{box}</v:textbox></v:shape></w:pict>"
+        "</mc:Fallback></mc:AlternateContent></w:r></w:p>"
+    )
+
+    def insert(xml: bytes) -> bytes:
+        at = xml.rindex(b"<w:sectPr")
+        return xml[:at] + (control + drawing).encode("utf-8") + xml[at:]
+
+    return rewrite_zip_member(path, "word/document.xml", insert)
+
+
+# --- PowerPoint ---------------------------------------------------------------------------------------------
+
+
+def make_pptx(
+    path: Path,
+    slides: Sequence[tuple[str, str, str]],
+    *,
+    group_texts: Sequence[str] = (),
+    table: Sequence[Sequence[str]] | None = None,
+) -> Path:
+    """A PPTX with a slide per (title, body, notes); the first slide also gets a group of text boxes (one
+    nested a group deeper) with ``group_texts`` and a table with ``table``."""
+    deck = pptx.Presentation()
+    layout = deck.slide_layouts[1]  # title and content
+    for number, (title, body, notes) in enumerate(slides, start=1):
+        slide = deck.slides.add_slide(layout)
+        slide.shapes.title.text = title
+        slide.placeholders[1].text_frame.text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+        if number == 1 and group_texts:
+            _add_group(slide.shapes, group_texts)
+        if number == 1 and table:
+            frame = slide.shapes.add_table(len(table), len(table[0]), Inches(1), Inches(5), Inches(6), Inches(1))
+            for r, row in enumerate(table):
+                for c, value in enumerate(row):
+                    frame.table.cell(r, c).text = value
+    deck.save(str(path))
+    return path
+
+
+def _add_group(shapes: Any, texts: Sequence[str]) -> None:
+    group = shapes.add_group_shape()
+    inner = group.shapes.add_group_shape()
+    for index, value in enumerate(texts):
+        target = inner.shapes if index % 2 else group.shapes
+        box = target.add_textbox(Inches(1 + index), Inches(1), Inches(1), Inches(0.5))
+        box.text_frame.text = value
+        box.text_frame.paragraphs[0].runs[0].font.size = Pt(12)
+
+
+# --- Excel --------------------------------------------------------------------------------------------------
+
+
+def make_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[object]]]) -> Path:
+    """An XLSX with a sheet per name, holding the rows given."""
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for name, rows in sheets.items():
+        sheet = workbook.create_sheet(name)
+        for row in rows:
+            sheet.append(list(row))
+    workbook.save(str(path))
+    return path
+
+
+def make_xlsx_with_huge_dimension(path: Path, rows: Sequence[Sequence[object]]) -> Path:
+    """An XLSX whose sheet declares the largest possible range (A1:XFD1048576) and stores a row at the very end,
+    so a reader that trusts the dimension, or pads every gap, does a billion cells' work."""
+    make_xlsx(path, {"Данные": rows})
+    return rewrite_zip_member(path, "xl/worksheets/sheet1.xml", _huge_sheet)
+
+
+def _huge_sheet(xml: bytes) -> bytes:
+    xml = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1:XFD1048576"/>', xml)
+    last_row = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>the end</t></is></c></row>'
+    return xml.replace(b"</sheetData>", last_row + b"</sheetData>")
+
+
+def rewrite_zip_member(path: Path, name: str, change: Callable[[bytes], bytes]) -> Path:
+    """Rewrites one member of a ZIP container through ``change(bytes) -> bytes``, keeping the others."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info.filename)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            if info.filename == name:
+                data = change(data)
+            target.writestr(info.filename, data)
+    return path
+
+
+# --- OpenDocument -------------------------------------------------------------------------------------------
+
+
+def make_odt(
+    path: Path,
+    paragraphs: Sequence[str],
+    table: Sequence[Sequence[str]] | None = None,
+    header: str | None = None,
+    footer: str | None = None,
+) -> Path:
+    """An ODT with a heading-free body of paragraphs, an optional table, header and footer."""
+    document = OpenDocumentText()
+    if header is not None or footer is not None:
+        layout = style.PageLayout(name="Layout1")
+        document.automaticstyles.addElement(layout)
+        master = style.MasterPage(name="Standard", pagelayoutname=layout)
+        if header is not None:
+            part = style.Header()
+            part.addElement(text.P(text=header))
+            master.addElement(part)
+        if footer is not None:
+            part = style.Footer()
+            part.addElement(text.P(text=footer))
+            master.addElement(part)
+        document.masterstyles.addElement(master)
+    for paragraph in paragraphs:
+        document.text.addElement(text.P(text=paragraph))
+    if table:
+        document.text.addElement(_odf_table("Таблица1", table))
+    document.save(str(path))
+    return path
+
+
+def make_odp(path: Path, slides: Sequence[tuple[str, str, str]]) -> Path:
+    """An ODP with a slide per (title, body, notes)."""
+    document = OpenDocumentPresentation()
+    layout = style.PageLayout(name="Layout1")
+    document.automaticstyles.addElement(layout)
+    master = style.MasterPage(name="Default", pagelayoutname=layout)
+    document.masterstyles.addElement(master)
+    for title, body, notes in slides:
+        page = draw.Page(masterpagename=master)
+        page.addElement(_odp_frame(title, "title"))
+        page.addElement(_odp_frame(body, "outline"))
+        if notes:
+            holder = presentation.Notes()
+            holder.addElement(_odp_frame(notes, "notes"))
+            page.addElement(holder)
+        document.presentation.addElement(page)
+    document.save(str(path))
+    return path
+
+
+def _odp_frame(value: str, kind: str) -> draw.Frame:
+    frame = draw.Frame(width="20cm", height="3cm", x="2cm", y="2cm")
+    frame.setAttrNS(PRESENTATIONNS, "class", kind)
+    box = draw.TextBox()
+    for line in value.split("\n"):
+        box.addElement(text.P(text=line))
+    frame.addElement(box)
+    return frame
+
+
+def make_ods(
+    path: Path, sheets: dict[str, Sequence[Sequence[str]]], *, repeat_last_row: int = 1, empty_tail: bool = False
+) -> Path:
+    """An ODS with a sheet per name.
+
+    ``repeat_last_row`` marks each sheet's last row as repeated that often. ``empty_tail`` ends each sheet
+    the way LibreOffice does: an empty row repeated to row 1,048,576 whose empty cell repeats 16,384 columns
+    (and each row's trailing empty cells repeated to the last column), which a naive reader expands.
+    """
+    document = OpenDocumentSpreadsheet()
+    for name, rows in sheets.items():
+        document.spreadsheet.addElement(_odf_table(name, rows, repeat_last_row=repeat_last_row, empty_tail=empty_tail))
+    document.save(str(path))
+    return path
+
+
+def _odf_table(
+    name: str, rows: Sequence[Sequence[object]], *, repeat_last_row: int = 1, empty_tail: bool = False
+) -> table.Table:
+    grid = table.Table(name=name)
+    for index, row in enumerate(rows):
+        repeated = repeat_last_row if index == len(rows) - 1 and repeat_last_row > 1 else None
+        line = table.TableRow(numberrowsrepeated=repeated) if repeated else table.TableRow()
+        for value in row:
+            cell = table.TableCell(valuetype="string")
+            cell.addElement(text.P(text=str(value)))
+            line.addElement(cell)
+        if empty_tail:
+            line.addElement(table.TableCell(numbercolumnsrepeated=16384 - len(row)))
+        grid.addElement(line)
+    if empty_tail:
+        tail = table.TableRow(numberrowsrepeated=1048576 - len(rows))
+        tail.addElement(table.TableCell(numbercolumnsrepeated=16384))
+        grid.addElement(tail)
+    return grid
+
+
+# --- ZIP containers that fail the safety checks, and Office variants kb cannot read ---------------------------
+
+
+def make_zip_bomb(path: Path, megabytes: int = 20) -> Path:
+    """A DOCX-shaped ZIP whose document part is ``megabytes`` MiB of spaces, compressed about 1000:1."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _content_types("word/document.xml", _DOCX_MAIN))
+        archive.writestr("word/document.xml", b"<w:document>" + b" " * (megabytes * 1024 * 1024))
+    return path
+
+
+def make_zip_with_entries(path: Path, count: int) -> Path:
+    """A ZIP of ``count`` tiny entries (stored, so it is quick to write)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", _content_types("word/document.xml", _DOCX_MAIN))
+        for index in range(count - 1):
+            archive.writestr(f"p/{index}", b"")
+    return path
+
+
+def make_zip_declaring(path: Path, uncompressed: int, compressed: int, *, encrypted: bool = False) -> Path:
+    """A DOCX-shaped ZIP whose central directory declares each of its three parts to have these sizes, and
+    optionally the encryption flag: what a forged or truly huge container shows before it is opened."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", _content_types("word/document.xml", _DOCX_MAIN))
+        archive.writestr("word/document.xml", b"<w:document/>")
+        archive.writestr("word/styles.xml", b"<w:styles/>")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        struct.pack_into("<II", data, at + 20, compressed, uncompressed)
+        if encrypted:
+            (flags,) = struct.unpack_from("<H", data, at + 8)
+            struct.pack_into("<H", data, at + 8, flags | 0x1)
+        at = data.find(b"PK\x01\x02", at + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+_DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+
+
+def _content_types(part: str, content_type: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        f'<Override PartName="/{part}" ContentType="{content_type}"/></Types>'
+    )
+
+
+def make_strict_docx(path: Path, paragraphs: Sequence[str]) -> Path:
+    """A DOCX rewritten to use the Strict Open XML namespaces (as Word's "Strict Open XML Document" saves)."""
+    make_docx(path, paragraphs)
+    transitional = {
+        b"http://schemas.openxmlformats.org/wordprocessingml/2006/main": b"http://purl.oclc.org/ooxml/wordprocessingml/main",
+        b"http://schemas.openxmlformats.org/officeDocument/2006/relationships": b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+    }  # fmt: skip
+
+    def to_strict(xml: bytes) -> bytes:
+        for old, new in transitional.items():
+            xml = xml.replace(old, new)
+        return xml
+
+    rewrite_zip_member(path, "word/document.xml", to_strict)
+    return rewrite_zip_member(path, "_rels/.rels", to_strict)
+
+
+def make_xlsb(path: Path) -> Path:
+    """The package skeleton of a binary Excel workbook (the binary parts are filler)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            _content_types("xl/workbook.bin", "application/vnd.ms-excel.sheet.binary.macroEnabled.main"),
+        )
+        archive.writestr("xl/workbook.bin", bytes(range(256)) * 4)
+        archive.writestr("xl/worksheets/sheet1.bin", bytes(range(256)) * 4)
+    return path
+
+
+# --- OLE2 compound files --------------------------------------------------------------------------------------
+
+_SECTOR = 512
+_FREE, _END_OF_CHAIN, _FAT_SECTOR, _NO_STREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def make_cfb(path: Path, streams: dict[str, bytes]) -> Path:
+    """A minimal valid compound file (version 3, 512-byte sectors) with these streams in its root storage.
+
+    Streams are padded to 4096 bytes so that all live in regular sectors (no mini stream is needed).
+    """
+    names = sorted(streams, key=lambda n: (len(n), n.upper()))  # CFB directory order
+    data = {name: streams[name].ljust(4096, b"\0") for name in names}
+    directory_sectors = -(-(len(names) + 1) // 4)
+    stream_sectors = {name: len(blob) // _SECTOR for name, blob in data.items()}
+    total = 1 + directory_sectors + sum(stream_sectors.values())
+    assert total <= _SECTOR // 4, "one FAT sector is enough for these fixtures"
+
+    fat = [_FREE] * (_SECTOR // 4)
+    fat[0] = _FAT_SECTOR
+    next_free = 1
+
+    def allocate(count: int) -> int:
+        nonlocal next_free
+        first = next_free
+        for index in range(first, first + count):
+            fat[index] = index + 1 if index < first + count - 1 else _END_OF_CHAIN
+        next_free += count
+        return first
+
+    first_directory = allocate(directory_sectors)
+    starts = {name: allocate(stream_sectors[name]) for name in names}
+
+    entries = [_directory_entry("Root Entry", 5, child=1 if names else _NO_STREAM, start=_END_OF_CHAIN, size=0)]
+    for index, name in enumerate(names, start=1):
+        right = index + 1 if index < len(names) else _NO_STREAM
+        entries.append(_directory_entry(name, 2, right=right, start=starts[name], size=len(data[name])))
+    while len(entries) % 4:
+        entries.append(b"\0" * 64 + struct.pack("<HBB3I", 0, 0, 0, _NO_STREAM, _NO_STREAM, _NO_STREAM) + b"\0" * 52)
+
+    header = bytearray(_SECTOR)
+    header[:8] = bytes.fromhex("D0CF11E0A1B11AE1")
+    struct.pack_into("<HHHHH", header, 0x18, 0x003E, 0x0003, 0xFFFE, 9, 6)
+    struct.pack_into("<IIIIIIIII", header, 0x28, 0, 1, first_directory, 0, 4096, _END_OF_CHAIN, 0, _END_OF_CHAIN, 0)
+    struct.pack_into("<109I", header, 0x4C, 0, *([_FREE] * 108))
+    body = struct.pack(f"<{len(fat)}I", *fat) + b"".join(entries) + b"".join(data[name] for name in names)
+    path.write_bytes(bytes(header) + body)
+    return path
+
+
+def _directory_entry(
+    name: str, kind: int, *, child: int = _NO_STREAM, right: int = _NO_STREAM, start: int, size: int
+) -> bytes:
+    encoded = (name + "\0").encode("utf-16-le")
+    return (
+        encoded.ljust(64, b"\0")
+        + struct.pack("<HBB", len(encoded), kind, 1)
+        + struct.pack("<III", _NO_STREAM, right, child)
+        + b"\0" * 16  # CLSID
+        + b"\0" * 4  # state bits
+        + b"\0" * 16  # creation and modification times
+        + struct.pack("<IQ", start, size)
+    )
+
+
+def make_encrypted_ooxml(path: Path) -> Path:
+    """What Office writes for a password-protected .docx/.xlsx/.pptx: a compound file with the encrypted package."""
+    info = struct.pack("<HHI", 4, 4, 0x40) + b'<?xml version="1.0"?><encryption/>'
+    return make_cfb(path, {"EncryptionInfo": info, "EncryptedPackage": os.urandom(2048)})
+
+
+def make_legacy_doc(path: Path) -> Path:
+    """A compound file shaped like a Word 97-2003 document."""
+    return make_cfb(path, {"WordDocument": b"\xec\xa5" + os.urandom(1024), "1Table": os.urandom(512)})
+
+
+# --- Other bytes ------------------------------------------------------------------------------------------------
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+ELF_BYTES = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + bytes(range(256))
+
+
+def make_png(path: Path) -> Path:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(buffer, format="PNG")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def write_text(path: Path, content: str, encoding: str) -> Path:
+    path.write_bytes(content.encode(encoding))
+    return path
+
+
+def corrupt_copy(source: Path, target: Path, *, keep: int = 64) -> Path:
+    """``source``'s first ``keep`` bytes (its signature), then garbage: a damaged file of the same type."""
+    data = source.read_bytes()
+    garbage = bytes((index * 131 + 7) % 256 for index in range(max(len(data) - keep, 2048)))
+    target.write_bytes(data[:keep] + garbage)
+    return target
+
+
+def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
+    """The first ``fraction`` of ``source``: a download that stopped half-way."""
+    data = source.read_bytes()
+    target.write_bytes(data[: int(len(data) * fraction)])
+    return target

@@ -1,0 +1,120 @@
+"""The command line around publishing: the worker, the jobs list, ``kb check`` and the demo library."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import SECRET_KEY
+from publishing_helpers import fields, publisher_for, text_upload
+from sqlalchemy import func, select
+
+from kb.cli import main
+from kb.models import Asset, AssetVersion, ExtractionStatus
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+
+
+@pytest.fixture
+def cli_env(instance_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("KB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("KB_INSTANCE_DIR", str(instance_dir))
+    monkeypatch.setenv("KB_SECRET_KEY", SECRET_KEY)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_worker_once_extracts_pending_versions(cli_env, app, make_user, db) -> None:
+    owner = make_user("marketing")
+    publisher_for(app).create_asset(owner.id, fields(owner), text_upload("Текст для поиска"))
+    result = run("worker", "--once")
+    assert result.exit_code == 0 and "ran 1 job(s)" in result.output
+    with db.session() as session:
+        assert session.scalars(select(AssetVersion.extraction_status)).one() == ExtractionStatus.DONE
+    assert "done: 1" in run("jobs", "list").output
+    retry = run("jobs", "retry", "1")
+    assert retry.exit_code == 1 and "No such failed job." in retry.output
+
+
+def test_check_reports_missing_mismatched_and_orphan_files(cli_env, app, make_user) -> None:
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    first = publisher.create_asset(owner.id, fields(owner, title="A"), text_upload("alpha"))
+    second = publisher.create_asset(owner.id, fields(owner, title="B"), text_upload("beta"))
+    ok = run("check")
+    assert ok.exit_code == 0 and "checked 2 version file(s)" in ok.output and ok.output.strip().endswith("OK")
+
+    with app.extensions["kb_db"].session() as session:
+        sha_a = session.get(AssetVersion, first.version_id).sha256
+        sha_b = session.get(AssetVersion, second.version_id).sha256
+    path_a = publisher.blobs.path_for(sha_a)
+    path_a.chmod(0o644)
+    path_a.write_bytes(b"tampered")
+    publisher.blobs.path_for(sha_b).unlink()
+    orphan = publisher.blobs.put_bytes(b"nobody refers to me")
+    bad = run("check")
+    assert bad.exit_code == 1
+    assert "MISMATCH  asset" in bad.output and "MISSING   asset" in bad.output
+    assert f"orphan    {orphan}" in bad.output and "PROBLEMS FOUND" in bad.output
+
+
+def test_check_remove_orphans_keeps_young_files(cli_env, app) -> None:
+    blobs = publisher_for(app).blobs
+    digest = blobs.put_bytes(b"young orphan")
+    result = run("check", "--remove-orphans")
+    assert "removed 0 orphan file(s)" in result.output and blobs.exists(digest)
+    old = blobs.path_for(digest)
+    os.utime(old, (1, 1))
+    assert "removed 1 orphan file(s)" in run("check", "--remove-orphans").output
+    assert not blobs.exists(digest)
+
+
+def _small_manifest(tmp_path: Path) -> Path:
+    manifest = json.loads((CONTENT / "manifest.json").read_text(encoding="utf-8"))
+    multi = [a for a in manifest["assets"] if len(a["versions"]) >= 2][:2]
+    single = [a for a in manifest["assets"] if len(a["versions"]) == 1][:2]
+    manifest["assets"] = multi + single
+    for entry in manifest["assets"]:
+        for version in entry["versions"]:
+            target = tmp_path / version["file"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(CONTENT / version["file"], target)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_demo_load_is_idempotent(cli_env, tmp_path: Path, db) -> None:
+    manifest = _small_manifest(tmp_path)
+    first = run("demo", "load", "--manifest", str(manifest))
+    assert first.exit_code == 0, first.output
+    assert "4 asset(s) created" in first.output
+    with db.session() as session:
+        assets_before = session.scalar(select(func.count()).select_from(Asset))
+        versions_before = session.scalar(select(func.count()).select_from(AssetVersion))
+    assert assets_before == 4 and versions_before >= 6
+    second = run("demo", "load", "--manifest", str(manifest))
+    assert "0 asset(s) created, 0 version(s) added, 4 unchanged" in second.output
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(AssetVersion)) == versions_before
+
+
+def test_the_shipped_demo_library_is_complete() -> None:
+    manifest = json.loads((CONTENT / "manifest.json").read_text(encoding="utf-8"))
+    assets = manifest["assets"]
+    assert len(assets) >= 40
+    assert sum(len(a["versions"]) >= 2 for a in assets) >= 10
+    extensions = {Path(v["file"]).suffix for a in assets for v in a["versions"]}
+    assert {".pdf", ".docx", ".pptx", ".xlsx", ".md"} <= extensions
+    assert {a["language"] for a in assets} >= {"ru", "en", "mixed"}
+    for entry in assets:
+        for version in entry["versions"]:
+            assert (CONTENT / version["file"]).is_file(), version["file"]
