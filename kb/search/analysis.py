@@ -1,0 +1,136 @@
+"""The text analyzer for mixed Russian and English content, used alike when indexing and when searching.
+
+Words are Unicode word tokens, lower-cased, with ``ё`` folded to ``е``; stop words of both languages are
+dropped; each word is stemmed by the Snowball stemmer of its script (Cyrillic: Russian, Latin: English).
+Product codes and article numbers (``НВ-250/4``, ``KX-200``, ``12.2.003``) are kept whole and unstemmed, so
+they are found as typed; when indexing, a code also yields its leading parts (``нв``, ``нв-250``) and its
+pieces (``250``, ``4``), so ``НВ 250`` and ``НВ-250`` find ``НВ-250/4`` too.
+
+This module is imported by name when an index is opened (Whoosh pickles the schema with the analyzer), so
+its classes must stay importable under this path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import Stemmer
+from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, Token
+from whoosh.lang.stopwords import stoplists
+
+#: A word, or a code: word characters joined by - / . (and no spaces).
+TOKEN_PATTERN = r"\w+(?:[-/.]\w+)*"
+_SEPARATORS = re.compile(r"[-/.]")
+_CYRILLIC = re.compile(r"^[а-яё]+$")
+_LATIN = re.compile(r"^[a-z]+$")
+_MIN_STEM_LENGTH = 3
+
+STOP_WORDS = frozenset(w.replace("ё", "е") for w in stoplists["ru"]) | frozenset(stoplists["en"])
+
+_russian = Stemmer.Stemmer("russian")
+_english = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The stem of one lower-case word by its script; other words (digits, mixed scripts) stay as they are."""
+    if len(word) < _MIN_STEM_LENGTH:
+        return word
+    if _CYRILLIC.match(word):
+        stemmed = _russian.stemWord(word)
+        # Snowball reads a noun in -ал/-ан as a past-tense verb ("водоканал" -> "водокана", "экран" -> "экра")
+        # but not its other cases ("водоканалу" -> "водоканал"). Sales content is mostly nouns: keep the л/н.
+        if stemmed[-1:] in ("а", "я") and word[len(stemmed) : len(stemmed) + 1] in ("л", "н"):
+            stemmed = word[: len(stemmed) + 1]
+        return stemmed
+    if _LATIN.match(word):
+        return _english.stemWord(word)
+    return word
+
+
+def is_code(text: str) -> bool:
+    """A token that names a product, article or standard: joined by separators, or letters mixed with digits."""
+    if _SEPARATORS.search(text):
+        return True
+    return any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
+class YoFilter(Filter):
+    """Folds ``ё`` to ``е``: Russian writes either, and people type ``е``."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            if "ё" in token.text:
+                token.text = token.text.replace("ё", "е")
+            yield token
+
+
+class CodeFilter(Filter):
+    """Keeps codes whole; when indexing, also yields their leading parts and pieces at the same position."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            text = token.text
+            if not is_code(text):
+                token.code = False  # the tokenizer reuses one Token object: clear what the last code set
+                yield token
+                continue
+            token.code = True
+            yield token
+            if token.mode != "index":
+                continue
+            extra: list[str] = []
+            for match in _SEPARATORS.finditer(text):
+                extra.append(text[: match.start()])
+            extra += [piece for piece in _SEPARATORS.split(text) if piece]
+            seen = {text}
+            for value in extra:
+                if value and value not in seen:
+                    seen.add(value)
+                    part = token.copy()
+                    part.text = value
+                    part.code = is_code(value)
+                    yield part
+
+
+class MixedStopFilter(Filter):
+    """Drops Russian and English stop words (never codes)."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            if not getattr(token, "code", False) and token.text in STOP_WORDS:
+                if token.removestops:
+                    continue
+                token.stopped = True
+            else:
+                token.stopped = False
+            yield token
+
+
+class MixedStemFilter(Filter):
+    """Stems each word with the stemmer of its script; codes are left exactly as typed."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for token in tokens:
+            if not getattr(token, "code", False):
+                token.text = stem(token.text)
+            yield token
+
+
+def mixed_analyzer():  # type: ignore[no-untyped-def]  # Whoosh composes analyzers with |
+    """The analyzer for body text, titles, descriptions and tags."""
+    return (
+        RegexTokenizer(expression=TOKEN_PATTERN)
+        | LowercaseFilter()
+        | YoFilter()
+        | CodeFilter()
+        | MixedStopFilter()
+        | MixedStemFilter()
+    )
+
+
+def analyze(text: str, mode: str = "query") -> list[str]:
+    """The terms ``text`` becomes (for tests and for building queries)."""
+    return [t.text for t in mixed_analyzer()(text, mode=mode, removestops=True)]
