@@ -32,6 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        # Form fields that are not files (Markdown written in the browser: up to 2 M characters of UTF-8).
+        MAX_FORM_MEMORY_SIZE=8 * 1024 * 1024,
         SESSION_COOKIE_NAME="kb_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

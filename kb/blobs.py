@@ -77,6 +77,7 @@ class BlobStore:
         target = self.path_for(staged.sha256)
         if target.is_file():
             staged.path.unlink(missing_ok=True)
+            os.utime(target)  # in use again: not an old orphan that kb check --remove-orphans may delete
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(staged.path, 0o444)

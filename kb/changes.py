@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from kb.models import ExtractedPage
 
-MAX_LINES = 20_000
+#: Lines compared per version; the diff is fast up to here (popular lines are treated as junk).
+MAX_LINES = 5_000
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,9 @@ def version_lines(session: Session, version_id: int) -> list[str]:
 def diff(old: list[str], new: list[str], context: int = 2) -> list[DiffLine]:
     """Changed lines with a little context around them; long unchanged stretches become one gap line."""
     out: list[DiffLine] = []
-    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    # autojunk: lines that repeat a lot (table rows, separators) are not used as anchors; without it a
+    # repetitive document makes the matcher quadratic (minutes for a few thousand lines).
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=True)
     for group in matcher.get_grouped_opcodes(context):
         if out:
             out.append(DiffLine("gap", "…"))

@@ -309,7 +309,7 @@ def check(database: Database, remove_orphans: bool) -> None:
     for line in report.lines():
         click.echo(line)
     if remove_orphans:
-        removed = integrity.remove_orphans(context.blobs, report)
+        removed = integrity.remove_orphans(database, context.blobs, report)
         click.echo(f"removed {removed} orphan file(s)")
     if report.problems:
         raise SystemExit(1)

@@ -63,15 +63,25 @@ def check_blobs(db: Database, blobs: BlobStore) -> BlobReport:
     return report
 
 
-def remove_orphans(blobs: BlobStore, report: BlobReport, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
-    """Deletes orphans and unfinished uploads older than ``min_age_s`` (younger ones may be mid-publish)."""
+def remove_orphans(db: Database, blobs: BlobStore, report: BlobReport, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
+    """Deletes orphans and unfinished uploads older than ``min_age_s`` (younger ones may be mid-publish).
+
+    Each orphan is checked against the database again just before it goes, in case a version started using
+    it since the report was made.
+    """
     cutoff = time.time() - min_age_s
     removed = 0
-    for path in [blobs.path_for(d) for d in report.orphans] + blobs.stray_temporaries():
+    candidates = [(d, blobs.path_for(d)) for d in report.orphans] + [(None, p) for p in blobs.stray_temporaries()]
+    for digest, path in candidates:
         try:
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
-                removed += 1
+            if path.stat().st_mtime >= cutoff:
+                continue
+            if digest is not None:
+                with db.session() as session:
+                    if session.scalar(select(AssetVersion.id).where(AssetVersion.sha256 == digest).limit(1)):
+                        continue
+            path.unlink()
+            removed += 1
         except FileNotFoundError:
             continue
     return removed

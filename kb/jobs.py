@@ -8,6 +8,7 @@ and shown to admins with its last error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,8 @@ from kb.db import Database
 from kb.models import Job, JobStatus, utcnow
 
 DEFAULT_LEASE = timedelta(minutes=5)
+#: What to do, in the same transaction, when a job of a kind has failed for good (kind -> hook).
+_FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, dict[str, Any], str], None]] = {}
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
 
 
@@ -28,6 +31,11 @@ class ClaimedJob:
     kind: str
     payload: dict[str, Any]
     attempt: int
+
+
+def on_final_failure(kind: str, hook: Callable[[Session, dict[str, Any], str], None]) -> None:
+    """Registers ``hook(session, payload, error)`` to run when a job of ``kind`` gives up."""
+    _FINAL_FAILURE_HOOKS[kind] = hook
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3) -> Job:
@@ -61,7 +69,7 @@ def claim(
                 return None
             if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
                 # Its last worker died mid-job: no tries left.
-                _mark_failed(job, now, f"worker {job.locked_by} stopped during the last attempt")
+                _mark_failed(session, job, now, f"worker {job.locked_by} stopped during the last attempt")
                 session.flush()
                 continue
             job.status = JobStatus.RUNNING
@@ -71,7 +79,10 @@ def claim(
             return ClaimedJob(id=job.id, kind=job.kind, payload=dict(job.payload), attempt=job.attempts)
 
 
-def _mark_failed(job: Job, now: datetime, error: str) -> None:
+def _mark_failed(session: Session, job: Job, now: datetime, error: str) -> None:
+    hook = _FINAL_FAILURE_HOOKS.get(job.kind)
+    if hook is not None:
+        hook(session, dict(job.payload), error)
     job.status = JobStatus.FAILED
     job.last_error = error[:4000]
     job.finished_at = now
@@ -101,7 +112,7 @@ def fail(db: Database, job_id: int, worker_id: str, error: str) -> None:
         if job is None or job.locked_by != worker_id[:120]:
             return
         if job.attempts >= job.max_attempts:
-            _mark_failed(job, now, error)
+            _mark_failed(session, job, now, error)
             return
         job.status = JobStatus.QUEUED
         job.last_error = error[:4000]

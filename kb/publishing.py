@@ -51,6 +51,8 @@ MAX_TAG_LENGTH = 60
 MAX_FILENAME_LENGTH = 200
 MAX_CHANGE_NOTE = 2000
 MAX_MARKDOWN_CHARS = 2_000_000
+#: Ids are 64-bit in the database; a bigger number can only be a mistake.
+MAX_ID = 2**63 - 1
 EXTRACTION_TIMEOUT_S = 120
 EXTRACTION_MEMORY_MB = 1024
 
@@ -83,7 +85,7 @@ def parse_tags(raw: str | list[str] | None) -> list[str]:
     items = raw if isinstance(raw, list) else (raw or "").split(",")
     seen: dict[str, str] = {}
     for item in items:
-        tag = " ".join(str(item).split())
+        tag = " ".join(str(item).replace("\x00", "").split())
         if tag and tag.casefold() not in seen:
             seen[tag.casefold()] = tag
     return list(seen.values())
@@ -99,7 +101,8 @@ def _text(value: str | None, field_name: str, maximum: int, *, required: bool = 
 
 
 def _owner(session: Session, owner_id: int | None) -> User:
-    owner = session.get(User, owner_id) if owner_id else None
+    valid = isinstance(owner_id, int) and 0 < owner_id < MAX_ID
+    owner = session.get(User, owner_id) if valid else None
     if owner is None or not owner.active or not Role(owner.role).includes(Role.MARKETING):
         raise ValidationError(N_("The owner must be an active marketing user."), field="owner_id")
     return owner
@@ -225,10 +228,12 @@ class Publisher:
             if staged.size == 0:
                 raise ValidationError(N_("The file is empty."), field="file")
             file_type = detect(staged.head, staged.path, upload.filename or "")
-        except (ValidationError, RejectedFile):
+        except BaseException:
             self.blobs.discard(staged)
             raise
         filename = safe_filename(upload.filename, file_type.extension)
+        if "." not in filename:
+            filename += file_type.extension
         return Staged(staged.sha256, staged.size, filename, file_type, staged)
 
     def keep(self, staged: Staged) -> StoredUpload:
@@ -239,8 +244,10 @@ class Publisher:
         return StoredUpload(staged.sha256, staged.filename)
 
     def release(self, staged: Staged) -> None:
+        """Drops a staged file that will not be published (a no-op once it is stored or released)."""
         if staged.staged_file is not None:
             self.blobs.discard(staged.staged_file)
+            staged.staged_file = None
 
     # publishing
 
@@ -257,6 +264,7 @@ class Publisher:
         """A new asset with its first version; ``status`` is published unless a draft is asked for."""
         if status not in (AssetStatus.PUBLISHED, AssetStatus.DRAFT):
             raise ValidationError(N_("A new asset is either published or a draft."), field="status")
+        owned = not isinstance(upload, Staged)  # a Staged passed in stays the caller's to keep or release
         staged = upload if isinstance(upload, Staged) else self.stage(upload)
         try:
             note = _text(change_note, "change_note", MAX_CHANGE_NOTE)
@@ -285,7 +293,8 @@ class Publisher:
                 session.flush()
                 return self._add_version(session, asset, staged, actor_id, note, now)
         finally:
-            self.release(staged)
+            if owned:
+                self.release(staged)
 
     def add_version(
         self,
@@ -297,6 +306,7 @@ class Publisher:
         published_at: datetime | None = None,
     ) -> Published:
         """A new current version of an existing asset; the change note is required."""
+        owned = not isinstance(upload, Staged)
         staged = upload if isinstance(upload, Staged) else self.stage(upload)
         try:
             note = _text(change_note, "change_note", MAX_CHANGE_NOTE, required=True)
@@ -307,7 +317,8 @@ class Publisher:
                     raise Conflict(N_("The asset is archived; restore it before adding a version."))
                 return self._add_version(session, asset, staged, actor_id, note, published_at or utcnow())
         finally:
-            self.release(staged)
+            if owned:
+                self.release(staged)
 
     def _add_version(
         self, session: Session, asset: Asset, staged: Staged, actor_id: int, note: str, now: datetime
@@ -390,56 +401,77 @@ class Publisher:
 
     # metadata and status
 
-    def update_metadata(self, actor_id: int, asset_id: int, changes: Mapping[str, Any]) -> None:
-        """Edits metadata without creating a version; a new review interval moves the next review date."""
+    def update_metadata(
+        self, actor_id: int, asset_id: int, changes: Mapping[str, Any], *, status: str | None = None
+    ) -> None:
+        """Edits metadata (and, when given, the status) in one transaction, without creating a version.
+
+        A new review interval moves the next review date.
+        """
+        target = _status(status) if status is not None else None
         with self.db.transaction() as session:
             _require_publisher(session, actor_id)
             asset = _lock_asset(session, asset_id)
-            current = AssetFields(
-                title=asset.title,
-                kind=asset.kind,
-                description=asset.description,
-                product=asset.product,
-                segments=[s.segment for s in asset.segments],
-                region=asset.region,
-                language=asset.language,
-                owner_id=asset.owner_id,
-                review_interval_days=asset.review_interval_days,
-                tags=[t.tag for t in asset.tags],
-            )
-            unknown = sorted(set(changes) - set(AssetFields.__dataclass_fields__))
-            if unknown:
-                raise ValidationError(N_("Unknown field %(name)s."), field=unknown[0], name=unknown[0][:40])
-            for name, value in changes.items():
-                _check_type(name, value)
-                setattr(current, name, parse_tags(value) if name == "tags" else value)
-            clean = clean_fields(session, current)
-            if clean.review_interval_days != asset.review_interval_days:
-                version = session.get(AssetVersion, asset.current_version_id) if asset.current_version_id else None
-                base = version.published_at.date() if version else date.today()
-                asset.next_review_on = base + timedelta(days=clean.review_interval_days or 1)
-            for name in ("title", "kind", "description", "product", "region", "language", "owner_id"):
-                setattr(asset, name, getattr(clean, name))
-            asset.review_interval_days = clean.review_interval_days or asset.review_interval_days
-            _replace_children(asset.segments, "segment", clean.segments, lambda v: AssetSegment(segment=v))
-            _replace_children(asset.tags, "tag", clean.tags, lambda v: AssetTag(tag=v))
-            asset.updated_at = utcnow()
+            if target is not None:
+                _apply_status(asset, target)
+            if changes:
+                _apply_fields(session, asset, changes)
 
     def set_status(self, actor_id: int, asset_id: int, status: str) -> None:
         """Publishes a draft, archives an asset, or restores an archived one."""
-        try:
-            target = AssetStatus(status)
-        except ValueError:
-            raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
+        target = _status(status)
         with self.db.transaction() as session:
             _require_publisher(session, actor_id)
-            asset = _lock_asset(session, asset_id)
-            if asset.status == target:
-                return
-            if target == AssetStatus.DRAFT:
-                raise Conflict(N_("A published or archived asset cannot go back to draft."))
-            asset.status = target
-            asset.updated_at = utcnow()
+            _apply_status(_lock_asset(session, asset_id), target)
+
+
+def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) -> None:
+    """Checks ``changes`` against the asset's other fields and writes them."""
+    current = AssetFields(
+        title=asset.title,
+        kind=asset.kind,
+        description=asset.description,
+        product=asset.product,
+        segments=[s.segment for s in asset.segments],
+        region=asset.region,
+        language=asset.language,
+        owner_id=asset.owner_id,
+        review_interval_days=asset.review_interval_days,
+        tags=[t.tag for t in asset.tags],
+    )
+    unknown = sorted(set(changes) - set(AssetFields.__dataclass_fields__))
+    if unknown:
+        raise ValidationError(N_("Unknown field %(name)s."), field=unknown[0], name=unknown[0][:40])
+    for name, value in changes.items():
+        _check_type(name, value)
+        setattr(current, name, parse_tags(value) if name == "tags" else value)
+    clean = clean_fields(session, current)
+    if clean.review_interval_days != asset.review_interval_days:
+        version = session.get(AssetVersion, asset.current_version_id) if asset.current_version_id else None
+        base = version.published_at.date() if version else date.today()
+        asset.next_review_on = base + timedelta(days=clean.review_interval_days or 1)
+    for name in ("title", "kind", "description", "product", "region", "language", "owner_id"):
+        setattr(asset, name, getattr(clean, name))
+    asset.review_interval_days = clean.review_interval_days or asset.review_interval_days
+    _replace_children(asset.segments, "segment", clean.segments, lambda v: AssetSegment(segment=v))
+    _replace_children(asset.tags, "tag", clean.tags, lambda v: AssetTag(tag=v))
+    asset.updated_at = utcnow()
+
+
+def _status(status: Any) -> AssetStatus:
+    try:
+        return AssetStatus(status)
+    except ValueError:
+        raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
+
+
+def _apply_status(asset: Asset, target: AssetStatus) -> None:
+    if asset.status == target:
+        return
+    if target == AssetStatus.DRAFT:
+        raise Conflict(N_("A published or archived asset cannot go back to draft."), field="status")
+    asset.status = target
+    asset.updated_at = utcnow()
 
 
 _TEXT_FIELDS = ("title", "kind", "description", "product", "region", "language")
@@ -454,11 +486,19 @@ def _check_type(name: str, value: Any) -> None:
             name == "tags" and isinstance(value, str)
         )
     elif name == "owner_id":
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
     else:  # review_interval_days
-        ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+        ok = value is None or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < MAX_ID)
     if not ok:
         raise ValidationError(N_("%(name)s has the wrong type."), field=name, name=name)
+    texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    for text in texts:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(
+                N_("%(name)s contains characters that are not text."), field=name, name=name
+            ) from None
 
 
 def _replace_children(children: list[Any], attribute: str, wanted: list[str], make: Any) -> None:
@@ -524,6 +564,17 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
     result = extract_isolated(Path(path), file_type, timeout_s=EXTRACTION_TIMEOUT_S, memory_mb=EXTRACTION_MEMORY_MB)
     pages = [(p.number, p.title[:300], p.text) for p in result.pages]
     _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, result.error)
+
+
+def _extraction_gave_up(session: Session, payload: dict[str, Any], error: str) -> None:
+    """The extraction job failed for good: the version must not stay "pending" for ever."""
+    version = session.get(AssetVersion, int(payload.get("version_id", 0)))
+    if version is not None and version.extraction_status == ExtractionStatus.PENDING:
+        version.extraction_status = ExtractionStatus.FAILED
+        version.extraction_error = f"Text extraction did not finish after several attempts ({error[:300]})."
+
+
+jobs.on_final_failure(EXTRACT_JOB, _extraction_gave_up)
 
 
 def _store_extraction(

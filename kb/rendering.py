@@ -12,8 +12,12 @@ _TAGS = {
     "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "span", "strong", "sub", "sup", "table", "tbody",
     "td", "tfoot", "th", "thead", "tr", "ul",
 }  # fmt: skip
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"align"}, "th": {"align"}, "*": {"id"}}
+_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "td": {"align"}, "th": {"align"}}
 _SCHEMES = {"http", "https", "mailto"}
+
+
+#: Larger Markdown files are shown as their extracted text: rendering takes about 3 s per MB.
+MAX_RENDERED_CHARS = 200_000
 
 
 def markdown_to_html(text: str) -> Markup:

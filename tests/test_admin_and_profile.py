@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import PASSWORD, Auth, csrf_from
 from sqlalchemy import select
 
+from conftest import PASSWORD, Auth, csrf_from
 from kb.models import LoginSession, Role, User
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from publishing_helpers import worker_for
 
 from kb import accounts
+from publishing_helpers import worker_for
 
 
 @pytest.fixture

@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import re
 
-from conftest import Auth, csrf_from
-from publishing_helpers import fields, publisher_for, text_upload, worker_for
 from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder
 
+from conftest import Auth, csrf_from
 from kb.models import Asset, AssetVersion, UsageEvent, UsageKind
+from publishing_helpers import fields, publisher_for, text_upload, worker_for
 
 
 def _new_asset_form(client, mode: str = "file") -> str:
@@ -86,7 +86,6 @@ def test_missing_file_is_a_400_beside_the_field(signed_in, client) -> None:
 
 def test_upload_over_the_limit_is_a_413_page(instance_dir) -> None:
     from conftest import app_config
-
     from kb import create_app
     from kb.accounts import create_user
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import PASSWORD, Auth, app_config, csrf_from
 from flask import Flask
 from sqlalchemy import select
 
+from conftest import PASSWORD, Auth, app_config, csrf_from
 from kb import accounts, create_app
 from kb.models import LoginAttempt, LoginSession, User
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SECRET_KEY
 
+from conftest import SECRET_KEY
 from kb.cli import DEMO_PASSWORD_DEFAULT, DEMO_USERS, main
 
 KB = str(Path(sys.executable).parent / "kb")

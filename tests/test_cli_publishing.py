@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SECRET_KEY
-from publishing_helpers import fields, publisher_for, text_upload
 from sqlalchemy import func, select
 
+from conftest import SECRET_KEY
 from kb.cli import main
 from kb.models import Asset, AssetVersion, ExtractionStatus
+from publishing_helpers import fields, publisher_for, text_upload
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
 

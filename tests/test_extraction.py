@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-import fixtures_files as F
 import pytest
 
+import fixtures_files as F
 import kb.extraction.run
 from kb.extraction import ACCEPTED, MAX_TEXT_CHARS, Extraction, FileType, Page, detect, extract
 from kb.extraction.types import BY_NAME, DOCX, PDF, TXT, XLSX

@@ -7,9 +7,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import fixtures_files as F
 import pytest
 
+import fixtures_files as F
 from kb.errors import ValidationError
 from kb.extraction import ACCEPTED, FileType, RejectedFile, detect, extract
 from kb.extraction import zipguard as zipguard_module

@@ -8,9 +8,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import fixtures_files as F
 import pytest
 
+import fixtures_files as F
 from kb.extraction import MAX_TEXT_CHARS, extract, extract_isolated
 from kb.extraction.run import _child_environment, _result
 from kb.extraction.types import PDF, PPTX, TXT

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from conftest import app_config, csrf_from
 from flask import Flask
 
+from conftest import app_config, csrf_from
 from kb import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,12 +6,12 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from conftest import csrf_from
-from publishing_helpers import worker_for
 from sqlalchemy import select, update
 
+from conftest import csrf_from
 from kb import jobs
 from kb.models import Job, JobStatus, utcnow
+from publishing_helpers import worker_for
 
 
 def _enqueue(db, n: int, kind: str = "probe") -> list[int]:

@@ -6,13 +6,13 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from publishing_helpers import fields, publisher_for, text_upload, worker_for
 from sqlalchemy import func, select
 
 from kb import jobs
 from kb.blobs import BlobStore
 from kb.errors import Conflict, Forbidden, ValidationError
 from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, ExtractionStatus, Job, JobStatus
+from publishing_helpers import fields, publisher_for, text_upload, worker_for
 
 
 @pytest.fixture
@@ -284,7 +284,6 @@ def test_encrypted_and_unsupported_variants_are_stored_and_marked_failed(
     app, publisher, marketing, db, tmp_path
 ) -> None:
     import fixtures_files as F
-
     from kb.publishing import FileUpload
 
     files = {
@@ -312,7 +311,6 @@ def test_encrypted_and_unsupported_variants_are_stored_and_marked_failed(
 
 def test_hostile_uploads_are_refused_before_anything_is_stored(publisher, marketing, db, tmp_path) -> None:
     import fixtures_files as F
-
     from kb.extraction import RejectedFile
     from kb.publishing import FileUpload
 

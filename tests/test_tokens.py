@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from conftest import csrf_from
 from flask import Blueprint, Flask, jsonify
 from sqlalchemy import select
 
+from conftest import csrf_from
 from kb import accounts
 from kb.models import ApiToken
 
@@ -129,3 +129,13 @@ def test_api_writes_with_a_session_cookie_need_the_csrf_header(app: Flask, make_
     assert refused.status_code == 400 and refused.json["error"]["code"] == "csrf_failed"
     csrf = auth.csrf("/profile")
     assert client.post("/api/v1/probe", json={}, headers={"X-CSRFToken": csrf}).status_code == 201
+
+
+def test_a_token_call_never_borrows_the_session(signed_in, client, make_user, db) -> None:
+    signed_in("admin")  # the test client now carries an admin session cookie
+    sales = make_user("sales")
+    secret = accounts.create_token(db, sales.id, "script").secret
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.json["email"] == sales.email and me.json["auth"] == "token"
+    bad = client.get("/api/v1/me", headers={"Authorization": "Bearer kb_forged"})
+    assert bad.status_code == 401  # no fallback to the admin session

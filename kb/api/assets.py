@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request, send_file
+from flask import jsonify, request
 from flask_login import current_user
 
 from kb import assets, usage
@@ -14,9 +14,11 @@ from kb.errors import N_, ValidationError
 from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
 from kb.publishing import AssetFields, FileUpload, Published, parse_tags
 from kb.web.access import requires
-from kb.web.context import db_session, get_blobs, get_db, get_publisher
+from kb.web.context import db_session, get_db, get_publisher
+from kb.web.downloads import send_version
 
 MAX_PER_PAGE = 100
+MAX_NUMBER = 1_000_000_000  # ids, pages and intervals beyond this are mistakes, not requests
 
 
 def _int(name: str, value: str | None, *, default: int | None = None, minimum: int = 1) -> int | None:
@@ -28,6 +30,8 @@ def _int(name: str, value: str | None, *, default: int | None = None, minimum: i
         raise ValidationError(N_("%(name)s must be a whole number."), field=name, name=name) from None
     if number < minimum:
         raise ValidationError(N_("%(name)s must be at least %(n)s."), field=name, name=name, n=minimum)
+    if number > MAX_NUMBER:
+        raise ValidationError(N_("%(name)s is too large."), field=name, name=name)
     return number
 
 
@@ -128,18 +132,17 @@ def get_asset(asset_id: int) -> Any:
 @bp.patch("/assets/<int:asset_id>")
 @requires(Role.MARKETING)
 def update_asset(asset_id: int) -> Any:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON
+        body = None
     if not isinstance(body, dict) or not body:
         raise ValidationError(N_("Send a JSON object with the fields to change."))
     assets.get_asset(db_session(), asset_id, current_user.role)
-    publisher = get_publisher()
     status = body.pop("status", None)
     if "owner" in body and "owner_id" not in body:
         body["owner_id"] = body.pop("owner")
-    if body:
-        publisher.update_metadata(current_user.id, asset_id, body)
-    if status is not None:
-        publisher.set_status(current_user.id, asset_id, str(status))
+    get_publisher().update_metadata(current_user.id, asset_id, body, status=str(status) if status is not None else None)
     return _asset_response(asset_id)
 
 
@@ -159,13 +162,6 @@ def download(asset_id: int, number: int) -> Any:
     session = db_session()
     asset = assets.get_asset(session, asset_id, current_user.role)
     version = assets.get_version(session, asset.id, number)
+    response = send_version(version)
     usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
-    return send_file(
-        get_blobs().path_for(version.sha256),
-        mimetype=version.media_type,
-        as_attachment=True,
-        download_name=version.original_filename,
-        etag=version.sha256,
-        conditional=True,
-        max_age=0,
-    )
+    return response

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+
+
+class IdConverter(IntegerConverter):
+    def __init__(self, url_map: object, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)  # type: ignore[arg-type]
 
 
 def init_app(app: Flask) -> None:
@@ -15,6 +22,8 @@ def init_app(app: Flask) -> None:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
+    # Ids in URLs are bounded to what the database can hold: a longer number is a 404, not an overflow.
+    app.url_map.converters["int"] = IdConverter
     context.init_app(app)
     i18n.init_app(app)
     templating.init_app(app)

@@ -49,6 +49,9 @@ def access_of(view: Callable[..., Any] | None) -> str | Role:
 
 
 def _enforce() -> Any:
+    from kb.web.auth import use_bearer_token  # here, not at the top: kb.web.auth imports this module
+
+    use_bearer_token()
     if request.endpoint is None:  # 404 and 405 answer on their own
         return None
     if request.endpoint == "static":

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
 from kb import assets, changes, usage
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
-from kb.publishing import FileUpload, Published, Staged, StoredUpload
-from kb.rendering import markdown_to_html
+from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
+from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
 from kb.web.access import requires
 from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
 from kb.web.context import db_session, get_blobs, get_db, get_publisher
+from kb.web.downloads import send_version
 from kb.web.forms import attach_error
 
 bp = Blueprint("assets", __name__, url_prefix="/assets")
+MAX_PAGE = 100_000
 
 UNITS = {t.media_type.split(";")[0]: t.unit for t in ACCEPTED}
 PDF = "application/pdf"
@@ -32,15 +34,23 @@ def _base_type(media_type: str) -> str:
     return media_type.split(";")[0].strip().lower()
 
 
-def _stored_text(sha256: str, media_type: str) -> str:
-    """A stored text file decoded with the charset found when it was uploaded (cp1251 Markdown exists)."""
+def _stored_text(sha256: str, media_type: str) -> str | None:
+    """A stored text file decoded with the charset found when it was uploaded (cp1251 Markdown exists);
+    None when the file is missing from the store or too large to render on every view."""
     charset = "utf-8"
     for parameter in media_type.split(";")[1:]:
         name, _sep, value = parameter.strip().partition("=")
         if name.lower() == "charset" and value:
             charset = value.strip('"')
-    with get_blobs().open(sha256) as handle:
-        data = handle.read()
+    path = get_blobs().path_for(sha256)
+    try:
+        if path.stat().st_size > MAX_RENDERED_CHARS * 4:
+            return None
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(data) > MAX_RENDERED_CHARS:
+        return None
     try:
         return data.decode(charset, errors="replace")
     except LookupError:
@@ -50,8 +60,11 @@ def _stored_text(sha256: str, media_type: str) -> str:
 # --- keeping an upload across a form with errors -----------------------------------------------------------
 
 
-def _kept_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kb-kept-upload")
+KEPT_UPLOAD_MAX_AGE_S = 3600  # kb check --remove-orphans removes unused files after an hour
+
+
+def _kept_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="kb-kept-upload")
 
 
 def _kept_token(kept: StoredUpload) -> str:
@@ -62,7 +75,7 @@ def _kept_upload(token: str | None) -> StoredUpload | None:
     if not token:
         return None
     try:
-        data = _kept_serializer().loads(token)
+        data = _kept_serializer().loads(token, max_age=KEPT_UPLOAD_MAX_AGE_S)
     except BadSignature:
         return None
     if not isinstance(data, dict) or data.get("user") != current_user.id:
@@ -97,7 +110,7 @@ def accepted_types() -> str:
 def index() -> Any:
     kind = request.args.get("kind") if request.args.get("kind") in ASSET_KINDS else None
     status = request.args.get("status") if request.args.get("status") in set(AssetStatus) else None
-    page = request.args.get("page", 1, type=int) or 1
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     result = assets.list_assets(db_session(), current_user.role, kind=kind, status=status, page=page)
     return render_template("assets/index.html", result=result, kind=kind, status=status, kinds=ASSET_KINDS)
 
@@ -139,46 +152,55 @@ def create() -> Any:
     if markdown_mode and request.form.get("action") == "preview":
         return _render_new(form, preview=markdown_to_html(form.markdown.data or ""))
     publisher = get_publisher()
-    staged: Staged | None = None
     valid = form.validate()
-    if not markdown_mode:
-        upload = _upload_from(form)
-        if upload is None:
-            form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
-            valid = False
-        else:
-            try:
-                staged = publisher.stage(upload)
-            except DomainError as exc:
-                attach_error(form, exc)
-                valid = False
-    if not valid:
-        kept = publisher.keep(staged) if staged is not None else None
-        return _render_new(form, 400, kept=kept)
+    staged = None if markdown_mode else _stage(form, publisher)
     try:
-        if markdown_mode:
-            published = publisher.save_markdown(
-                current_user.id,
-                form.markdown.data or "",
-                fields=form.fields(),
-                change_note=form.change_note.data or "",
-                status=AssetStatus(form.status.data),
-            )
-        else:
-            assert staged is not None
-            published = publisher.create_asset(
-                current_user.id,
-                form.fields(),
-                staged,
-                change_note=form.change_note.data or "",
-                status=AssetStatus(form.status.data),
-            )
-    except DomainError as exc:
-        attach_error(form, exc)
-        kept = publisher.keep(staged) if staged is not None and exc.field != "file" else None
-        return _render_new(form, exc.status, kept=kept)
+        if not valid or (staged is None and not markdown_mode):
+            return _render_new(form, 400, kept=_keep(publisher, staged))
+        try:
+            if markdown_mode:
+                published = publisher.save_markdown(
+                    current_user.id,
+                    form.markdown.data or "",
+                    fields=form.fields(),
+                    change_note=form.change_note.data or "",
+                    status=AssetStatus(form.status.data),
+                )
+            else:
+                assert staged is not None
+                published = publisher.create_asset(
+                    current_user.id,
+                    form.fields(),
+                    staged,
+                    change_note=form.change_note.data or "",
+                    status=AssetStatus(form.status.data),
+                )
+        except DomainError as exc:
+            attach_error(form, exc)
+            return _render_new(form, exc.status, kept=_keep(publisher, staged) if exc.field != "file" else None)
+    finally:
+        if staged is not None:
+            publisher.release(staged)  # a no-op once the file is published or kept
     _flash_published(published, _("Published. The text is being extracted for search."))
     return redirect(url_for("assets.show", asset_id=published.asset_id))
+
+
+def _stage(form: NewAssetForm | VersionForm, publisher: Any) -> Staged | None:
+    """The form's file hashed and typed, or None with the reason shown beside the file field."""
+    upload = _upload_from(form)
+    if upload is None:
+        form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
+        return None
+    try:
+        return publisher.stage(upload)
+    except DomainError as exc:
+        attach_error(form, exc)
+        return None
+
+
+def _keep(publisher: Any, staged: Staged | None) -> StoredUpload | None:
+    """Keeps a good file while the form is corrected, so it need not be chosen again."""
+    return publisher.keep(staged) if staged is not None else None
 
 
 # --- asset page --------------------------------------------------------------------------------------------
@@ -188,18 +210,20 @@ def create() -> Any:
 def show(asset_id: int) -> Any:
     session = db_session()
     asset = assets.get_asset(session, asset_id, current_user.role)
-    history = assets.versions(session, asset.id)
-    shown = asset.current_version
     wanted = request.args.get("version", type=int)
-    if wanted is not None:
-        shown = next((v for v in history if v.number == wanted), None)
-        if shown is None:
-            abort(404)
+    if wanted is not None and not 1 <= wanted < MAX_ID:
+        abort(404)
+    shown_id = assets.get_version(session, asset.id, wanted).id if wanted is not None else asset.current_version_id
+    # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
+    usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown_id)
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    history = assets.versions(session, asset.id)
+    shown = next((v for v in history if v.id == shown_id), None)
     pages = assets.pages(session, shown.id) if shown else []
-    rendered = ""
+    rendered = None
     if shown is not None and _base_type(shown.media_type) == MARKDOWN:
-        rendered = markdown_to_html(_stored_text(shown.sha256, shown.media_type))
-    usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown and shown.id)
+        text = _stored_text(shown.sha256, shown.media_type)
+        rendered = markdown_to_html(text) if text is not None else None
     return render_template(
         "assets/show.html",
         asset=asset,
@@ -219,20 +243,8 @@ def download(asset_id: int, number: int) -> Any:
     session = db_session()
     asset = assets.get_asset(session, asset_id, current_user.role)
     version = assets.get_version(session, asset.id, number)
-    path = get_blobs().path_for(version.sha256)
-    if not path.is_file():
-        abort(404, description=_("The stored file is missing; an administrator has been told by kb check."))
+    response = send_version(version)
     usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
-    response = send_file(
-        path,
-        mimetype=version.media_type,
-        as_attachment=True,
-        download_name=version.original_filename,
-        etag=version.sha256,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-cache"
     return response
 
 
@@ -244,16 +256,7 @@ def inline(asset_id: int, number: int) -> Any:
     version = assets.get_version(session, asset.id, number)
     if version.media_type != PDF:
         abort(404)
-    response = send_file(
-        get_blobs().path_for(version.sha256),
-        mimetype=PDF,
-        as_attachment=False,
-        download_name=version.original_filename,
-        etag=version.sha256,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["Cache-Control"] = "private, no-cache"
+    response = send_version(version, inline=True)
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'; sandbox"
     return response
 
@@ -296,37 +299,35 @@ def add_version(asset_id: int) -> Any:
     form = VersionForm()
     publisher = get_publisher()
     valid = form.validate()
-    upload = _upload_from(form)
-    staged: Staged | None = None
-    if upload is None:
-        form.file.errors = [*form.file.errors, _("Choose a file to upload.")]
-        valid = False
-    else:
-        try:
-            staged = publisher.stage(upload)
-        except DomainError as exc:
-            attach_error(form, exc)
-            valid = False
-    kept_name = ""
-    if valid and staged is not None:
-        try:
-            published = publisher.add_version(current_user.id, asset.id, staged, form.change_note.data or "")
-        except DomainError as exc:
-            attach_error(form, exc)
-            if exc.field != "file":
-                kept = publisher.keep(staged)
-                form.kept_file.data, kept_name = _kept_token(kept), kept.filename
-            status = exc.status
+    staged = _stage(form, publisher)
+    kept: StoredUpload | None = None
+    status = 400
+    try:
+        if valid and staged is not None:
+            try:
+                published = publisher.add_version(current_user.id, asset.id, staged, form.change_note.data or "")
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status
+                kept = _keep(publisher, staged) if exc.field != "file" else None
+            else:
+                _flash_published(published, _("Version %(number)s is published.", number=published.number))
+                return redirect(url_for("assets.show", asset_id=asset.id))
         else:
-            _flash_published(published, _("Version %(number)s is published.", number=published.number))
-            return redirect(url_for("assets.show", asset_id=asset.id))
-    else:
-        status = 400
+            kept = _keep(publisher, staged)
+    finally:
         if staged is not None:
-            kept = publisher.keep(staged)
-            form.kept_file.data, kept_name = _kept_token(kept), kept.filename
+            publisher.release(staged)
+    if kept is not None:
+        form.kept_file.data = _kept_token(kept)
     return (
-        render_template("assets/version.html", asset=asset, form=form, accepted=accepted_types(), kept_name=kept_name),
+        render_template(
+            "assets/version.html",
+            asset=asset,
+            form=form,
+            accepted=accepted_types(),
+            kept_name=kept.filename if kept else "",
+        ),
         status,
     )
 
@@ -342,7 +343,7 @@ def write(asset_id: int) -> Any:
     status = 200
     current = asset.current_version
     if request.method == "GET" and current and _base_type(current.media_type) == MARKDOWN:
-        form.markdown.data = _stored_text(current.sha256, current.media_type)
+        form.markdown.data = _stored_text(current.sha256, current.media_type) or ""
     elif request.method == "POST":
         if request.form.get("action") == "preview":
             preview = markdown_to_html(form.markdown.data or "")

@@ -69,11 +69,20 @@ def _load_from_session(token: str) -> Principal | None:
     return Principal(user, token) if user else None
 
 
-@login_manager.request_loader
+def use_bearer_token() -> None:
+    """An API call that sends ``Authorization`` is that token's user, whatever session cookie comes along.
+
+    Runs before Flask-Login would look at the session; a bad token makes the call anonymous (401), never
+    falls back to the cookie (a token call needs no CSRF token, so it must not borrow a session's rights).
+    """
+    if request.path.startswith("/api/") and request.headers.get("Authorization"):
+        principal = _load_from_bearer(request)
+        # Flask-Login keeps the request's user in g._login_user; setting it first skips the session lookup.
+        g._login_user = principal if principal is not None else login_manager.anonymous_user()
+
+
 def _load_from_bearer(req: Any) -> Principal | None:
     header = req.headers.get("Authorization", "")
-    if not req.path.startswith("/api/") or not header:
-        return None
     scheme, _sep, secret = header.partition(" ")
     user = None
     if scheme.lower() == "bearer":

@@ -1,0 +1,52 @@
+"""Sending a stored version: exact bytes, its media type, and its original name per RFC 6266 (Cyrillic kept)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Response, abort, send_file
+from flask_babel import gettext as _
+
+from kb.models import AssetVersion
+from kb.web.context import get_blobs
+
+_TRANSLIT = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        "a b v g d e e zh z i y k l m n o p r s t u f kh ts ch sh shch  y  e yu ya".split(" "),
+        strict=True,
+    )
+)
+
+
+def ascii_name(filename: str) -> str:
+    """A readable ASCII stand-in for old clients (``filename=``): Cyrillic transliterated, the rest kept safe."""
+    out = []
+    for ch in filename:
+        lower = ch.lower()
+        if lower in _TRANSLIT:
+            text = _TRANSLIT[lower]
+            out.append(text.capitalize() if ch != lower else text)
+        elif ch.isascii() and (ch.isalnum() or ch in " ._-()+,"):
+            out.append(ch)
+        else:
+            out.append("_")
+    return "".join(out).strip() or "download"
+
+
+def content_disposition(filename: str, *, inline: bool = False) -> str:
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{ascii_name(filename)}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def send_version(version: AssetVersion, *, inline: bool = False) -> Response:
+    """The stored file of ``version``; 404 with a message when the store has lost it (``kb check`` tells)."""
+    path = get_blobs().path_for(version.sha256)
+    if not path.is_file():
+        abort(404, description=_("The stored file is missing. An administrator can find it with kb check."))
+    response = send_file(path, etag=version.sha256, conditional=True, max_age=0)
+    # Werkzeug would add "; charset=utf-8" to every text type; the stored type already names its charset.
+    response.headers["Content-Type"] = version.media_type
+    response.headers["Content-Disposition"] = content_disposition(version.original_filename, inline=inline)
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
