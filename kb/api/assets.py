@@ -7,15 +7,15 @@ from typing import Any
 from flask import jsonify, request
 from flask_login import current_user
 
-from kb import assets, usage
+from kb import assets
 from kb.api import bp
 from kb.api.serialize import asset_json, version_json
 from kb.errors import N_, ValidationError
-from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
+from kb.models import ASSET_KINDS, AssetStatus, Role
 from kb.publishing import AssetFields, FileUpload, Published, parse_tags
+from kb.web import downloads
 from kb.web.access import requires
-from kb.web.context import db_session, get_db, get_publisher
-from kb.web.downloads import send_version
+from kb.web.context import db_session, get_publisher
 
 MAX_PER_PAGE = 100
 MAX_NUMBER = 1_000_000_000  # ids, pages and intervals beyond this are mistakes, not requests
@@ -159,9 +159,4 @@ def add_version(asset_id: int) -> Any:
 
 @bp.get("/assets/<int:asset_id>/versions/<int:number>/download")
 def download(asset_id: int, number: int) -> Any:
-    session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
-    version = assets.get_version(session, asset.id, number)
-    response = send_version(version)
-    usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
-    return response
+    return downloads.download(asset_id, number)

@@ -16,6 +16,7 @@ from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
 from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
 from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
+from kb.web import downloads
 from kb.web.access import requires
 from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
 from kb.web.context import db_session, get_blobs, get_db, get_publisher
@@ -240,12 +241,7 @@ def show(asset_id: int) -> Any:
 
 @bp.get("/<int:asset_id>/versions/<int:number>/download")
 def download(asset_id: int, number: int) -> Any:
-    session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
-    version = assets.get_version(session, asset.id, number)
-    response = send_version(version)
-    usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
-    return response
+    return downloads.download(asset_id, number)
 
 
 @bp.get("/<int:asset_id>/versions/<int:number>/inline")

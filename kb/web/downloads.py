@@ -6,9 +6,11 @@ from urllib.parse import quote
 
 from flask import Response, abort, send_file
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from kb.models import AssetVersion
-from kb.web.context import get_blobs
+from kb import assets, usage
+from kb.models import AssetVersion, UsageKind
+from kb.web.context import db_session, get_blobs, get_db
 
 _TRANSLIT = dict(
     zip(
@@ -49,4 +51,14 @@ def send_version(version: AssetVersion, *, inline: bool = False) -> Response:
     response.headers["Content-Type"] = version.media_type
     response.headers["Content-Disposition"] = content_disposition(version.original_filename, inline=inline)
     response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def download(asset_id: int, number: int) -> Response:
+    """A version's file for the person asking (if they may see the asset), recorded as a download."""
+    session = db_session()
+    asset = assets.get_asset(session, asset_id, current_user.role)
+    version = assets.get_version(session, asset.id, number)
+    response = send_version(version)
+    usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
     return response
