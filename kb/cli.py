@@ -315,6 +315,60 @@ def check(database: Database, remove_orphans: bool) -> None:
         raise SystemExit(1)
 
 
+# --- search index -----------------------------------------------------------------------------------------
+
+
+@main.group("index")
+def index_group() -> None:
+    """The search index (derived from the database; can always be rebuilt)."""
+
+
+def _index_dir() -> Path:
+    from flask import current_app
+
+    return current_app.config["KB_SETTINGS"].index_dir
+
+
+@index_group.command("rebuild")
+@with_db
+def index_rebuild(database: Database) -> None:
+    """Build a new index from the database; searches use the old one until it is complete."""
+    import time
+
+    from kb.search import indexing
+
+    _require_schema(database)
+    started = time.monotonic()
+    written = indexing.rebuild(database, _index_dir())
+    click.echo(f"indexed {written} page(s) in {time.monotonic() - started:.1f} s")
+
+
+@index_group.command("check")
+@with_db
+def index_check(database: Database) -> None:
+    """Compare the database with the index; exit 1 when assets are missing, extra or out of date."""
+    from kb.search import indexing
+
+    _require_schema(database)
+    report = indexing.check(database, _index_dir())
+    for label, ids in (("missing", report.missing), ("extra", report.extra), ("out of date", report.stale)):
+        if ids:
+            click.echo(f"{label}: {len(ids)} asset(s): {', '.join(map(str, ids[:50]))}")
+    click.echo("OK" if report.ok else "index differs from the database; run: kb index rebuild")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@index_group.command("optimize")
+@with_db
+def index_optimize(database: Database) -> None:
+    """Merge the index's segments into one (faster searches; takes a while on a large index)."""
+    from kb.search import indexing
+
+    indexing.backend_for(_index_dir()).optimize()
+    click.echo("index optimized")
+
+
 # --- server ------------------------------------------------------------------------------------------------
 
 

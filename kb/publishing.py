@@ -42,6 +42,7 @@ from kb.models import (
     User,
     utcnow,
 )
+from kb.search.indexing import enqueue_index
 
 EXTRACT_JOB = "extract_version"
 DEFAULT_REVIEW_DAYS = {"catalog": 90, "presentation": 180, "tender_template": 365, "datasheet": 180, "case_study": 365}
@@ -351,6 +352,7 @@ class Publisher:
         asset.next_review_on = now.date() + timedelta(days=asset.review_interval_days)
         asset.updated_at = now
         jobs.enqueue(session, EXTRACT_JOB, {"version_id": version.id})
+        enqueue_index(session, asset.id)  # found by its title at once, by its text once extracted
         duplicates = [
             DuplicateOf(asset_id=other_id, title=title)
             for other_id, title in session.execute(
@@ -416,6 +418,7 @@ class Publisher:
                 _apply_status(asset, target)
             if changes:
                 _apply_fields(session, asset, changes)
+            enqueue_index(session, asset.id)
 
     def set_status(self, actor_id: int, asset_id: int, status: str) -> None:
         """Publishes a draft, archives an asset, or restores an archived one."""
@@ -423,6 +426,7 @@ class Publisher:
         with self.db.transaction() as session:
             _require_publisher(session, actor_id)
             _apply_status(_lock_asset(session, asset_id), target)
+            enqueue_index(session, asset_id)
 
 
 def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) -> None:
@@ -594,3 +598,4 @@ def _store_extraction(
         version.extraction_status = status
         version.extraction_error = error[:2000] if error else None
         version.page_count = page_count
+        enqueue_index(session, version.asset_id)

@@ -36,10 +36,10 @@ def test_worker_once_extracts_pending_versions(cli_env, app, make_user, db) -> N
     owner = make_user("marketing")
     publisher_for(app).create_asset(owner.id, fields(owner), text_upload("Текст для поиска"))
     result = run("worker", "--once")
-    assert result.exit_code == 0 and "ran 1 job(s)" in result.output
+    assert result.exit_code == 0 and "ran 3 job(s)" in result.output  # extraction and two index jobs
     with db.session() as session:
         assert session.scalars(select(AssetVersion.extraction_status)).one() == ExtractionStatus.DONE
-    assert "done: 1" in run("jobs", "list").output
+    assert "done: 3" in run("jobs", "list").output
     retry = run("jobs", "retry", "1")
     assert retry.exit_code == 1 and "No such failed job." in retry.output
 

@@ -1,0 +1,179 @@
+"""The Whoosh backend on its own: page documents, grouping by asset, snippets, filters, hostile queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from kb.search.backend import SearchRequest
+from kb.search.documents import IndexPage
+from kb.search.whoosh_index import WhooshIndex
+
+
+def page(asset_id: int, number: int, body: str, **overrides: object) -> IndexPage:
+    values: dict[str, object] = {
+        "doc_id": f"{asset_id * 10}:{number}",
+        "asset_id": asset_id,
+        "version_id": asset_id * 10,
+        "version": 1,
+        "current": True,
+        "status": "published",
+        "page": number,
+        "page_title": "",
+        "title": "Каталог насосов НВ",
+        "description": "",
+        "body": body,
+        "kind": "catalog",
+        "product": "Насосы НВ",
+        "region": "Россия",
+        "language": "ru",
+        "owner_id": 1,
+        "owner_name": "Мария",
+        "updated": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "rating": 0.0,
+        "freshness": "fresh",
+        "stamp": f"stamp-{asset_id}",
+        "segments": ["B2B"],
+        "tags": ["насосы"],
+    }
+    values.update(overrides)
+    return IndexPage(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    ix = WhooshIndex(tmp_path / "index")
+    ix.replace_asset(
+        1,
+        [
+            page(1, 1, "Введение и содержание"),
+            page(1, 2, "Технические характеристики НВ-250/4: подача 250 м³/ч, напор 40 м"),
+            page(1, 3, "Цены каталога с НДС"),
+        ],
+    )
+    ix.replace_asset(
+        2,
+        [
+            page(
+                2, 1, "Screw compressor KX-200 for workshops", title="KX sales deck", kind="presentation",
+                freshness="overdue", language="en", segments=["B2B", "B2G"], tags=["compressors"],
+            )
+        ],
+    )  # fmt: skip
+    ix.replace_asset(3, [page(3, 1, "Черновик каталога задвижек", title="Задвижки ЗКС", status="draft")])
+    yield ix
+    WhooshIndex.close_all()
+
+
+def search(index: WhooshIndex, text: str, **kwargs: object):
+    return index.search(SearchRequest(text=text, **kwargs))  # type: ignore[arg-type]
+
+
+def test_inflected_russian_finds_the_asset_and_the_page(index) -> None:
+    result = search(index, "каталогом цены")
+    assert result.total == 1 and result.hits[0].asset_id == 1
+    assert result.hits[0].pages[0].page == 3
+    assert "<mark" in result.hits[0].pages[0].snippet
+
+
+@pytest.mark.parametrize("typed", ["НВ-250/4", "нв-250", "НВ 250"])
+def test_product_codes_are_found_as_typed(index, typed: str) -> None:
+    result = search(index, typed)
+    assert [h.asset_id for h in result.hits] == [1]
+    assert result.hits[0].pages[0].page == 2
+
+
+def test_english_phrases_prefixes_and_exclusions(index) -> None:
+    assert [h.asset_id for h in search(index, '"screw compressor"').hits] == [2]
+    assert search(index, '"compressor screw"').total == 0
+    assert {h.asset_id for h in search(index, "насос*").hits} == {1}
+    assert search(index, "каталог -ндс").total == 0
+
+
+def test_filters_and_facets_count_assets_not_pages(index) -> None:
+    everything = search(index, "насос* OR kx*")
+    assert everything.total == 0  # words are ANDed: OR is not an operator here
+    both = search(index, "b2b*", statuses=("published",))
+    assert both.total == 0
+    result = search(index, "каталога")
+    assert result.facets["kind"] == {"catalog": 1}
+    filtered = search(index, "compressor", filters={"kind": "presentation"})
+    assert [h.asset_id for h in filtered.hits] == [2]
+    assert search(index, "compressor kind:catalog").total == 0
+    assert search(index, "compressor").facets["segment"] == {"B2B": 1, "B2G": 1}
+
+
+def test_drafts_only_for_those_who_may_see_them(index) -> None:
+    assert search(index, "задвижек").total == 0
+    assert search(index, "задвижек", statuses=("published", "draft")).total == 1
+
+
+def test_replacing_an_asset_replaces_all_its_pages(index) -> None:
+    index.replace_asset(1, [page(1, 1, "Новая редакция без старых слов")])
+    assert search(index, "НВ-250/4").total == 0
+    assert search(index, "редакция").hits[0].pages[0].page == 1
+    index.replace_asset(1, [])
+    assert search(index, "редакция").total == 0
+
+
+def test_older_versions_only_when_asked(index) -> None:
+    index.replace_asset(
+        1,
+        [
+            page(1, 1, "Текущая цена 120 000"),
+            page(1, 1, "Старая цена 100 000", doc_id="5:1", version_id=5, current=False),
+        ],
+    )
+    assert search(index, "старая").total == 0
+    older = search(index, "старая", include_older=True)
+    assert older.total == 1 and older.hits[0].pages[0].current is False
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["", " ", "x" * 10_000, '"unbalanced', "((((" * 500, "😀🔥", "\x00\x01", "'; DROP TABLE assets; --",
+     "<script>alert(1)</script>", "*", "-", "kind:", ":", "a*", "***каталог", "title:(x OR y)~2"],
+)  # fmt: skip
+def test_anything_typed_gets_an_answer(index, hostile: str) -> None:
+    result = search(index, hostile)
+    assert result.total >= 0
+    for hit in result.hits:
+        for p in hit.pages:
+            assert "<script>" not in p.snippet
+
+
+def test_stale_content_is_ranked_a_little_lower(tmp_path: Path) -> None:
+    ix = WhooshIndex(tmp_path / "ranking")
+    ix.replace_asset(1, [page(1, 1, "насос для воды", title="Насос А", freshness="overdue")])
+    ix.replace_asset(2, [page(2, 1, "насос для воды", title="Насос Б")])
+    result = search(ix, "насос")
+    assert [h.asset_id for h in result.hits] == [2, 1]
+    WhooshIndex.close_all()
+
+
+def test_rebuild_switches_generations_and_searches_keep_working(index) -> None:
+    assert search(index, "каталога").total == 1
+    written = index.rebuild([[page(7, 1, "Только новый документ", title="Новый")]])
+    assert written == 1
+    assert search(index, "каталога").total == 0
+    assert search(index, "новый").hits[0].asset_id == 7
+    assert index.stamps() == {7: "stamp-7"}
+
+
+def test_paging_and_sorting(tmp_path: Path) -> None:
+    ix = WhooshIndex(tmp_path / "paging")
+    for n in range(1, 8):
+        ix.replace_asset(
+            n, [page(n, 1, "насос " * n, updated=dt.datetime(2026, 1, n, tzinfo=dt.UTC), rating=float(n % 5))]
+        )
+    first = search(ix, "насос", per_page=3)
+    second = search(ix, "насос", per_page=3, page=2)
+    assert first.total == 7 and len(first.hits) == 3 and len(second.hits) == 3
+    assert not {h.asset_id for h in first.hits} & {h.asset_id for h in second.hits}
+    newest = search(ix, "насос", sort="newest", per_page=7)
+    assert [h.asset_id for h in newest.hits] == [7, 6, 5, 4, 3, 2, 1]
+    rated = search(ix, "насос", sort="rating", per_page=2)
+    assert [h.rating for h in rated.hits] == [4.0, 3.0]
+    WhooshIndex.close_all()
