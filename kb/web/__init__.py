@@ -15,7 +15,7 @@ class IdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     from kb.api import bp as api_bp
-    from kb.web import access, admin, assets, auth, context, errors, i18n, main, profile, security, templating
+    from kb.web import access, admin, assets, auth, context, errors, i18n, main, profile, search, security, templating
 
     settings = app.config["KB_SETTINGS"]
     if settings.trusted_proxies:
@@ -31,5 +31,5 @@ def init_app(app: Flask) -> None:
     access.init_app(app)
     errors.init_app(app)
     security.init_app(app)
-    for blueprint in (main.bp, auth.bp, assets.bp, profile.bp, admin.bp, api_bp):
+    for blueprint in (main.bp, auth.bp, assets.bp, search.bp, profile.bp, admin.bp, api_bp):
         app.register_blueprint(blueprint)

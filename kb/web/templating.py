@@ -65,6 +65,26 @@ def extraction_label(status: str) -> str:
     }.get(status, status)
 
 
+def freshness_label(status: str) -> str:
+    return {
+        "fresh": _("fresh"),
+        "review_due": _("review due"),
+        "overdue": _("overdue"),
+        "flagged": _("flagged"),
+    }.get(status, status)
+
+
+def facet_label(name: str) -> str:
+    return {
+        "kind": _("Kind"),
+        "product": _("Product"),
+        "segment": _("Segment"),
+        "region": _("Region"),
+        "language": _("Language"),
+        "freshness": _("Freshness"),
+    }.get(name, name)
+
+
 def file_size(size: int) -> str:
     for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if size >= factor:
@@ -85,6 +105,8 @@ def init_app(app: Flask) -> None:
         content_language_label=content_language_label,
         extraction_label=extraction_label,
         file_size=file_size,
+        freshness_label=freshness_label,
+        facet_label=facet_label,
         has_endpoint=has_endpoint,
         format_date=format_date,
         format_datetime=format_datetime,

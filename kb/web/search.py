@@ -1,0 +1,118 @@
+"""The intranet search page (``/search``) and its JSON twin (``/api/v1/search``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask_login import current_user
+
+from kb import usage
+from kb.assets import can_see_unpublished
+from kb.models import UsageKind
+from kb.search.backend import FACETS, SORTS, SearchRequest, SearchResults
+from kb.search.query import MAX_CHARS
+from kb.search.suggest import other_layout
+from kb.search.whoosh_index import WhooshIndex
+from kb.web.context import get_db
+
+bp = Blueprint("search", __name__)
+PER_PAGE = 20
+MAX_PAGE = 500
+#: Fewer results than this and another keyboard layout finding more makes a hint.
+FEW_RESULTS = 1
+
+
+def _backend() -> WhooshIndex:
+    return WhooshIndex(current_app.config["KB_SETTINGS"].index_dir)
+
+
+def _request() -> SearchRequest:
+    args = request.args
+    filters = {name: args.get(name, "")[:200] for name in FACETS if args.get(name)}
+    page = min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    per_page = min(max(args.get("per_page", PER_PAGE, type=int) or PER_PAGE, 1), 100)
+    statuses = ("published", "draft", "archived") if can_see_unpublished(current_user.role) else ("published",)
+    return SearchRequest(
+        text=args.get("q", "")[: MAX_CHARS * 4],
+        filters=filters,
+        statuses=statuses,
+        include_older=args.get("older") == "1",
+        sort=args.get("sort") if args.get("sort") in SORTS else "relevance",
+        page=page,
+        per_page=per_page,
+    )
+
+
+def _run(search: SearchRequest) -> tuple[SearchResults, str | None]:
+    backend = _backend()
+    results = backend.search(search)
+    hint = None
+    if results.total < FEW_RESULTS and search.text.strip():
+        swapped = other_layout(search.text)
+        if swapped and backend.search(SearchRequest(text=swapped, statuses=search.statuses, per_page=1)).total:
+            hint = swapped
+    if search.text.strip():
+        usage.record(
+            get_db(),
+            UsageKind.SEARCH,
+            user_id=current_user.id,
+            query=search.text[:1000],
+            filters=search.filters or None,
+            result_count=results.total,
+        )
+    return results, hint
+
+
+def search_url(**changes: Any) -> str:
+    """This search's URL with some parameters changed (None removes one); paging restarts unless given."""
+    args = request.args.to_dict()
+    args.pop("page", None)
+    for name, value in changes.items():
+        if value is None:
+            args.pop(name, None)
+        else:
+            args[name] = value
+    return url_for("search.results", **args)
+
+
+@bp.get("/search")
+def results() -> Any:
+    search = _request()
+    found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
+    pages = max(1, -(-found.total // search.per_page))
+    return render_template(
+        "search.html", search=search, results=found, hint=hint, facets=FACETS, pages=pages, search_url=search_url
+    )
+
+
+@bp.get("/api/v1/search")
+def api() -> Any:
+    search = _request()
+    found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
+    return jsonify(
+        {
+            "total": found.total,
+            "page": search.page,
+            "per_page": search.per_page,
+            "results": [
+                {
+                    "asset_id": hit.asset_id,
+                    "title": hit.title,
+                    "kind": hit.kind,
+                    "product": hit.product,
+                    "version": hit.version,
+                    "owner": hit.owner_name,
+                    "updated": hit.updated,
+                    "rating": hit.rating,
+                    "score": hit.score,
+                    "freshness": hit.freshness,
+                    "hits": [asdict(page) for page in hit.pages],
+                }
+                for hit in found.hits
+            ],
+            "facets": found.facets,
+            "suggestion": hint,
+        }
+    )
