@@ -26,7 +26,10 @@ def library(app, make_user):
         text_upload("# Screw compressors\n\nKX-200 saves energy for pumping stations", "deck.md"),
     )
     draft = publisher.create_asset(
-        owner.id, fields(owner, title="Черновик прайса насосов"), text_upload("насосы черновик"), status=AssetStatus.DRAFT
+        owner.id,
+        fields(owner, title="Черновик прайса насосов"),
+        text_upload("насосы черновик"),
+        status=AssetStatus.DRAFT,
     )
     worker_for(app).run_until_idle()
     yield {"catalog": catalog.asset_id, "deck": deck.asset_id, "draft": draft.asset_id, "owner": owner}
