@@ -188,3 +188,51 @@ def test_marketing_publishes_an_asset_and_a_new_version(live_server: str, page, 
     page.wait_for_selector("ol.diff")
     assert "128 000" in page.locator(".diff-added").first.inner_text()
     _shot(page, "asset-changes")
+
+
+def test_sales_searches_filters_and_opens_the_hit_at_its_page(live_server: str, page, make_user, app) -> None:
+    import io
+
+    from kb.publishing import FileUpload
+    from kb.search.whoosh_index import WhooshIndex
+    from publishing_helpers import fields, publisher_for, worker_for
+
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    import fixtures_files as F
+
+    pdf = F.make_pdf(
+        app.config["KB_SETTINGS"].instance_dir / "deck.pdf",
+        ["Общая информация о компании", "Каталог моделей: НВ-250/4"],
+    )
+    with pdf.open("rb") as handle:
+        publisher.create_asset(
+            owner.id,
+            fields(owner, title="Презентация насосов НВ", kind="presentation"),
+            FileUpload(handle, "Презентация.pdf"),
+        )
+    publisher.create_asset(
+        owner.id, fields(owner, title="Каталог НВ"), FileUpload(io.BytesIO("Каталоги насосов НВ".encode()), "c.md")
+    )
+    worker_for(app).run_until_idle()
+    WhooshIndex.close_all()
+
+    user = make_user("sales")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    page.fill("#header-q", "каталогами")  # another grammatical form than in the text
+    page.press("#header-q", "Enter")
+    page.wait_for_selector("article.result")
+    assert page.locator("article.result").count() == 2
+    page.click(".facets >> text=Presentation")
+    page.wait_for_selector("article.result")
+    assert page.locator("article.result").count() == 1
+    _shot(page, "search-filtered")
+    page.click("ul.page-hits a")
+    page.wait_for_selector("h1:has-text('Презентация насосов НВ')")
+    assert "page=2" in page.url
+    assert page.locator("iframe.pdf").get_attribute("src").endswith("#page=2")  # the PDF opens at that page
+    WhooshIndex.close_all()
