@@ -1,0 +1,252 @@
+"""``/api/v1/openapi.json``: an OpenAPI 3.1 description of the whole JSON API (a test keeps it complete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from kb.api import bp
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _param(name: str, where: str = "query", schema_type: str = "string", required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": {"type": schema_type}}
+
+
+_ASSET_ID = _param("asset_id", "path", "integer")
+_NUMBER = _param("number", "path", "integer")
+_ERRORS = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR}
+
+_MULTIPART_ASSET = {
+    "type": "object",
+    "required": ["file", "title", "kind"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "title": {"type": "string"},
+        "kind": {"type": "string", "enum": ["catalog", "presentation", "tender_template", "datasheet", "case_study"]},
+        "description": {"type": "string"},
+        "product": {"type": "string"},
+        "segments": {"type": "string", "description": "comma-separated: B2B, B2C, B2G"},
+        "region": {"type": "string"},
+        "language": {"type": "string", "enum": ["ru", "en", "mixed"]},
+        "owner": {"type": "string", "description": "user id or e-mail of a marketing user (default: you)"},
+        "review_interval_days": {"type": "integer"},
+        "tags": {"type": "string", "description": "comma-separated"},
+        "change_note": {"type": "string"},
+        "status": {"type": "string", "enum": ["published", "draft"]},
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "kb API",
+        "version": "1",
+        "description": "Sales-enablement knowledge base: assets, versions, search. Errors: "
+        '{"error": {"code": "...", "message": "...", "field": "..."}}.',
+    },
+    "servers": [{"url": "/"}],
+    "security": [{"bearer": []}, {"session": []}],
+    "components": {
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "personal API token (kb_...)"},
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "kb_session",
+                "description": "writes need X-CSRFToken",
+            },
+        },
+        "responses": {
+            "Error": _json(
+                {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "field": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "An error, with a message for people",
+            )
+        },
+        "schemas": {
+            "User": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "email": {"type": "string"},
+                    "display_name": {"type": "string"},
+                    "role": {"type": "string", "enum": ["sales", "marketing", "admin"]},
+                    "preferred_language": {"type": ["string", "null"]},
+                    "active": {"type": "boolean"},
+                    "auth": {"type": "string", "enum": ["token", "session"]},
+                },
+            },
+            "Version": {
+                "type": "object",
+                "properties": {
+                    "number": {"type": "integer"},
+                    "file_name": {"type": "string"},
+                    "media_type": {"type": "string"},
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "page_count": {"type": ["integer", "null"]},
+                    "change_note": {"type": "string"},
+                    "published_at": {"type": "string", "format": "date-time"},
+                    "extraction_status": {"type": "string", "enum": ["pending", "done", "empty", "failed"]},
+                    "extraction_error": {"type": ["string", "null"]},
+                    "download_url": {"type": "string"},
+                },
+            },
+            "Asset": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "title": {"type": "string"},
+                    "kind": {"type": "string"},
+                    "status": {"type": "string", "enum": ["draft", "published", "archived"]},
+                    "current_version": {"type": ["integer", "null"]},
+                    "segments": {"type": "array", "items": {"type": "string"}},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "next_review_on": {"type": "string", "format": "date"},
+                    "versions": {"type": "array", "items": _ref("Version")},
+                },
+            },
+            "SearchResults": {
+                "type": "object",
+                "properties": {
+                    "total": {"type": "integer"},
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "asset_id": {"type": "integer"},
+                                "title": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "version": {"type": "integer"},
+                                "score": {"type": "number"},
+                                "freshness": {"type": "string"},
+                                "hits": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {"page": {"type": "integer"}, "snippet": {"type": "string"}},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                    "facets": {"type": "object"},
+                    "suggestion": {"type": ["string", "null"]},
+                },
+            },
+        },
+    },
+    "paths": {
+        "/api/v1/me": {"get": {"summary": "The signed-in user", "responses": {"200": _json(_ref("User")), **_ERRORS}}},
+        "/api/v1/openapi.json": {
+            "get": {"summary": "This description", "responses": {"200": _json({"type": "object"})}}
+        },
+        "/api/v1/assets": {
+            "get": {
+                "summary": "Assets you may see, newest first",
+                "parameters": [
+                    _param("kind"),
+                    _param("status"),
+                    _param("page", schema_type="integer"),
+                    _param("per_page", schema_type="integer"),
+                ],  # fmt: skip
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            },
+            "post": {
+                "summary": "Publish a new asset with its first version (marketing)",
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": _MULTIPART_ASSET}}},
+                "responses": {"201": _json(_ref("Asset"), "Created"), "413": _ERROR, **_ERRORS},
+            },
+        },
+        "/api/v1/assets/{asset_id}": {
+            "get": {
+                "summary": "One asset with its versions",
+                "parameters": [_ASSET_ID],
+                "responses": {"200": _json(_ref("Asset")), **_ERRORS},
+            },  # fmt: skip
+            "patch": {
+                "summary": "Edit metadata and/or status in one step (marketing); no new version",
+                "parameters": [_ASSET_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": _json(_ref("Asset")), "409": _ERROR, **_ERRORS},
+            },
+        },
+        "/api/v1/assets/{asset_id}/versions": {
+            "post": {
+                "summary": "Publish a new version (marketing)",
+                "parameters": [_ASSET_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["file", "change_note"],
+                                "properties": {
+                                    "file": {"type": "string", "format": "binary"},
+                                    "change_note": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"201": _json(_ref("Version"), "Created"), "409": _ERROR, "413": _ERROR, **_ERRORS},
+            }
+        },
+        "/api/v1/assets/{asset_id}/versions/{number}/download": {
+            "get": {
+                "summary": "The stored file, byte for byte, with its original name",
+                "parameters": [_ASSET_ID, _NUMBER],
+                "responses": {"200": {"description": "The file"}, **_ERRORS},
+            }
+        },
+        "/api/v1/search": {
+            "get": {
+                "summary": "Search current versions page by page; results are assets with their best pages",
+                "parameters": [
+                    _param("q"),
+                    _param("kind"),
+                    _param("product"),
+                    _param("segment"),
+                    _param("region"),
+                    _param("language"),
+                    _param("freshness"),
+                    _param("sort"),
+                    _param("older"),
+                    _param("page", schema_type="integer"),
+                    _param("per_page", schema_type="integer"),
+                ],  # fmt: skip
+                "responses": {"200": _json(_ref("SearchResults")), **_ERRORS},
+            }
+        },
+    },
+}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    """The OpenAPI description of this API."""
+    return jsonify(SPEC)
