@@ -177,3 +177,10 @@ def test_paging_and_sorting(tmp_path: Path) -> None:
     rated = search(ix, "насос", sort="rating", per_page=2)
     assert [h.rating for h in rated.hits] == [4.0, 3.0]
     WhooshIndex.close_all()
+
+
+def test_did_you_mean_offers_a_close_spelling(index) -> None:
+    assert index.suggest("характеристеки") == "характеристики"
+    assert index.suggest("compresor") == "compressor"
+    assert index.suggest("характеристики") is None  # spelt right: nothing to suggest
+    assert index.suggest("zzzzzzzz") is None

@@ -110,3 +110,11 @@ def test_search_api_answers_the_documented_shape(library, make_user, client, db)
     assert result["hits"][0]["page"] == 1 and "<mark" in result["hits"][0]["snippet"]
     assert set(body["facets"]) == {"kind", "product", "segment", "region", "language", "freshness"}
     assert client.get("/api/v1/search?q=x").status_code == 401
+
+
+def test_a_misspelt_word_gets_did_you_mean(library, signed_in, client) -> None:
+    signed_in("sales")
+    html = client.get("/search?q=compresors").get_data(as_text=True)
+    assert "Did you mean" in html and "compressors" in html
+    api = client.get("/api/v1/search?q=compresors").json
+    assert api["suggestion"] == "compressors"

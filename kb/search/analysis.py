@@ -134,3 +134,8 @@ def mixed_analyzer():  # type: ignore[no-untyped-def]  # Whoosh composes analyze
 def analyze(text: str, mode: str = "query") -> list[str]:
     """The terms ``text`` becomes (for tests and for building queries)."""
     return [t.text for t in mixed_analyzer()(text, mode=mode, removestops=True)]
+
+
+def spelling_analyzer():  # type: ignore[no-untyped-def]
+    """Whole words, lower-cased, ё folded, unstemmed: the vocabulary "did you mean" picks from."""
+    return RegexTokenizer(expression=r"[^\W\d_]{3,}") | LowercaseFilter() | YoFilter()

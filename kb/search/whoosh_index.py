@@ -23,7 +23,7 @@ from whoosh import highlight, index, sorting
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.query import And, AndNot, Every, NullQuery, Or, Phrase, Prefix, Query, Term
 
-from kb.search.analysis import analyze, mixed_analyzer
+from kb.search.analysis import analyze, mixed_analyzer, spelling_analyzer
 from kb.search.backend import AssetHit, PageHit, SearchRequest, SearchResults
 from kb.search.documents import IndexPage
 from kb.search.query import ParsedQuery, parse
@@ -67,6 +67,7 @@ def schema() -> Schema:
         # Average stars × 100 as an integer: Whoosh's float columns are broken for sorting.
         rating=NUMERIC(stored=True, sortable=True),
         stamp=STORED,
+        words=TEXT(analyzer=spelling_analyzer(), spelling=True),
     )
 
 
@@ -95,6 +96,7 @@ def _document(page: IndexPage) -> dict[str, Any]:
         "updated": page.updated.replace(tzinfo=None),
         "rating": round(page.rating * 100),
         "stamp": page.stamp,
+        "words": f"{page.title}\n{page.page_title}\n{page.body}",
     }
 
 
@@ -152,7 +154,10 @@ class WhooshIndex:
             name, ix = self._new_generation()
             self._switch_to(name)
             return ix
-        return index.open_dir(str(self.root / name))
+        ix = index.open_dir(str(self.root / name))
+        if set(ix.schema.names()) != set(schema().names()):
+            raise RuntimeError("the search index was built by an older kb; run: kb index rebuild")
+        return ix
 
     # writing
 
@@ -237,6 +242,28 @@ class WhooshIndex:
             for _name, searcher, _checked in cls._searchers.values():
                 searcher.close()
             cls._searchers.clear()
+
+    def suggest(self, text: str) -> str | None:
+        """The query with misspelt words replaced by the closest indexed words, or None when nothing changed."""
+        searcher = self._searcher()
+        if "words" not in searcher.schema.names():
+            return None
+        corrector = searcher.corrector("words")
+        reader = searcher.reader()
+        parsed = parse(text)
+        changed = False
+        replacements: dict[str, str] = {}
+        for word in parsed.words:
+            key = word.lower().replace("ё", "е")
+            if len(key) < 4 or not key.isalpha() or reader.frequency("words", key) > 0:
+                continue
+            candidates = corrector.suggest(key, limit=1, maxdist=2 if len(key) > 6 else 1)
+            if candidates:
+                replacements[word] = candidates[0]
+                changed = True
+        if not changed:
+            return None
+        return " ".join(replacements.get(part, part) for part in text.split())
 
     def stamps(self) -> dict[int, str]:
         searcher = self._searcher()

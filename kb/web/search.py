@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
@@ -45,14 +45,24 @@ def _request() -> SearchRequest:
     )
 
 
-def _run(search: SearchRequest) -> tuple[SearchResults, str | None]:
+@dataclass(frozen=True)
+class Suggestion:
+    text: str
+    reason: str  # "layout": typed in the other keyboard layout; "spelling": a close spelling exists
+
+
+def _run(search: SearchRequest) -> tuple[SearchResults, Suggestion | None]:
     backend = _backend()
     results = backend.search(search)
-    hint = None
+    suggestion = None
     if results.total < FEW_RESULTS and search.text.strip():
-        swapped = other_layout(search.text)
-        if swapped and backend.search(SearchRequest(text=swapped, statuses=search.statuses, per_page=1)).total:
-            hint = swapped
+        for reason, alternative in (("layout", other_layout(search.text)), ("spelling", backend.suggest(search.text))):
+            if (
+                alternative
+                and backend.search(SearchRequest(text=alternative, statuses=search.statuses, per_page=1)).total
+            ):
+                suggestion = Suggestion(alternative, reason)
+                break
     if search.text.strip():
         usage.record(
             get_db(),
@@ -62,7 +72,7 @@ def _run(search: SearchRequest) -> tuple[SearchResults, str | None]:
             filters=search.filters or None,
             result_count=results.total,
         )
-    return results, hint
+    return results, suggestion
 
 
 def search_url(**changes: Any) -> str:
@@ -113,6 +123,6 @@ def api() -> Any:
                 for hit in found.hits
             ],
             "facets": found.facets,
-            "suggestion": hint,
+            "suggestion": hint.text if hint else None,
         }
     )
