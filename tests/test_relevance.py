@@ -1,0 +1,88 @@
+"""Search quality over the demo library: each query must rank its asset (and, where given, page) in the top 3.
+
+The queries live in ``tests/relevance_queries.json``. A query that finds nothing follows the suggestion kb
+offers (the other keyboard layout, or a close spelling) once, as a person would. The suite asserts a mean
+reciprocal rank of at least 0.85 and prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import app_config
+from kb import create_app, migrate
+from kb.blobs import BlobStore
+from kb.publishing import Publisher
+from kb.search.backend import SearchRequest
+from kb.search.whoosh_index import WhooshIndex
+from kb.worker import Worker, WorkerContext
+
+ROOT = Path(__file__).resolve().parent.parent
+QUERIES = json.loads((Path(__file__).parent / "relevance_queries.json").read_text(encoding="utf-8"))
+TARGET_MRR = 0.85
+
+
+@pytest.fixture(scope="module")
+def demo_index(tmp_path_factory: pytest.TempPathFactory, migrated_template: Path):
+    """The demo library loaded, extracted and indexed through the real publishing path, once per module."""
+    from kb import demo
+
+    instance = tmp_path_factory.mktemp("relevance")
+    shutil.copy(migrated_template, instance / "kb.sqlite3")
+    app = create_app(app_config(instance))
+    db = app.extensions["kb_db"]
+    migrate.upgrade(db)
+    settings = app.config["KB_SETTINGS"]
+    blobs = BlobStore(settings.blob_dir)
+    demo.load(Publisher(db, blobs), demo.MANIFEST, password="relevance-test-pw")
+    Worker(WorkerContext(db, blobs, settings), "relevance").run_until_idle()
+    with db.session() as session:
+        from sqlalchemy import select
+
+        from kb.models import Asset
+
+        titles = {asset.title: asset.id for asset in session.scalars(select(Asset))}
+    yield WhooshIndex(settings.index_dir), titles
+    WhooshIndex.close_all()
+    db.dispose()
+
+
+def _rank(index: WhooshIndex, query: dict, asset_id: int) -> int | None:
+    from kb.search.suggest import other_layout
+
+    results = index.search(SearchRequest(text=query["q"], per_page=10))
+    if results.total == 0:
+        for alternative in (other_layout(query["q"]), index.suggest(query["q"])):
+            if alternative:
+                results = index.search(SearchRequest(text=alternative, per_page=10))
+                if results.total:
+                    break
+    for position, hit in enumerate(results.hits, start=1):
+        if hit.asset_id != asset_id:
+            continue
+        if "page" in query and query["page"] not in [p.page for p in hit.pages]:
+            return None
+        return position
+    return None
+
+
+def test_relevance_mean_reciprocal_rank(demo_index) -> None:
+    index, titles = demo_index
+    assert len(QUERIES) >= 60
+    reciprocal = []
+    misses = []
+    for query in QUERIES:
+        assert query["asset"] in titles, f"unknown asset in relevance_queries.json: {query['asset']}"
+        rank = _rank(index, query, titles[query["asset"]])
+        reciprocal.append(1 / rank if rank and rank <= 3 else 0.0)
+        if not rank or rank > 3:
+            misses.append(f"{query['q']!r} -> {query['asset']} (rank {rank})")
+    mrr = sum(reciprocal) / len(reciprocal)
+    print(f"\nrelevance: MRR {mrr:.3f} over {len(QUERIES)} queries; {len(misses)} outside the top 3")
+    for miss in misses:
+        print("  miss:", miss)
+    assert mrr >= TARGET_MRR, f"MRR {mrr:.3f} < {TARGET_MRR}; misses: {misses}"
