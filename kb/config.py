@@ -30,11 +30,28 @@ SETTINGS: dict[str, str] = {
     "KB_SESSION_HOURS": "how long a sign-in lasts without activity, in hours",
     "KB_SECURE_COOKIES": "send cookies only over HTTPS (set to 1 when kb is served over HTTPS)",
     "KB_TRUSTED_PROXIES": "number of reverse proxies in front of kb whose X-Forwarded-* headers to trust",
+    "KB_BASE_URL": "address people open kb at, for links in e-mails",
+    "KB_SMTP_HOST": "mail server for e-mail notifications (unset: no e-mail, notifications stay in the app)",
+    "KB_SMTP_PORT": "mail server port",
+    "KB_SMTP_USER": "mail server user name, when it needs one",
+    "KB_SMTP_PASSWORD": "mail server password",
+    "KB_SMTP_STARTTLS": "upgrade the mail connection with STARTTLS (1 or 0)",
+    "KB_MAIL_FROM": "sender address of e-mail notifications",
 }
 
 
 class ConfigError(Exception):
     """A setting has a value kb cannot run with; the message is one line that names it."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    starttls: bool
+    sender: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,9 @@ class Settings:
     session_hours: int
     secure_cookies: bool
     trusted_proxies: int
+    base_url: str = "http://127.0.0.1:5000"
+    #: None when e-mail is off (the default).
+    smtp: SmtpSettings | None = None
     testing: bool = False
 
 
@@ -158,5 +178,31 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         session_hours=_positive_int("KB_SESSION_HOURS", get("KB_SESSION_HOURS", 72), maximum=24 * 365),
         secure_cookies=_flag("KB_SECURE_COOKIES", get("KB_SECURE_COOKIES", False)),
         trusted_proxies=_non_negative_int("KB_TRUSTED_PROXIES", get("KB_TRUSTED_PROXIES", 0)),
+        base_url=_base_url("KB_BASE_URL", get("KB_BASE_URL", "http://127.0.0.1:5000")),
+        smtp=_smtp(get),
         testing=bool(source.get("TESTING", False)),
+    )
+
+
+def _base_url(name: str, raw: Any) -> str:
+    value = str(raw).strip().rstrip("/")
+    if not value.startswith(("http://", "https://")) or " " in value:
+        raise ConfigError(f"{name} must be an http:// or https:// address, got {raw!r}")
+    return value
+
+
+def _smtp(get: Any) -> SmtpSettings | None:
+    host = get("KB_SMTP_HOST", None)
+    if host is None:
+        return None
+    sender = str(get("KB_MAIL_FROM", "kb@localhost")).strip()
+    if "@" not in sender:
+        raise ConfigError(f"KB_MAIL_FROM must be an e-mail address, got {sender!r}")
+    return SmtpSettings(
+        host=str(host).strip(),
+        port=_int_between("KB_SMTP_PORT", get("KB_SMTP_PORT", 25), 1, 65535),
+        user=str(get("KB_SMTP_USER", "")),
+        password=str(get("KB_SMTP_PASSWORD", "")),
+        starttls=_flag("KB_SMTP_STARTTLS", get("KB_SMTP_STARTTLS", False)),
+        sender=sender,
     )

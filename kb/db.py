@@ -51,11 +51,15 @@ def create_db_engine(url: str) -> Engine:
 class Database:
     """One per process: the engine plus factories for read sessions and write transactions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, email_enabled: bool = False) -> None:
         self.url = url
         self.engine = create_db_engine(url)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        # Deployment facts domain code needs inside a transaction (``session.info``), e.g. whether to e-mail.
+        info = {"email_enabled": email_enabled}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._write = sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False, info=info
+        )
         self._after_commit: list[Callable[[], None]] = []
 
     def after_commit(self, callback: Callable[[], None]) -> None:

@@ -104,6 +104,15 @@ class UsageKind(enum.StrEnum):
     SEARCH = "search"
 
 
+class NotificationKind(enum.StrEnum):
+    FLAG_RAISED = "flag_raised"
+    REVIEW_DUE = "review_due"
+    FLAG_RESOLVED = "flag_resolved"
+    FLAG_DISMISSED = "flag_dismissed"
+    NEW_VERSION = "new_version"
+    DIGEST = "digest"
+
+
 class JobStatus(enum.StrEnum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -341,6 +350,67 @@ class StaleFlag(Base):
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     close_note: Mapped[str] = mapped_column(Text, default="")
     resolved_by_version_id: Mapped[int | None] = mapped_column(ForeignKey("asset_versions.id", ondelete="SET NULL"))
+    #: Reasons given when the same person flagged the asset again while this flag was open.
+    also_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: How many times the person flagged the asset while this flag was open (1 for a new flag).
+    reports: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [self.reason, *[r for r in self.also_reasons if r != self.reason]]
+
+
+class Review(Base):
+    """A moved review date: someone confirmed the asset as current, or a new version was published."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    previous_review_on: Mapped[date] = mapped_column(Date)
+    next_review_on: Mapped[date] = mapped_column(Date)
+    #: The version whose publication moved the date; None when confirmed as current.
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("asset_versions.id", ondelete="SET NULL"))
+
+
+class Follow(Base):
+    """Someone who wants to hear of an asset's new versions."""
+
+    __tablename__ = "follows"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """Something a person should hear of, in the app and (when SMTP is set up) by e-mail.
+
+    ``dedupe_key`` makes each notification happen once per person: creating it again is a no-op.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(_check_in("kind", NotificationKind), name="kind"),
+        UniqueConstraint("user_id", "dedupe_key", name="uq_notifications_user_id_dedupe_key"),
+        Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[NotificationKind] = mapped_column(String(32))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    flag_id: Mapped[int | None] = mapped_column(ForeignKey("stale_flags.id", ondelete="SET NULL"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("asset_versions.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    #: What the message needs besides the rows above: reason, note, change note, version number, counts.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class UsageEvent(Base):

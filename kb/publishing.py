@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import jobs
+from kb import feedback, jobs, notifications, reviews
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
@@ -349,8 +349,14 @@ class Publisher:
         session.add(version)
         session.flush()
         asset.current_version_id = version.id
-        asset.next_review_on = now.date() + timedelta(days=asset.review_interval_days)
         asset.updated_at = now
+        if current is None:
+            asset.next_review_on = now.date() + timedelta(days=asset.review_interval_days)
+        else:
+            # A new version moves the review date, resolves the open flags and tells followers and flaggers.
+            reviews.move_review_date(session, asset, actor_id, now, version)
+            feedback.resolve_by_version(session, asset, version, actor_id)
+            notifications.notify_followers(session, asset, version, actor_id)
         jobs.enqueue(session, EXTRACT_JOB, {"version_id": version.id})
         enqueue_index(session, asset.id)  # found by its title at once, by its text once extracted
         duplicates = [

@@ -12,7 +12,7 @@ from kb.publishing import Publisher
 
 def init_app(app: Flask) -> None:
     settings = app.config["KB_SETTINGS"]
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, email_enabled=settings.smtp is not None)
     db.after_commit(_end_read_transaction)
     app.extensions["kb_db"] = db
     app.extensions["kb_blobs"] = BlobStore(settings.blob_dir)
