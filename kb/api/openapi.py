@@ -246,6 +246,203 @@ SPEC: dict[str, Any] = {
 }
 
 
+_FLAG_ID = _param("flag_id", "path", "integer")
+_CONFLICT = {"409": _ERROR}
+_REASONS = ["prices_outdated", "specs_wrong", "legal_expired", "missing_info", "broken_file", "superseded", "other"]
+
+
+def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required or []}
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+_RATING = {
+    "type": "object",
+    "properties": {
+        "asset_id": {"type": "integer"},
+        "current_version": {
+            "type": "object",
+            "properties": {"average": {"type": ["number", "null"]}, "count": {"type": "integer"}},
+        },
+        "overall": {
+            "type": "object",
+            "properties": {"average": {"type": ["number", "null"]}, "count": {"type": "integer"}},
+        },
+        "mine": {"type": ["object", "null"]},
+    },
+}
+_FLAG = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "asset_id": {"type": "integer"},
+        "status": {"type": "string", "enum": ["open", "resolved", "dismissed"]},
+        "reason": {"type": "string", "enum": _REASONS},
+        "reasons": {"type": "array", "items": {"type": "string", "enum": _REASONS}},
+        "comment": {"type": "string"},
+        "page": {"type": ["integer", "null"]},
+        "version": {"type": "integer"},
+        "reports": {"type": "integer"},
+        "close_note": {"type": "string"},
+        "resolved_by_version": {"type": ["integer", "null"]},
+        "joined": {"type": "boolean", "description": "POST only: true when added to your open flag"},
+    },
+}
+_FOLLOW = {"type": "object", "properties": {"asset_id": {"type": "integer"}, "following": {"type": "boolean"}}}
+
+SPEC["paths"].update(
+    {
+        "/api/v1/assets/{asset_id}/rating": {
+            "put": {
+                "summary": "Rate the current version (1 to 5 stars); one rating per person, changed by sending again",
+                "parameters": [_ASSET_ID],
+                "requestBody": _body(
+                    {"stars": {"type": "integer", "minimum": 1, "maximum": 5}, "comment": {"type": "string"}}, ["stars"]
+                ),
+                "responses": {"200": _json(_RATING), **_ERRORS, **_CONFLICT},
+            },
+            "delete": {
+                "summary": "Remove your rating",
+                "parameters": [_ASSET_ID],
+                "responses": {"200": _json(_RATING), **_ERRORS},
+            },
+        },
+        "/api/v1/assets/{asset_id}/flags": {
+            "post": {
+                "summary": "Flag the asset as outdated (201), or add to your open flag on it (200)",
+                "parameters": [_ASSET_ID],
+                "requestBody": _body(
+                    {
+                        "reason": {"type": "string", "enum": _REASONS},
+                        "comment": {"type": "string"},
+                        "page": {"type": "integer", "minimum": 1},
+                    },
+                    ["reason"],
+                ),
+                "responses": {"200": _json(_FLAG), "201": _json(_FLAG, "Created"), **_ERRORS, **_CONFLICT},
+            },
+            "get": {
+                "summary": "The asset's flags, open ones first",
+                "parameters": [_ASSET_ID, _param("status")],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"open": {"type": "integer"}, "flags": {"type": "array", "items": _FLAG}},
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            },
+        },
+        "/api/v1/flags/{flag_id}/dismiss": {
+            "post": {
+                "summary": "Marketing: dismiss a flag with a note to its author",
+                "parameters": [_FLAG_ID],
+                "requestBody": _body({"note": {"type": "string"}}, ["note"]),
+                "responses": {"200": _json(_FLAG), **_ERRORS, **_CONFLICT},
+            }
+        },
+        "/api/v1/flags/{flag_id}/resolve": {
+            "post": {
+                "summary": "Marketing: resolve a flag without a new version",
+                "parameters": [_FLAG_ID],
+                "requestBody": _body({"note": {"type": "string"}}),
+                "responses": {"200": _json(_FLAG), **_ERRORS, **_CONFLICT},
+            }
+        },
+        "/api/v1/assets/{asset_id}/confirm": {
+            "post": {
+                "summary": "Marketing: confirm the asset as current; the review date moves forward",
+                "parameters": [_ASSET_ID],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "asset_id": {"type": "integer"},
+                                "next_review_on": {"type": "string", "format": "date"},
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                    **_CONFLICT,
+                },
+            }
+        },
+        "/api/v1/assets/{asset_id}/follow": {
+            "put": {
+                "summary": "Follow the asset: hear of its new versions",
+                "parameters": [_ASSET_ID],
+                "responses": {"200": _json(_FOLLOW), **_ERRORS},
+            },
+            "delete": {
+                "summary": "Stop following the asset",
+                "parameters": [_ASSET_ID],
+                "responses": {"200": _json(_FOLLOW), **_ERRORS},
+            },
+        },
+        "/api/v1/notifications": {
+            "get": {
+                "summary": "Your notifications, newest first, with read state",
+                "parameters": [_param("page", schema_type="integer"), _param("per_page", schema_type="integer")],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "unread": {"type": "integer"},
+                                "items": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/notifications/read": {
+            "post": {
+                "summary": "Mark notifications read: the given ids, or all",
+                "requestBody": _body({"ids": {"type": "array", "items": {"type": "integer"}}}),
+                "responses": {
+                    "200": _json({"type": "object", "properties": {"marked_read": {"type": "integer"}}}),
+                    **_ERRORS,
+                },
+            }
+        },
+        "/api/v1/freshness/queue": {
+            "get": {
+                "summary": "Marketing: the freshness queue, most harmful first, with scores and reasons",
+                "parameters": [_param("owner"), _param("kind"), _param("product"), _param("reason")],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "total": {"type": "integer"},
+                                "owners": {"type": "array"},
+                                "items": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "properties": {
+                                            "asset": {"type": "object"},
+                                            "score": {"type": "number"},
+                                            "reasons": {"type": "array"},
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    ),
+                    **_ERRORS,
+                },
+            }
+        },
+    }
+)
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI description of this API."""

@@ -15,7 +15,23 @@ class IdConverter(IntegerConverter):
 
 def init_app(app: Flask) -> None:
     from kb.api import bp as api_bp
-    from kb.web import access, admin, assets, auth, context, errors, i18n, main, profile, search, security, templating
+    from kb.web import (
+        access,
+        admin,
+        assets,
+        auth,
+        context,
+        errors,
+        feedback,
+        freshness,
+        i18n,
+        main,
+        notifications,
+        profile,
+        search,
+        security,
+        templating,
+    )
 
     settings = app.config["KB_SETTINGS"]
     if settings.trusted_proxies:
@@ -31,5 +47,16 @@ def init_app(app: Flask) -> None:
     access.init_app(app)
     errors.init_app(app)
     security.init_app(app)
-    for blueprint in (main.bp, auth.bp, assets.bp, search.bp, profile.bp, admin.bp, api_bp):
+    blueprints = (
+        main.bp,
+        auth.bp,
+        assets.bp,
+        feedback.bp,
+        freshness.bp,
+        notifications.bp,
+        search.bp,
+        profile.bp,
+        admin.bp,
+    )
+    for blueprint in (*blueprints, api_bp):
         app.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
 from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
 from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
 from kb.web import downloads
+from kb.web import feedback as feedback_views
 from kb.web.access import requires
 from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
 from kb.web.context import db_session, get_blobs, get_db, get_publisher
@@ -209,15 +210,23 @@ def _keep(publisher: Any, staged: Staged | None) -> StoredUpload | None:
 
 @bp.get("/<int:asset_id>")
 def show(asset_id: int) -> Any:
+    return render_asset_page(asset_id)
+
+
+def render_asset_page(
+    asset_id: int, status: int = 200, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None
+) -> Any:
+    """The asset page; the feedback views render it again with ``errors`` (by form) and the ``values`` typed."""
     session = db_session()
     asset = assets.get_asset(session, asset_id, current_user.role)
     wanted = request.args.get("version", type=int)
     if wanted is not None and not 1 <= wanted < MAX_ID:
         abort(404)
     shown_id = assets.get_version(session, asset.id, wanted).id if wanted is not None else asset.current_version_id
-    # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
-    usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown_id)
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    if status == 200:
+        # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
+        usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown_id)
+        asset = assets.get_asset(session, asset_id, current_user.role)
     history = assets.versions(session, asset.id)
     shown = next((v for v in history if v.id == shown_id), None)
     pages = assets.pages(session, shown.id) if shown else []
@@ -236,7 +245,10 @@ def show(asset_id: int) -> Any:
         is_pdf=bool(shown and shown.media_type == PDF),
         page_anchor=request.args.get("page", type=int),
         counts=usage.counts_for_asset(session, asset.id),
-    )
+        feedback=feedback_views.asset_feedback(session, asset, current_user.id),
+        errors=errors or {},
+        values=values or {},
+    ), status
 
 
 @bp.get("/<int:asset_id>/versions/<int:number>/download")

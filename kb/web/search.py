@@ -8,14 +8,14 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from kb import usage
+from kb import feedback, usage
 from kb.assets import can_see_unpublished
 from kb.models import UsageKind
 from kb.search.backend import FACETS, SORTS, SearchRequest, SearchResults
 from kb.search.query import MAX_CHARS
 from kb.search.suggest import other_layout
 from kb.search.whoosh_index import WhooshIndex
-from kb.web.context import get_db
+from kb.web.context import db_session, get_db
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -93,14 +93,27 @@ def results() -> Any:
     found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
     pages = max(1, -(-found.total // search.per_page))
     return render_template(
-        "search.html", search=search, results=found, hint=hint, facets=FACETS, pages=pages, search_url=search_url
+        "search.html",
+        search=search,
+        results=found,
+        hint=hint,
+        facets=FACETS,
+        pages=pages,
+        search_url=search_url,
+        open_flags=_open_flags(found),
     )
+
+
+def _open_flags(found: SearchResults) -> dict[int, int]:
+    """Open flags per shown asset, from the database: the index knows only whether an asset is flagged."""
+    return feedback.open_flag_counts(db_session(), [hit.asset_id for hit in found.hits])
 
 
 @bp.get("/api/v1/search")
 def api() -> Any:
     search = _request()
     found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
+    open_flags = _open_flags(found)
     return jsonify(
         {
             "total": found.total,
@@ -118,6 +131,7 @@ def api() -> Any:
                     "rating": hit.rating,
                     "score": hit.score,
                     "freshness": hit.freshness,
+                    "open_flags": open_flags.get(hit.asset_id, 0),
                     "hits": [asdict(page) for page in hit.pages],
                 }
                 for hit in found.hits

@@ -92,12 +92,32 @@ def file_size(size: int) -> str:
     return f"{size} B"
 
 
+def unread_notifications() -> int:
+    """The signed-in person's unread notifications, for the header."""
+    from flask_login import current_user
+
+    from kb import notifications
+    from kb.web.context import db_session
+
+    if not current_user.is_authenticated:
+        return 0
+    return notifications.unread_count(db_session(), current_user.id)
+
+
 def has_endpoint(endpoint: str) -> bool:
     return endpoint in current_app.view_functions
 
 
 def init_app(app: Flask) -> None:
+    from kb.feedback import REASONS
+    from kb.web.feedback_labels import flag_reason_label, notification_text, queue_reason_text
+
     app.jinja_env.globals.update(
+        flag_reason_label=flag_reason_label,
+        flag_reason_codes=REASONS,
+        queue_reason_text=queue_reason_text,
+        notification_text=notification_text,
+        unread_notifications=unread_notifications,
         nav_items=nav_items,
         role_label=role_label,
         kind_label=kind_label,
