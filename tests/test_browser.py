@@ -236,3 +236,71 @@ def test_sales_searches_filters_and_opens_the_hit_at_its_page(live_server: str, 
     assert "page=2" in page.url
     assert page.locator("iframe.pdf").get_attribute("src").endswith("#page=2")  # the PDF opens at that page
     WhooshIndex.close_all()
+
+
+def _sign_in(page, live_server: str, email: str) -> None:
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+
+
+def _sign_out(page) -> None:
+    page.click("button:has-text('Sign out')")
+    page.wait_for_url("**/login**")
+
+
+def test_flag_reaches_the_queue_and_the_fix_reaches_the_flagger(live_server: str, page, make_user, app) -> None:
+    from publishing_helpers import fields, publisher_for, text_upload, worker_for
+
+    owner = make_user("marketing", display_name="Мария Смирнова")
+    sales = make_user("sales", display_name="Иван Петров")
+    publisher = publisher_for(app)
+    calm = publisher.create_asset(owner.id, fields(owner, title="Презентация компрессоров"), text_upload("KX-200"))
+    catalog = publisher.create_asset(owner.id, fields(owner, title="Каталог насосов НВ"), text_upload("НВ-250/4"))
+    worker_for(app).run_until_idle()
+    assert calm.asset_id != catalog.asset_id
+
+    # Sales flag the catalog: prices outdated.
+    _sign_in(page, live_server, sales.email)
+    page.goto(f"{live_server}/assets/{catalog.asset_id}")
+    page.click("summary:has-text('Flag as outdated')")
+    page.select_option("select[name=reason]", "prices_outdated")
+    page.fill("#flag-comment", "В каталоге цены 2025 года")
+    page.fill("#flag-page", "1")
+    page.click("button:has-text('Send flag')")
+    page.wait_for_selector("text=Flagged as outdated.")
+    assert "1 open flag" in page.inner_text(".badges")
+    _shot(page, "asset-flagged")
+    _sign_out(page)
+
+    # Marketing see it at the top of their queue, with its reason, and publish a new version from there.
+    _sign_in(page, live_server, owner.email)
+    assert page.inner_text(".unread-count") == "1"
+    page.click(".main-nav >> text=Freshness queue")
+    first = page.locator(".queue-item").first
+    assert "Каталог насосов НВ" in first.inner_text()
+    assert "1 open flag (prices outdated)" in first.inner_text()
+    _shot(page, "freshness-queue")
+    first.locator("text=Upload a new version").click()
+    page.set_input_files(
+        "input[name=file]",
+        files=[{"name": "Каталог НВ v2.md", "mimeType": "text/markdown", "buffer": "НВ-250/4: 128 000 ₽".encode()}],
+    )
+    page.fill("input[name=change_note]", "Цены на 2026 год")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("text=Version 2 is published.")
+    worker_for(app).run_until_idle()
+    page.click(".main-nav >> text=Freshness queue")
+    assert "Каталог насосов НВ" not in page.inner_text(".queue")
+    _sign_out(page)
+
+    # The salesperson hears of the fix, with the change note.
+    _sign_in(page, live_server, sales.email)
+    assert page.inner_text(".unread-count") == "1"
+    page.click("a.bell")
+    notification = page.locator(".notification").first
+    assert "resolved by version 2" in notification.inner_text()
+    assert "Цены на 2026 год" in notification.inner_text()
+    _shot(page, "notifications")
