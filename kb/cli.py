@@ -297,6 +297,28 @@ def jobs_retry(database: Database, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+@main.group("notify")
+def notify_group() -> None:
+    """Notifications."""
+
+
+@notify_group.command("digest")
+@click.option("--date", "on", type=click.DateTime(formats=["%Y-%m-%d"]), help="The day to run for (default: today).")
+@with_db
+def notify_digest(database: Database, on: Any) -> None:
+    """Review-due notices and each owner's freshness queue; safe to run more than once a day."""
+    from datetime import date
+
+    from kb import digest
+
+    _require_schema(database)
+    report = digest.run(database, on.date() if on else date.today())
+    click.echo(
+        f"{report.review_notices} review-due notice(s), {report.digests} digest(s), "
+        f"{report.reindexed} asset(s) queued for re-indexing"
+    )
+
+
 @main.command("check")
 @click.option("--remove-orphans", is_flag=True, help="Delete stored files no version refers to (older than an hour).")
 @with_db

@@ -1,7 +1,9 @@
 """The daily digest (``kb notify digest``): review-due notices and each owner's freshness queue.
 
-Safe to run as often as cron likes: a review-due notice is keyed by the asset and its review date, a digest
-by the owner and the day, so a second run the same day creates nothing new.
+It also re-indexes the assets whose review is due or overdue, so the freshness the search index shows
+follows the calendar (flags and edits re-index at once). Safe to run as often as cron likes: a review-due
+notice is keyed by the asset and its review date, a digest by the owner and the day, so a second run the
+same day creates nothing new.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from kb import freshness, notifications
 from kb.db import Database
 from kb.models import Asset, AssetStatus, NotificationKind, User
 from kb.search.documents import REVIEW_DUE_DAYS
+from kb.search.indexing import enqueue_index
 
 DIGEST_ITEMS = 20
 
@@ -23,6 +26,7 @@ DIGEST_ITEMS = 20
 class DigestReport:
     review_notices: int
     digests: int
+    reindexed: int
 
 
 def run(db: Database, today: date) -> DigestReport:
@@ -35,6 +39,8 @@ def run(db: Database, today: date) -> DigestReport:
             .where(Asset.status == AssetStatus.PUBLISHED, User.active.is_(True))
             .where(Asset.next_review_on <= date.fromordinal(today.toordinal() + REVIEW_DUE_DAYS))
         ).all()
+        for asset_id, _owner_id, _review_on in due:
+            enqueue_index(session, asset_id)
         for asset_id, owner_id, review_on in due:
             review_notices += notifications.notify(
                 session,
@@ -64,4 +70,4 @@ def run(db: Database, today: date) -> DigestReport:
                     ],
                 },
             )
-    return DigestReport(review_notices=review_notices, digests=digests)
+    return DigestReport(review_notices=review_notices, digests=digests, reindexed=len(due))

@@ -165,3 +165,29 @@ def test_follow_hears_of_new_versions(app, client, db, make_user, catalog) -> No
     assert client.delete(f"/api/v1/assets/{asset_id}/follow", headers=headers).json["following"] is False
     publisher_for(app).add_version(owner.id, asset_id, text_upload("третья редакция"), "Третья")
     assert len(client.get("/api/v1/notifications", headers=headers).json["items"]) == 1
+
+
+def test_kb_notify_digest_twice_creates_nothing_new(app, instance_dir, monkeypatch, make_user, catalog) -> None:
+    from datetime import date, timedelta
+
+    from click.testing import CliRunner
+
+    from conftest import SECRET_KEY
+    from kb.cli import main
+
+    owner, asset_id = catalog
+    sales = make_user("sales")
+    from kb import feedback
+
+    feedback.raise_flag(app.extensions["kb_db"], sales.id, asset_id, "prices_outdated")
+    monkeypatch.setenv("KB_INSTANCE_DIR", str(instance_dir))
+    monkeypatch.setenv("KB_DATABASE_URL", f"sqlite:///{instance_dir / 'kb.sqlite3'}")
+    monkeypatch.setenv("KB_SECRET_KEY", SECRET_KEY)
+    day = (date.today() + timedelta(days=95)).isoformat()  # past the catalog's 90-day review
+    first = CliRunner().invoke(main, ["notify", "digest", "--date", day])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("1 review-due notice(s), 1 digest(s), 1 asset(s) queued")
+    second = CliRunner().invoke(main, ["notify", "digest", "--date", day])
+    assert second.exit_code == 0 and second.output.startswith("0 review-due notice(s), 0 digest(s)")
+    bad = CliRunner().invoke(main, ["notify", "digest", "--date", "31.12.2026"])
+    assert bad.exit_code == 2 and "Invalid value" in bad.output
