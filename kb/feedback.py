@@ -212,7 +212,8 @@ def _reason(value: object) -> str:
 def _page(value: object) -> int | None:
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
+    # Like stars: a whole number or its text; a float such as 1.5 from JSON is refused, not truncated.
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationError(N_("The page must be a whole number from 1."), field="page")
     try:
         page = int(value)  # type: ignore[call-overload]

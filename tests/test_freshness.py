@@ -1,0 +1,395 @@
+"""The freshness queue: the score as a pure function (table-driven, numbers worked out by hand) and the queue
+gathered from the database: ranking, filters, owner counts, what stays out, and a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import event, update
+
+from kb import accounts, feedback
+from kb.freshness import OpenFlag, QueueFilters, Signals, priority, queue
+from kb.models import Asset, AssetStatus, StaleFlag, UsageEvent, UsageKind, utcnow
+from publishing_helpers import fields, publisher_for, text_upload
+
+TODAY = date(2026, 6, 1)
+FAR = TODAY + timedelta(days=200)  # a review date that is neither due nor overdue
+
+
+def _flag(age_days: int, *reasons: str) -> OpenFlag:
+    return OpenFlag(id=age_days, reasons=reasons or ("prices_outdated",), raised_on=TODAY - timedelta(days=age_days))
+
+
+def _signals(
+    *,
+    review_in: int = 200,
+    version_age: int = 10,
+    flags: tuple[OpenFlag, ...] = (),
+    average: float | None = None,
+    count: int = 0,
+    uses: int = 0,
+) -> Signals:
+    return Signals(
+        next_review_on=TODAY + timedelta(days=review_in),
+        last_version_on=TODAY - timedelta(days=version_age),
+        flags=flags,
+        rating_average=average,
+        rating_count=count,
+        uses_30d=uses,
+    )
+
+
+# --- the score ------------------------------------------------------------------------------------------------
+
+# (id, signals, expected score, expected {reason code: points}, expected multiplier)
+CASES = [
+    ("nothing", _signals(), 0.0, {}, 1.0),
+    ("a new flag", _signals(flags=(_flag(0),)), 10.0, {"flagged": 10.0}, 1.0),
+    ("a flag raised 30 days ago", _signals(flags=(_flag(30),)), 6.5, {"flagged": 6.5}, 1.0),
+    ("a flag raised 60 days ago", _signals(flags=(_flag(60),)), 4.75, {"flagged": 4.75}, 1.0),
+    ("a flag ten years old keeps the floor", _signals(flags=(_flag(3650),)), 3.0, {"flagged": 3.0}, 1.0),
+    ("a flag dated tomorrow counts as new", _signals(flags=(_flag(-1),)), 10.0, {"flagged": 10.0}, 1.0),
+    ("two new flags add up", _signals(flags=(_flag(0), _flag(0))), 20.0, {"flagged": 20.0}, 1.0),
+    ("overdue by 1 day", _signals(review_in=-1), 0.2, {"overdue": 0.2}, 1.0),
+    ("overdue by 10 days", _signals(review_in=-10), 2.0, {"overdue": 2.0}, 1.0),
+    ("overdue by 100 days hits the cap", _signals(review_in=-100), 20.0, {"overdue": 20.0}, 1.0),
+    ("overdue by 1000 days stays at the cap", _signals(review_in=-1000), 20.0, {"overdue": 20.0}, 1.0),
+    ("review due today", _signals(review_in=0), 1.0, {"review_due": 1.0}, 1.0),
+    ("review due in 14 days", _signals(review_in=14), 1.0, {"review_due": 1.0}, 1.0),
+    ("review due in 15 days is not yet due", _signals(review_in=15), 0.0, {}, 1.0),
+    ("average 2.5 from 3 ratings is low", _signals(average=2.5, count=3), 2.0, {"low_rating": 2.0}, 1.0),
+    ("average 1.0 from 5 ratings", _signals(average=1.0, count=5), 8.0, {"low_rating": 8.0}, 1.0),
+    ("average 2.5 from only 2 ratings", _signals(average=2.5, count=2), 0.0, {}, 1.0),
+    ("average 2.6 from 10 ratings is not low", _signals(average=2.6, count=10), 0.0, {}, 1.0),
+    ("no ratings at all", _signals(average=None, count=0), 0.0, {}, 1.0),
+    # 3 uses: 1 + log2(4)/4 = 1.5;  15 uses: 1 + log2(16)/4 = 2;  255 uses: 1 + log2(256)/4 = 3
+    ("a new flag, used 3 times", _signals(flags=(_flag(0),), uses=3), 15.0, {"flagged": 10.0, "usage": 5.0}, 1.5),
+    ("a new flag, used 15 times", _signals(flags=(_flag(0),), uses=15), 20.0, {"flagged": 10.0, "usage": 10.0}, 2.0),
+    ("overdue 10 days, used 255 times", _signals(review_in=-10, uses=255), 6.0, {"overdue": 2.0, "usage": 4.0}, 3.0),
+    # Use alone is no reason to act: the multiplier has nothing to multiply.
+    ("used 255 times, nothing wrong", _signals(uses=255), 0.0, {}, 3.0),
+    # Old but used: 20+ uses and 180+ days since the last version; 31 uses: 1 + log2(32)/4 = 2.25.
+    ("old but used", _signals(version_age=180, uses=31), 6.75, {"old_but_used": 3.0, "usage": 3.75}, 2.25),
+    ("old, used 19 times only", _signals(version_age=400, uses=19), 0.0, {}, 2.08),
+    ("used 31 times, 179 days old", _signals(version_age=179, uses=31), 0.0, {}, 2.25),
+    # Everything at once: 10 + 6.5 + 2 (10 days overdue) + 8 (average 1.0) + 3 (old but used) = 29.5, × 2.25.
+    (
+        "everything at once",
+        _signals(flags=(_flag(0), _flag(30)), review_in=-10, average=1.0, count=4, version_age=365, uses=31),
+        66.38,
+        {"flagged": 16.5, "overdue": 2.0, "low_rating": 8.0, "old_but_used": 3.0, "usage": 36.875},
+        2.25,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("signals", "score", "points", "multiplier"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_priority_table(signals: Signals, score: float, points: dict[str, float], multiplier: float) -> None:
+    ranked = priority(signals, TODAY)
+    assert ranked.score == score
+    assert {r.code: r.points for r in ranked.reasons} == pytest.approx(points)
+    assert ranked.multiplier == multiplier
+    assert ranked.needs_attention is bool(set(points) - {"usage"})
+
+
+def test_no_signals_means_nothing_to_do() -> None:
+    ranked = priority(_signals(), TODAY)
+    assert ranked.score == 0 and ranked.reasons == () and not ranked.needs_attention
+
+
+def test_reasons_carry_their_numbers() -> None:
+    signals = _signals(
+        flags=(
+            _flag(0, "prices_outdated"),
+            _flag(30, "prices_outdated", "specs_wrong"),
+            _flag(3, "legal_expired"),
+        ),
+        review_in=-12,
+        average=2.0,
+        count=4,
+        version_age=200,
+        uses=31,
+    )
+    reasons = {r.code: r for r in priority(signals, TODAY).reasons}
+    assert reasons["flagged"].params == {
+        "count": 3,
+        "by_reason": {"prices_outdated": 2, "specs_wrong": 1, "legal_expired": 1},
+    }
+    assert list(reasons["flagged"].params["by_reason"])[0] == "prices_outdated"  # most common first
+    assert reasons["overdue"].params == {"days": 12}
+    assert reasons["overdue"].points == pytest.approx(2.4)
+    assert reasons["low_rating"].params == {"average": 2.0, "count": 4}
+    assert reasons["low_rating"].points == pytest.approx(4.0)
+    assert reasons["old_but_used"].params == {"days": 200, "uses": 31}
+    assert reasons["usage"].params == {"uses": 31}
+
+    due = {r.code: r for r in priority(_signals(review_in=9), TODAY).reasons}
+    assert due["review_due"].params == {"days": 9}
+    # The average is shown rounded to one decimal.
+    low = {r.code: r for r in priority(_signals(average=7 / 3, count=3), TODAY).reasons}
+    assert low["low_rating"].params == {"average": 2.3, "count": 3}
+    assert low["low_rating"].points == pytest.approx(4 * (3 - 7 / 3))
+
+
+# --- the queue from the database -----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody signs in here: a cheap password hash keeps making users fast."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "maria": make_user("marketing", display_name="Мария"),
+        "oleg": make_user("marketing", display_name="Олег"),
+        "sales": [make_user("sales", display_name=f"Продавец {i}") for i in range(3)],
+    }
+
+
+def _asset(
+    app,
+    owner,
+    title: str,
+    *,
+    published_at: datetime | None = None,
+    status: AssetStatus = AssetStatus.PUBLISHED,
+    **overrides,
+) -> int:
+    publisher = publisher_for(app)
+    return publisher.create_asset(
+        owner.id,
+        fields(owner, title=title, **overrides),
+        text_upload(f"# {title}", f"{title}.md"),
+        published_at=published_at,
+        status=status,
+    ).asset_id
+
+
+def _uses(db, asset_id: int, n: int, *, days_ago: int = 1) -> None:
+    when = utcnow() - timedelta(days=days_ago)
+    with db.transaction() as session:
+        session.add_all(
+            UsageEvent(kind=UsageKind.VIEW if i % 2 else UsageKind.DOWNLOAD, asset_id=asset_id, occurred_at=when)
+            for i in range(n)
+        )
+
+
+def _set(db, model, row_id: int, **values) -> None:
+    with db.transaction() as session:
+        session.execute(update(model).where(model.id == row_id).values(**values))
+
+
+@pytest.fixture
+def library(app, db, people):
+    """A small library whose queue order is known; scores worked out by hand in the comments."""
+    maria, oleg, sales = people["maria"], people["oleg"], people["sales"]
+    today = utcnow().date()
+    ids: dict[str, int] = {}
+
+    # 2 new flags (prices outdated, both) and 15 uses: 20 × (1 + log2(16)/4) = 40.
+    ids["catalog"] = _asset(app, maria, "Каталог НВ", kind="catalog", product="Насосы НВ")
+    feedback.raise_flag(db, sales[0].id, ids["catalog"], "prices_outdated")
+    feedback.raise_flag(db, sales[1].id, ids["catalog"], "prices_outdated", "Цены 2025 года")
+    _uses(db, ids["catalog"], 15)
+    _uses(db, ids["catalog"], 40, days_ago=45)  # older than 30 days: not counted
+
+    # Old but used: published 200 days ago, reviewed yearly, 31 uses: 3 × 2.25 = 6.75.
+    ids["old"] = _asset(
+        app,
+        oleg,
+        "Старая презентация",
+        kind="presentation",
+        product="Насосы НВ",
+        review_interval_days=365,
+        published_at=utcnow() - timedelta(days=200),
+    )
+    _uses(db, ids["old"], 31)
+
+    # One flag raised 30 days ago: 6.5.
+    ids["datasheet"] = _asset(app, oleg, "Даташит клапана", kind="datasheet", product="Клапаны")
+    flag = feedback.raise_flag(db, sales[0].id, ids["datasheet"], "specs_wrong", page=2)
+    _set(db, StaleFlag, flag.flag_id, created_at=utcnow() - timedelta(days=30))
+
+    # 30 days overdue: 6.
+    ids["overdue"] = _asset(app, oleg, "Презентация НВ", kind="presentation", product="Насосы НВ")
+    _set(db, Asset, ids["overdue"], next_review_on=today - timedelta(days=30))
+
+    # Three ratings of 2 on the current version: 4 × (3 − 2) = 4.
+    ids["low"] = _asset(app, maria, "Кейс водоканала", kind="case_study", product="Клапаны")
+    for person in sales:
+        feedback.rate(db, person.id, ids["low"], 2)
+
+    # Review due in 7 days: 1.
+    ids["due"] = _asset(app, maria, "Шаблон тендера", kind="tender_template", product="Насосы НВ")
+    _set(db, Asset, ids["due"], next_review_on=today + timedelta(days=7))
+
+    # Nothing to do, however much it is used.
+    ids["fine"] = _asset(app, maria, "Свежий каталог", kind="catalog", product="Насосы НВ")
+    _uses(db, ids["fine"], 50)
+
+    # Low ratings of an earlier version do not count against the new one.
+    ids["fixed"] = _asset(app, oleg, "Исправленный кейс", kind="case_study", product="Клапаны")
+    for person in sales:
+        feedback.rate(db, person.id, ids["fixed"], 1)
+    publisher_for(app).add_version(oleg.id, ids["fixed"], text_upload("# Исправлено", "v2.md"), "Исправлено")
+
+    # Drafts and archived assets are never in the queue, however stale.
+    ids["draft"] = _asset(app, maria, "Черновик", status=AssetStatus.DRAFT)
+    _set(db, Asset, ids["draft"], next_review_on=today - timedelta(days=100))
+    feedback.raise_flag(db, maria.id, ids["draft"], "other", "черновик устарел")  # marketing can see drafts
+    ids["archived"] = _asset(app, maria, "Архивный каталог")
+    feedback.raise_flag(db, sales[2].id, ids["archived"], "superseded")
+    _set(db, Asset, ids["archived"], next_review_on=today - timedelta(days=100))
+    publisher_for(app).set_status(maria.id, ids["archived"], "archived")
+    return ids
+
+
+def test_queue_ranks_by_harm_and_leaves_out_what_needs_nothing(db, library, people) -> None:
+    today = utcnow().date()
+    with db.session() as session:
+        ranked = queue(session, today)
+    order = [item.asset_id for item in ranked.items]
+    assert order == [library[k] for k in ("catalog", "old", "datasheet", "overdue", "low", "due")]
+    assert [item.score for item in ranked.items] == [40.0, 6.75, 6.5, 6.0, 4.0, 1.0]
+    assert ranked.total == 6
+    for excluded in ("fine", "fixed", "draft", "archived"):
+        assert library[excluded] not in order
+
+    top = ranked.items[0]
+    assert top.title == "Каталог НВ" and top.owner_name == "Мария" and top.version == 1
+    assert top.freshness == "flagged"
+    assert len(top.flags) == 2 and {f.raised_by for f in top.flags} == {"Продавец 0", "Продавец 1"}
+    flagged = next(r for r in top.reasons if r.code == "flagged")
+    assert flagged.params == {"count": 2, "by_reason": {"prices_outdated": 2}}
+    assert next(r for r in top.reasons if r.code == "usage").params == {"uses": 15}
+    datasheet = ranked.items[2]
+    assert datasheet.flags[0].page == 2 and datasheet.flags[0].reasons == ("specs_wrong",)
+    assert {item.asset_id: item.freshness for item in ranked.items}[library["overdue"]] == "overdue"
+    assert ranked.items[-1].freshness == "review_due"
+
+    maria, oleg = people["maria"], people["oleg"]
+    assert ranked.owners == [(maria.id, "Мария", 3), (oleg.id, "Олег", 3)]
+
+
+FILTER_CASES = [
+    ({"kind": "catalog"}, ["catalog"]),
+    ({"kind": "presentation"}, ["old", "overdue"]),
+    ({"product": "Клапаны"}, ["datasheet", "low"]),
+    ({"reason": "prices_outdated"}, ["catalog"]),
+    ({"reason": "specs_wrong"}, ["datasheet"]),
+    ({"reason": "flagged"}, ["catalog", "datasheet"]),
+    ({"reason": "overdue"}, ["overdue"]),
+    ({"reason": "review_due"}, ["due"]),
+    ({"reason": "low_rating"}, ["low"]),
+    ({"reason": "old_but_used"}, ["old"]),
+    ({"reason": "legal_expired"}, []),
+    ({"kind": "presentation", "product": "Насосы НВ", "reason": "overdue"}, ["overdue"]),
+    ({"kind": "nonexistent"}, []),
+]
+
+
+def test_queue_filters(db, library) -> None:
+    # One library for every case (building it is the slow part); each case named in its failure message.
+    today = utcnow().date()
+    with db.session() as session:
+        for filters, expected in FILTER_CASES:
+            ranked = queue(session, today, QueueFilters(**filters))
+            got = [item.asset_id for item in ranked.items]
+            assert got == [library[k] for k in expected], filters
+            assert ranked.total == len(expected), filters
+
+
+def test_queue_owner_filter_and_owner_counts(db, library, people) -> None:
+    maria, oleg = people["maria"], people["oleg"]
+    today = utcnow().date()
+    with db.session() as session:
+        mine = queue(session, today, QueueFilters(owner_id=maria.id))
+        theirs_in_pumps = queue(session, today, QueueFilters(owner_id=oleg.id, product="Насосы НВ"))
+        pumps = queue(session, today, QueueFilters(product="Насосы НВ"))
+    assert [item.asset_id for item in mine.items] == [library["catalog"], library["low"], library["due"]]
+    # The owner counts ignore the owner filter (they are what the owner picker shows) but keep the others.
+    assert mine.owners == [(maria.id, "Мария", 3), (oleg.id, "Олег", 3)]
+    assert [item.asset_id for item in theirs_in_pumps.items] == [library["old"], library["overdue"]]
+    # Pumps: Мария has the catalog and the tender template, Олег the old and the overdue presentation; a tie
+    # is ordered by name.
+    assert theirs_in_pumps.owners == [(maria.id, "Мария", 2), (oleg.id, "Олег", 2)]
+    assert pumps.owners == theirs_in_pumps.owners
+    assert [item.asset_id for item in pumps.items] == [library[k] for k in ("catalog", "old", "overdue", "due")]
+
+
+def test_queue_is_empty_on_an_empty_library(db) -> None:
+    with db.session() as session:
+        empty = queue(session, utcnow().date())
+    assert empty.items == [] and empty.owners == [] and empty.total == 0
+
+
+def test_closing_flags_and_confirming_takes_assets_out_of_the_queue(db, library, people) -> None:
+    from kb import reviews
+
+    maria, oleg = people["maria"], people["oleg"]
+    with db.session() as session:
+        flags = feedback.list_flags(session, library["datasheet"], open_only=True)
+    feedback.dismiss_flag(db, oleg.id, flags[0].id, "Характеристики верны")
+    reviews.confirm_current(db, oleg.id, library["overdue"])
+    reviews.confirm_current(db, maria.id, library["due"])
+    with db.session() as session:
+        ranked = queue(session, utcnow().date())
+    assert [item.asset_id for item in ranked.items] == [library["catalog"], library["old"], library["low"]]
+
+
+def _count_queries(db):
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    return statements, lambda: event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _stale_assets(app, db, owner, flagger, start: int, n: int) -> None:
+    today = utcnow().date()
+    for i in range(start, start + n):
+        asset_id = _asset(
+            app, owner, f"Актив {i}", kind=("catalog", "datasheet", "presentation")[i % 3], tags=[f"тег{i}"]
+        )
+        feedback.raise_flag(db, flagger.id, asset_id, "prices_outdated")
+        feedback.rate(db, flagger.id, asset_id, 1 + i % 5)
+        _uses(db, asset_id, 1 + i % 4)
+        if i % 2:
+            _set(db, Asset, asset_id, next_review_on=today - timedelta(days=i))
+
+
+def test_queue_runs_a_fixed_number_of_queries(app, db, people) -> None:
+    owner, flagger = people["maria"], people["sales"][0]
+    today = utcnow().date()
+
+    def measured() -> tuple[int, int]:
+        statements, stop = _count_queries(db)
+        try:
+            with db.session() as session:
+                ranked = queue(session, today)
+                # Reading what the web page shows must not load anything more.
+                for item in ranked.items:
+                    _ = (item.title, item.owner_name, item.version, item.flags, item.reasons, item.freshness)
+        finally:
+            stop()
+        return len(statements), ranked.total
+
+    _stale_assets(app, db, owner, flagger, 0, 3)
+    few, total = measured()
+    assert total == 3
+    _stale_assets(app, db, owner, flagger, 3, 27)
+    many, total = measured()
+    assert total == 30
+    assert many == few, f"{few} queries for 3 assets, {many} for 30"
+    assert few <= 8
