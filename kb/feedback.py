@@ -412,6 +412,9 @@ def _close(
     flag.closed_by_id = actor.id if actor is not None else None
     flag.close_note = note
     flag.resolved_by_version_id = version.id if version is not None else None
+    enqueue_index(session, flag.asset_id)
+    if actor is not None and actor.id == flag.raised_by_id:
+        return  # people are not told of what they did themselves
     kind = NotificationKind.FLAG_DISMISSED if status == FlagStatus.DISMISSED else NotificationKind.FLAG_RESOLVED
     notifications.notify(
         session,
@@ -428,4 +431,3 @@ def _close(
             "version": version.number if version is not None else None,
         },
     )
-    enqueue_index(session, flag.asset_id)
