@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sources import automation, company, compressors, domestic, heat, pumps, valves
+from sources import automation, company, compressors, domestic, feedback, heat, pumps, valves
 from sources.common import NAMES, PEOPLE, VENDOR
 from sources.model import Asset
 from sources.render import RENDERERS
@@ -140,6 +140,26 @@ def assets_table(assets: list[Asset]) -> str:
     return "\n".join(lines)
 
 
+def demo_feedback(assets: list[Asset]) -> dict[str, Any]:
+    """The salespeople, ratings and flags of ``sources/feedback.py``, checked against the library."""
+    titles = {asset.title for asset in assets}
+    people = {person["email"] for person in feedback.SALES}
+    for title, email, *_rest in [*feedback.RATINGS, *feedback.FLAGS]:
+        if title not in titles or email not in people:
+            raise SystemExit(f"feedback on an unknown asset or by an unknown person: {title!r}, {email!r}")
+    return {
+        "people": feedback.SALES,
+        "ratings": [
+            {"asset": title, "by": email, "stars": stars, "comment": comment}
+            for title, email, stars, comment in feedback.RATINGS
+        ],
+        "flags": [
+            {"asset": title, "by": email, "reason": reason, "comment": comment, "page": page}
+            for title, email, reason, comment, page in feedback.FLAGS
+        ],
+    }
+
+
 def update_readme(assets: list[Asset]) -> None:
     """Replace the generated block of README.md, if the README and its markers are there."""
     if not README.exists():
@@ -155,7 +175,12 @@ def main() -> None:
     assets = all_assets()
     validate(assets)
     shutil.rmtree(FILES, ignore_errors=True)
-    manifest = {"vendor": VENDOR, "people": PEOPLE, "assets": [render_asset(asset) for asset in assets]}
+    manifest = {
+        "vendor": VENDOR,
+        "people": PEOPLE,
+        "assets": [render_asset(asset) for asset in assets],
+        "feedback": demo_feedback(assets),
+    }
     MANIFEST.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     update_readme(assets)
     files = sum(len(asset.versions) for asset in assets)

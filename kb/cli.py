@@ -231,7 +231,8 @@ def demo_load(database: Database, manifest: Path | None) -> None:
     report = demo_library.load(publisher, manifest or demo_library.MANIFEST, password=password)
     click.echo(
         f"demo library: {report.assets_created} asset(s) created, {report.versions_added} version(s) added, "
-        f"{report.assets_unchanged} unchanged, {report.people_created} owner account(s) created"
+        f"{report.assets_unchanged} unchanged, {report.people_created} account(s) created, "
+        f"{report.ratings_set} rating(s) and {report.flags_raised} flag(s) added"
     )
 
 

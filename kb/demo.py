@@ -1,7 +1,8 @@
 """The demo library: importing ``content/manifest.json`` and its files through the real publishing path.
 
-Importing is idempotent: an asset is recognised by its title and a version by its file's SHA-256, so running
-the import again adds only what is missing and changes nothing else.
+The manifest's ``feedback`` adds a few salespeople with ratings and stale flags, so the freshness queue of a
+fresh install has work in it. Importing is idempotent: an asset is recognised by its title and a version by
+its file's SHA-256, a rating or flag by its author, so running the import again adds only what is missing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import select
 
 from kb import accounts
 from kb.config import PROJECT_ROOT
-from kb.models import Asset, AssetStatus, AssetVersion, Role
+from kb.models import Asset, AssetStatus, AssetVersion, Rating, Role
 from kb.publishing import AssetFields, FileUpload, Publisher
 
 MANIFEST = PROJECT_ROOT / "content" / "manifest.json"
@@ -28,6 +29,8 @@ class LoadReport:
     assets_created: int = 0
     versions_added: int = 0
     assets_unchanged: int = 0
+    ratings_set: int = 0
+    flags_raised: int = 0
 
 
 def _sha256(path: Path) -> str:
@@ -102,4 +105,42 @@ def load(publisher: Publisher, manifest_path: Path = MANIFEST, *, password: str)
             added += 1
         if not added:
             report.assets_unchanged += 1
+    if "feedback" in manifest:
+        _load_feedback(db, manifest["feedback"], password, report)
     return report
+
+
+def _load_feedback(db: Any, feedback_data: dict[str, Any], password: str, report: LoadReport) -> None:
+    """The demo's salespeople with their ratings and flags; a flag is raised only if that person never flagged."""
+    from kb import feedback
+    from kb.models import StaleFlag
+
+    people: dict[str, int] = {}
+    for person in feedback_data.get("people", []):
+        with db.session() as session:
+            user = accounts.find_user(session, person["email"])
+        if user is None:
+            user = accounts.create_user(db, person["email"], password, Role.SALES, person["name"])
+            report.people_created += 1
+        people[accounts.normalize_email(person["email"])] = user.id
+    with db.session() as session:
+        assets = {title: asset_id for title, asset_id in session.execute(select(Asset.title, Asset.id))}
+    for rating in feedback_data.get("ratings", []):
+        user_id = people[accounts.normalize_email(rating["by"])]
+        with db.session() as session:
+            known = session.scalars(
+                select(Rating.id).where(Rating.asset_id == assets[rating["asset"]], Rating.user_id == user_id)
+            ).first()
+        if known is None:
+            feedback.rate(db, user_id, assets[rating["asset"]], rating["stars"], rating.get("comment", ""))
+            report.ratings_set += 1
+    for flag in feedback_data.get("flags", []):
+        user_id = people[accounts.normalize_email(flag["by"])]
+        asset_id = assets[flag["asset"]]
+        with db.session() as session:
+            flagged = session.scalars(
+                select(StaleFlag.id).where(StaleFlag.asset_id == asset_id, StaleFlag.raised_by_id == user_id)
+            ).first()
+        if flagged is None:
+            feedback.raise_flag(db, user_id, asset_id, flag["reason"], flag.get("comment", ""), flag.get("page"))
+            report.flags_raised += 1

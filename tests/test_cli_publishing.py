@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from conftest import SECRET_KEY
 from kb.cli import main
-from kb.models import Asset, AssetVersion, ExtractionStatus
+from kb.models import Asset, AssetVersion, ExtractionStatus, Rating, StaleFlag
 from publishing_helpers import fields, publisher_for, text_upload
 
 CONTENT = Path(__file__).resolve().parent.parent / "content"
@@ -82,6 +82,15 @@ def _small_manifest(tmp_path: Path) -> Path:
     multi = [a for a in manifest["assets"] if len(a["versions"]) >= 2][:2]
     single = [a for a in manifest["assets"] if len(a["versions"]) == 1][:2]
     manifest["assets"] = multi + single
+    titles = [entry["title"] for entry in manifest["assets"]]
+    email = manifest["feedback"]["people"][0]["email"]
+    manifest["feedback"]["ratings"] = [
+        {"asset": titles[0], "by": email, "stars": 2, "comment": "устарело"},
+        {"asset": titles[1], "by": email, "stars": 5, "comment": ""},
+    ]
+    manifest["feedback"]["flags"] = [
+        {"asset": titles[0], "by": email, "reason": "prices_outdated", "comment": "цены 2025", "page": None}
+    ]
     for entry in manifest["assets"]:
         for version in entry["versions"]:
             target = tmp_path / version["file"]
@@ -97,14 +106,19 @@ def test_demo_load_is_idempotent(cli_env, tmp_path: Path, db) -> None:
     first = run("demo", "load", "--manifest", str(manifest))
     assert first.exit_code == 0, first.output
     assert "4 asset(s) created" in first.output
+    assert "2 rating(s) and 1 flag(s) added" in first.output
     with db.session() as session:
         assets_before = session.scalar(select(func.count()).select_from(Asset))
         versions_before = session.scalar(select(func.count()).select_from(AssetVersion))
     assert assets_before == 4 and versions_before >= 6
     second = run("demo", "load", "--manifest", str(manifest))
     assert "0 asset(s) created, 0 version(s) added, 4 unchanged" in second.output
+    assert "0 account(s) created, 0 rating(s) and 0 flag(s) added" in second.output
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(AssetVersion)) == versions_before
+        flag = session.scalars(select(StaleFlag)).one()
+        assert flag.reports == 1 and flag.reason == "prices_outdated"
+        assert session.scalar(select(func.count()).select_from(Rating)) == 2
 
 
 def test_the_shipped_demo_library_is_complete() -> None:
@@ -115,6 +129,10 @@ def test_the_shipped_demo_library_is_complete() -> None:
     extensions = {Path(v["file"]).suffix for a in assets for v in a["versions"]}
     assert {".pdf", ".docx", ".pptx", ".xlsx", ".md"} <= extensions
     assert {a["language"] for a in assets} >= {"ru", "en", "mixed"}
+    titles = {a["title"] for a in assets}
+    feedback = manifest["feedback"]
+    assert feedback["flags"] and feedback["ratings"]
+    assert {f["asset"] for f in feedback["flags"] + feedback["ratings"]} <= titles
     for entry in assets:
         for version in entry["versions"]:
             assert (CONTENT / version["file"]).is_file(), version["file"]
