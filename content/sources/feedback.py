@@ -1,7 +1,7 @@
 """What the demo's salespeople said about the library: ratings and stale flags, so the freshness queue has work.
 
-Flags point at real staleness in the demo content (the dealer price list still shows 2025 prices with 20 % VAT,
-the ZKS catalog lacks the PN40 sizes), so a newcomer sees the loop as it is meant to be used.
+Flags are the kind sales really raise (a price that moved after the list was published, sizes customers ask
+for that a catalog lacks), so a newcomer sees the loop as it is meant to be used.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ SALES = [
 RATINGS = [
     ("Каталог центробежных насосов НВ, 2026", "o.sidorova@demo.kb", 5, "Всё по делу, таблицы подбора выручают"),
     ("Каталог центробежных насосов НВ, 2026", "p.belov@demo.kb", 4, ""),
-    ("Прайс-лист насосов НВ (дилерский)", "o.sidorova@demo.kb", 2, "Цены прошлого года"),
+    ("Прайс-лист насосов НВ (дилерский)", "o.sidorova@demo.kb", 2, "Опции по старым ценам"),
     ("Прайс-лист насосов НВ (дилерский)", "p.belov@demo.kb", 2, ""),
     ("Прайс-лист насосов НВ (дилерский)", "n.gromova@demo.kb", 1, "Клиент нашёл расхождение с сайтом"),
     ("KX screw compressors: energy savings pitch", "n.gromova@demo.kb", 5, "Customers love the payback slide"),
@@ -28,8 +28,8 @@ FLAGS = [
         "Прайс-лист насосов НВ (дилерский)",
         "o.sidorova@demo.kb",
         "prices_outdated",
-        "В прайсе цены 2025 года и НДС 20 %, с 1 января НДС 22 %",
-        1,
+        "С 1 декабря двигатели IE4 подорожали: доплата за опцию IE4 в прайсе уже не та",
+        2,
     ),
     ("Прайс-лист насосов НВ (дилерский)", "n.gromova@demo.kb", "prices_outdated", "", None),
     (
