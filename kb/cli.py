@@ -298,6 +298,39 @@ def jobs_retry(database: Database, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+@main.group("report")
+def report_group() -> None:
+    """Reports."""
+
+
+@report_group.command("staleness")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
+@click.option("--owner", help="Only this owner's assets (e-mail).")
+@with_db
+def report_staleness(database: Database, fmt: str, owner: str | None) -> None:
+    """How fresh the published library is: tiles, owners worst first, and every asset (for a weekly mail or cron)."""
+    import json
+    from datetime import date
+
+    from kb import reports
+
+    _require_schema(database)
+    with database.session() as session:
+        owner_id = None
+        if owner:
+            user = accounts.find_user(session, owner)
+            if user is None:
+                raise click.BadParameter(f"no user with the e-mail {owner!r}", param_hint="--owner")
+            owner_id = user.id
+        report = reports.staleness(session, date.today(), reports.ReportFilters(owner_id=owner_id))
+    if fmt == "csv":
+        click.echo(reports.to_csv(report), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps(reports.to_json(report), ensure_ascii=False, indent=2))
+    else:
+        click.echo(reports.to_markdown(report), nl=False)
+
+
 @main.group("notify")
 def notify_group() -> None:
     """Notifications."""

@@ -443,6 +443,27 @@ SPEC["paths"].update(
 )
 
 
+_REPORT_FILTERS = [_param("owner"), _param("kind"), _param("product"), _param("segment"), _param("freshness")]
+SPEC["paths"].update(
+    {
+        "/api/v1/reports/staleness": {
+            "get": {
+                "summary": "The staleness report: tiles, fresh share, breakdowns worst first, and the assets",
+                "parameters": _REPORT_FILTERS,
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            }
+        },
+        "/api/v1/reports/staleness.csv": {
+            "get": {
+                "summary": "The staleness report's asset list as CSV (UTF-8 with a byte-order mark)",
+                "parameters": _REPORT_FILTERS,
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_ERRORS},
+            }
+        },
+    }
+)
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     """The OpenAPI description of this API."""

@@ -1,0 +1,271 @@
+"""The staleness report: how fresh the published library is, whose assets are overdue, and the list behind it.
+
+``staleness`` reads every published asset with its owner, current version and open flags in a fixed number
+of queries and computes the tiles (counts per freshness status, assets without text, the fresh share), the
+breakdowns by owner, kind, product and segment (worst first) and the full list. ``to_csv``, ``to_markdown`` and
+``to_json`` serve the CLI, the API and the downloads; they know nothing of Flask.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
+from kb.search.documents import freshness
+
+STATUSES = ("fresh", "review_due", "overdue", "flagged")
+NO_TEXT = (ExtractionStatus.EMPTY, ExtractionStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    asset_id: int
+    title: str
+    kind: str
+    product: str
+    segments: tuple[str, ...]
+    owner_id: int
+    owner: str
+    version: int | None
+    last_version_on: date
+    next_review_on: date
+    freshness: str
+    days_overdue: int
+    open_flags: int
+    has_text: bool
+
+
+@dataclass
+class Breakdown:
+    """One owner, kind, product or segment: its assets per freshness status."""
+
+    key: str
+    label: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    total: int = 0
+    oldest_overdue_days: int = 0
+    open_flags: int = 0
+
+    @property
+    def stale(self) -> int:
+        return self.counts["overdue"] + self.counts["flagged"]
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    owner_id: int | None = None
+    kind: str | None = None
+    product: str | None = None
+    segment: str | None = None
+    freshness: str | None = None
+
+
+@dataclass(frozen=True)
+class StalenessReport:
+    today: date
+    rows: list[ReportRow]
+    tiles: dict[str, int]
+    fresh_share: float | None
+    by_owner: list[Breakdown]
+    by_kind: list[Breakdown]
+    by_product: list[Breakdown]
+    by_segment: list[Breakdown]
+
+
+def _rows(session: Session, today: date) -> list[ReportRow]:
+    assets = session.execute(
+        select(Asset, User.display_name, AssetVersion.number, AssetVersion.published_at, AssetVersion.extraction_status)
+        .join(User, User.id == Asset.owner_id)
+        .outerjoin(AssetVersion, AssetVersion.id == Asset.current_version_id)
+        .where(Asset.status == AssetStatus.PUBLISHED)
+    ).all()
+    flags = dict(
+        session.execute(
+            select(StaleFlag.asset_id, func.count())
+            .where(StaleFlag.status == FlagStatus.OPEN)
+            .group_by(StaleFlag.asset_id)
+        ).all()
+    )
+    segments: dict[int, list[str]] = {}
+    for asset_id, segment in session.execute(select(AssetSegment.asset_id, AssetSegment.segment)):
+        segments.setdefault(asset_id, []).append(segment)
+    rows = []
+    for asset, owner, number, published_at, extraction in assets:
+        open_flags = int(flags.get(asset.id, 0))
+        rows.append(
+            ReportRow(
+                asset_id=asset.id,
+                title=asset.title,
+                kind=asset.kind,
+                product=asset.product,
+                segments=tuple(sorted(segments.get(asset.id, []))),
+                owner_id=asset.owner_id,
+                owner=owner,
+                version=number,
+                last_version_on=(published_at or asset.created_at).date(),
+                next_review_on=asset.next_review_on,
+                freshness=freshness(asset.next_review_on, open_flags, today),
+                days_overdue=max(0, (today - asset.next_review_on).days),
+                open_flags=open_flags,
+                has_text=extraction not in NO_TEXT,
+            )
+        )
+    rows.sort(key=lambda r: (STATUSES.index(r.freshness) * -1, -r.days_overdue, -r.open_flags, r.title))
+    return rows
+
+
+def _breakdown(rows: list[ReportRow], keys: Callable[[ReportRow], list[tuple[str, str]]]) -> list[Breakdown]:
+    groups: dict[str, Breakdown] = {}
+    for row in rows:
+        for key, label in keys(row):
+            group = groups.setdefault(key, Breakdown(key=key, label=label))
+            group.counts[row.freshness] += 1
+            group.total += 1
+            group.open_flags += row.open_flags
+            group.oldest_overdue_days = max(group.oldest_overdue_days, row.days_overdue)
+    return sorted(groups.values(), key=lambda g: (-g.stale, -g.oldest_overdue_days, -g.counts["review_due"], g.label))
+
+
+def _matches(row: ReportRow, filters: ReportFilters) -> bool:
+    return (
+        (filters.owner_id is None or row.owner_id == filters.owner_id)
+        and (not filters.kind or row.kind == filters.kind)
+        and (not filters.product or row.product == filters.product)
+        and (not filters.segment or filters.segment in row.segments)
+        and (not filters.freshness or row.freshness == filters.freshness)
+    )
+
+
+def staleness(session: Session, today: date, filters: ReportFilters | None = None) -> StalenessReport:
+    """The report over the published assets that pass ``filters``."""
+    rows = [row for row in _rows(session, today) if _matches(row, filters or ReportFilters())]
+    tiles = {"published": len(rows), **dict.fromkeys(STATUSES, 0), "without_text": 0}
+    for row in rows:
+        tiles[row.freshness] += 1
+        tiles["without_text"] += not row.has_text
+    return StalenessReport(
+        today=today,
+        rows=rows,
+        tiles=tiles,
+        fresh_share=round(tiles["fresh"] / len(rows), 4) if rows else None,
+        by_owner=_breakdown(rows, lambda r: [(str(r.owner_id), r.owner)]),
+        by_kind=_breakdown(rows, lambda r: [(r.kind, r.kind)]),
+        by_product=_breakdown(rows, lambda r: [(r.product, r.product or "—")]),
+        by_segment=_breakdown(rows, lambda r: [(s, s) for s in r.segments]),
+    )
+
+
+# --- formats ------------------------------------------------------------------------------------------------
+
+COLUMNS = (
+    "asset_id",
+    "title",
+    "kind",
+    "product",
+    "segments",
+    "owner",
+    "version",
+    "last_version_on",
+    "next_review_on",
+    "freshness",
+    "days_overdue",
+    "open_flags",
+    "has_text",
+)
+
+
+def _cells(row: ReportRow) -> list[Any]:
+    values = asdict(row)
+    values["segments"] = ", ".join(row.segments)
+    values["last_version_on"] = row.last_version_on.isoformat()
+    values["next_review_on"] = row.next_review_on.isoformat()
+    values["has_text"] = "yes" if row.has_text else "no"
+    values["version"] = row.version if row.version is not None else ""
+    return [values[column] for column in COLUMNS]
+
+
+def _safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula (titles are typed by people)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(report: StalenessReport) -> str:
+    """The list as CSV with a header row; the caller encodes it (UTF-8 with a BOM opens right in Excel)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for row in report.rows:
+        writer.writerow([_safe(cell) for cell in _cells(row)])
+    return buffer.getvalue()
+
+
+def to_json(report: StalenessReport) -> dict[str, Any]:
+    def breakdown(items: list[Breakdown]) -> list[dict[str, Any]]:
+        return [
+            {
+                "key": b.key,
+                "label": b.label,
+                "total": b.total,
+                **b.counts,
+                "oldest_overdue_days": b.oldest_overdue_days,
+                "open_flags": b.open_flags,
+            }
+            for b in items
+        ]
+
+    return {
+        "today": report.today.isoformat(),
+        "tiles": report.tiles,
+        "fresh_share": report.fresh_share,
+        "by_owner": breakdown(report.by_owner),
+        "by_kind": breakdown(report.by_kind),
+        "by_product": breakdown(report.by_product),
+        "by_segment": breakdown(report.by_segment),
+        "assets": [dict(zip(COLUMNS, _cells(row), strict=True)) for row in report.rows],
+    }
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: StalenessReport) -> str:
+    """A weekly-mail version: the tiles, the owners worst first, and the overdue or flagged assets."""
+    t = report.tiles
+    share = f"{report.fresh_share:.0%}" if report.fresh_share is not None else "—"
+    lines = [
+        f"# Staleness report, {report.today.isoformat()}",
+        "",
+        f"Published {t['published']} · fresh {t['fresh']} ({share}) · review due {t['review_due']} · "
+        f"overdue {t['overdue']} · flagged {t['flagged']} · without text {t['without_text']}",
+        "",
+        "## By owner",
+        "",
+        "| owner | assets | fresh | review due | overdue | flagged | oldest overdue, days | open flags |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in report.by_owner:
+        lines.append(
+            f"| {_md(b.label)} | {b.total} | {b.counts['fresh']} | {b.counts['review_due']} | {b.counts['overdue']} "
+            f"| {b.counts['flagged']} | {b.oldest_overdue_days} | {b.open_flags} |"
+        )
+    stale = [r for r in report.rows if r.freshness in ("overdue", "flagged")]
+    lines += ["", "## Overdue or flagged", ""]
+    if not stale:
+        lines.append("Nothing is overdue or flagged.")
+    else:
+        lines += ["| asset | owner | status | days overdue | open flags |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {_md(r.title)} | {_md(r.owner)} | {r.freshness} | {r.days_overdue} | {r.open_flags} |" for r in stale
+        ]
+    return "\n".join(lines) + "\n"

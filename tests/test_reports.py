@@ -1,0 +1,176 @@
+"""The staleness report: figures from a known fixture against hand-computed numbers, its formats, CLI and API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import event, update
+
+from conftest import SECRET_KEY
+from kb import accounts, feedback, reports
+from kb.cli import main
+from kb.models import Asset, AssetVersion, ExtractionStatus
+from publishing_helpers import fields, publisher_for, text_upload, worker_for
+
+TODAY = date.today()
+
+
+@pytest.fixture
+def library(app, db, make_user):
+    """Five published assets, a draft and an archived one, with review dates and flags set by hand.
+
+    Мария owns: «Каталог A» (fresh, review in 60 days), «Прайс B» (overdue 40 days, 2 open flags → flagged),
+    «=Формула» (overdue 5 days, no text). Андрей owns: «Deck C» (review due in 10 days), «Шаблон D» (overdue
+    100 days). The draft and the archived asset (overdue) are left out.
+    """
+    maria = make_user("marketing", display_name="Мария")
+    andrei = make_user("marketing", display_name="Андрей")
+    sales = [make_user("sales"), make_user("sales")]
+    publisher = publisher_for(app)
+
+    def publish(owner, title, kind, product, segments, review_in, status="published", text="текст"):
+        created = publisher.create_asset(
+            owner.id,
+            fields(owner, title=title, kind=kind, product=product, segments=segments),
+            text_upload(text, filename=f"{abs(hash(title))}.md"),
+            status=status,
+        )
+        with db.transaction() as session:
+            session.execute(
+                update(Asset)
+                .where(Asset.id == created.asset_id)
+                .values(next_review_on=TODAY + timedelta(days=review_in))
+            )
+        return created.asset_id
+
+    ids = {
+        "A": publish(maria, "Каталог A", "catalog", "Насосы", ["B2B"], 60),
+        "B": publish(maria, "Прайс B", "catalog", "Насосы", ["B2B", "B2G"], -40),
+        "F": publish(maria, "=Формула", "presentation", "Насосы", ["B2C"], -5, text="скан"),
+        "C": publish(andrei, "Deck C", "presentation", "KX", ["B2B"], 10),
+        "D": publish(andrei, "Шаблон D", "tender_template", "KX", ["B2G"], -100),
+        "draft": publish(andrei, "Черновик", "catalog", "KX", ["B2B"], -300, status="draft"),
+    }
+    ids["archived"] = publish(andrei, "Архив", "catalog", "KX", ["B2B"], -300)
+    worker_for(app).run_until_idle()
+    publisher.set_status(andrei.id, ids["archived"], "archived")
+    feedback.raise_flag(db, sales[0].id, ids["B"], "prices_outdated")
+    feedback.raise_flag(db, sales[1].id, ids["B"], "specs_wrong")
+    with db.transaction() as session:  # «=Формула» had no extractable text
+        session.execute(
+            update(AssetVersion)
+            .where(AssetVersion.asset_id == ids["F"])
+            .values(extraction_status=ExtractionStatus.EMPTY)
+        )
+    return maria, andrei, ids
+
+
+def test_figures_match_the_hand_computed_ones(db, library) -> None:
+    maria, andrei, ids = library
+    with db.session() as session:
+        report = reports.staleness(session, TODAY)
+    assert report.tiles == {
+        "published": 5,
+        "fresh": 1,
+        "review_due": 1,
+        "overdue": 2,
+        "flagged": 1,
+        "without_text": 1,
+    }
+    assert report.fresh_share == 0.2
+    # Worst first: flagged, then overdue by days, then review due, then fresh.
+    assert [r.title for r in report.rows] == ["Прайс B", "Шаблон D", "=Формула", "Deck C", "Каталог A"]
+    assert [r.days_overdue for r in report.rows] == [40, 100, 5, 0, 0]
+    owners = {b.label: b for b in report.by_owner}
+    assert owners["Мария"].counts == {"fresh": 1, "review_due": 0, "overdue": 1, "flagged": 1}
+    assert (owners["Мария"].total, owners["Мария"].oldest_overdue_days, owners["Мария"].open_flags) == (3, 40, 2)
+    assert owners["Андрей"].counts == {"fresh": 0, "review_due": 1, "overdue": 1, "flagged": 0}
+    assert (owners["Андрей"].total, owners["Андрей"].oldest_overdue_days, owners["Андрей"].open_flags) == (2, 100, 0)
+    assert [b.label for b in report.by_owner] == ["Мария", "Андрей"]  # two stale against one
+    segments = {b.key: b.total for b in report.by_segment}
+    assert segments == {"B2B": 3, "B2G": 2, "B2C": 1}
+    assert {b.key: b.total for b in report.by_kind} == {"catalog": 2, "presentation": 2, "tender_template": 1}
+
+    with db.session() as session:
+        mine = reports.staleness(session, TODAY, reports.ReportFilters(owner_id=andrei.id))
+        b2g = reports.staleness(session, TODAY, reports.ReportFilters(segment="B2G", freshness="overdue"))
+    assert mine.tiles["published"] == 2 and mine.fresh_share == 0.0
+    assert [r.title for r in b2g.rows] == ["Шаблон D"]
+
+
+def test_a_fixed_number_of_queries_whatever_the_library_size(app, db, library) -> None:
+    statements: list[str] = []
+
+    def count(*args):  # type: ignore[no-untyped-def]
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.session() as session:
+            reports.staleness(session, TODAY)
+        small = len(statements)
+        maria = library[0]
+        for n in range(20):
+            publisher_for(app).create_asset(maria.id, fields(maria, title=f"Доп {n}"), text_upload(f"доп {n}"))
+        statements.clear()
+        with db.session() as session:
+            assert reports.staleness(session, TODAY).tiles["published"] == 25
+        assert len(statements) == small
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def test_csv_parses_back_with_cyrillic_and_no_formulas(db, library) -> None:
+    with db.session() as session:
+        report = reports.staleness(session, TODAY)
+    rows = list(csv.DictReader(io.StringIO(reports.to_csv(report))))
+    assert [r["title"] for r in rows] == ["Прайс B", "Шаблон D", "'=Формула", "Deck C", "Каталог A"]
+    assert rows[0]["owner"] == "Мария" and rows[0]["freshness"] == "flagged" and rows[0]["open_flags"] == "2"
+    assert rows[0]["segments"] == "B2B, B2G" and rows[2]["has_text"] == "no"
+
+
+def test_cli_formats(db, library, instance_dir, monkeypatch) -> None:
+    maria, _andrei, _ids = library
+    monkeypatch.setenv("KB_INSTANCE_DIR", str(instance_dir))
+    monkeypatch.setenv("KB_DATABASE_URL", f"sqlite:///{instance_dir / 'kb.sqlite3'}")
+    monkeypatch.setenv("KB_SECRET_KEY", SECRET_KEY)
+    runner = CliRunner()
+    md = runner.invoke(main, ["report", "staleness"])
+    assert md.exit_code == 0, md.output
+    assert "Published 5 · fresh 1 (20%) · review due 1 · overdue 2 · flagged 1 · without text 1" in md.output
+    assert "| Мария | 3 | 1 | 0 | 1 | 1 | 40 | 2 |" in md.output
+    as_json = json.loads(runner.invoke(main, ["report", "staleness", "--format", "json"]).output)
+    assert as_json["tiles"]["published"] == 5 and as_json["assets"][0]["title"] == "Прайс B"
+    as_csv = runner.invoke(main, ["report", "staleness", "--format", "csv", "--owner", maria.email]).output
+    assert len(list(csv.DictReader(io.StringIO(as_csv)))) == 3
+    unknown = runner.invoke(main, ["report", "staleness", "--owner", "nobody@example.com"])
+    assert unknown.exit_code == 2 and "no user with the e-mail" in unknown.output
+    bad = runner.invoke(main, ["report", "staleness", "--format", "pdf"])
+    assert bad.exit_code == 2
+
+
+def test_api_json_csv_filters_and_access(client, db, make_user, library) -> None:
+    _maria, andrei, _ids = library
+    sales = make_user("sales")
+    headers = {"Authorization": f"Bearer {accounts.create_token(db, sales.id, 'crm').secret}"}
+    assert client.get("/api/v1/reports/staleness").status_code == 401
+    body = client.get("/api/v1/reports/staleness", headers=headers).json
+    assert body["tiles"]["flagged"] == 1 and body["fresh_share"] == 0.2
+    assert body["by_owner"][0]["label"] == "Мария" and body["by_owner"][0]["overdue"] == 1
+    filtered = client.get(f"/api/v1/reports/staleness?owner={andrei.id}&kind=tender_template", headers=headers).json
+    assert [a["title"] for a in filtered["assets"]] == ["Шаблон D"]
+    for query, field in (("owner=abc", "owner"), ("kind=poster", "kind"), ("freshness=stale", "freshness")):
+        bad = client.get(f"/api/v1/reports/staleness?{query}", headers=headers)
+        assert bad.status_code == 400 and bad.json["error"]["field"] == field
+    exported = client.get("/api/v1/reports/staleness.csv", headers=headers)
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert "attachment" in exported.headers["Content-Disposition"]
+    data = exported.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert rows[0]["title"] == "Прайс B" and len(rows) == 5
