@@ -269,3 +269,49 @@ def to_markdown(report: StalenessReport) -> str:
             f"| {_md(r.title)} | {_md(r.owner)} | {r.freshness} | {r.days_overdue} | {r.open_flags} |" for r in stale
         ]
     return "\n".join(lines) + "\n"
+
+
+# --- age of content -----------------------------------------------------------------------------------------
+
+AGE_BUCKETS = ((0, 90), (91, 180), (181, 365), (366, 730), (731, None))
+OVERDUE_BUCKETS = ((0, 0), (1, 30), (31, 90), (91, 180), (181, None))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    low: int
+    high: int | None
+    count: int
+
+
+def _bucket(values: list[int], bounds: tuple[tuple[int, int | None], ...]) -> list[Bucket]:
+    return [
+        Bucket(low, high, sum(1 for v in values if v >= low and (high is None or v <= high))) for low, high in bounds
+    ]
+
+
+def age_buckets(report: StalenessReport) -> list[Bucket]:
+    """Assets by days since their last version."""
+    return _bucket([(report.today - r.last_version_on).days for r in report.rows], AGE_BUCKETS)
+
+
+def overdue_buckets(report: StalenessReport) -> list[Bucket]:
+    """Assets by days overdue (the first bucket: not overdue)."""
+    return _bucket([r.days_overdue for r in report.rows], OVERDUE_BUCKETS)
+
+
+def to_xlsx(report: StalenessReport, headers: list[str] | None = None) -> bytes:
+    """The list as an Excel workbook: one sheet, a header row, dates as dates, Cyrillic intact."""
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("staleness")
+    sheet.append(headers or list(COLUMNS))
+    for row in report.rows:
+        cells = _cells(row)
+        cells[COLUMNS.index("last_version_on")] = row.last_version_on
+        cells[COLUMNS.index("next_review_on")] = row.next_review_on
+        sheet.append([_safe(cell) for cell in cells])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

@@ -174,3 +174,28 @@ def test_api_json_csv_filters_and_access(client, db, make_user, library) -> None
     assert data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0]["title"] == "Прайс B" and len(rows) == 5
+
+
+def test_report_page_numbers_link_to_their_lists_and_export_xlsx(client, auth, make_user, library) -> None:
+    from openpyxl import load_workbook
+
+    maria, _andrei, _ids = library
+    sales = make_user("sales")
+    auth.login(sales.email)  # a read-only summary for sales: the same figures, no actions
+    page = client.get("/reports/staleness")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "20%" in html and "Мария" in html
+    assert f'href="/reports/staleness?owner={maria.id}&amp;freshness=flagged#list"' in html
+    filtered = client.get(f"/reports/staleness?owner={maria.id}&freshness=flagged").get_data(as_text=True)
+    assert "Прайс B" in filtered and "Каталог A" not in filtered.split('id="list"')[1]
+    bad = client.get("/reports/staleness?kind=<script>")
+    assert bad.status_code == 400 and "<script>" not in bad.get_data(as_text=True)
+
+    exported = client.get("/reports/staleness.xlsx")
+    assert exported.status_code == 200
+    sheet = load_workbook(io.BytesIO(exported.get_data()), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:2] == ("asset_id", "title")
+    assert [r[1] for r in rows[1:]] == ["Прайс B", "Шаблон D", "'=Формула", "Deck C", "Каталог A"]
+    assert rows[1][rows[0].index("next_review_on")].date() == TODAY - timedelta(days=40)

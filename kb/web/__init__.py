@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
         main,
         notifications,
         profile,
+        reports,
         search,
         security,
         templating,
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> None:
         search.bp,
         profile.bp,
         admin.bp,
+        reports.bp,
     )
     for blueprint in (*blueprints, api_bp):
         app.register_blueprint(blueprint)

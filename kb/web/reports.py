@@ -1,0 +1,62 @@
+"""The staleness report page, with its CSV and XLSX downloads: the same figures as the CLI and the API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request
+from sqlalchemy import select
+
+from kb import reports
+from kb.api.reports import report_filters
+from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, User
+from kb.web.context import db_session
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+PER_PAGE = 100
+
+
+def _report() -> reports.StalenessReport:
+    return reports.staleness(db_session(), date.today(), report_filters(request.args))
+
+
+@bp.get("/staleness")
+def staleness() -> Any:
+    report = _report()
+    session = db_session()
+    page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    products = sorted(
+        p for p in session.scalars(select(Asset.product).where(Asset.status == AssetStatus.PUBLISHED).distinct()) if p
+    )
+    owners = session.execute(
+        select(User.id, User.display_name)
+        .where(User.id.in_(select(Asset.owner_id).where(Asset.status == AssetStatus.PUBLISHED)))
+        .order_by(User.display_name)
+    ).all()
+    args = {k: v for k, v in request.args.items() if v and k != "page"}
+    return render_template(
+        "reports/staleness.html",
+        report=report,
+        rows=report.rows[(page - 1) * PER_PAGE : page * PER_PAGE],
+        page=page,
+        pages=max(1, -(-len(report.rows) // PER_PAGE)),
+        args=args,
+        age=reports.age_buckets(report),
+        overdue=reports.overdue_buckets(report),
+        kinds=ASSET_KINDS,
+        segments=SEGMENTS,
+        products=products,
+        owners=owners,
+        statuses=reports.STATUSES,
+    )
+
+
+@bp.get("/staleness.xlsx")
+def staleness_xlsx() -> Any:
+    report = _report()
+    return Response(
+        reports.to_xlsx(report),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="kb-staleness-{report.today.isoformat()}.xlsx"'},
+    )
