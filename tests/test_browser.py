@@ -304,3 +304,33 @@ def test_flag_reaches_the_queue_and_the_fix_reaches_the_flagger(live_server: str
     assert "resolved by version 2" in notification.inner_text()
     assert "Цены на 2026 год" in notification.inner_text()
     _shot(page, "notifications")
+
+
+def test_marketing_opens_the_report_filters_by_owner_and_downloads_the_csv(
+    live_server: str, page, make_user, app
+) -> None:
+    import csv
+    import io
+
+    from publishing_helpers import fields, publisher_for, text_upload, worker_for
+
+    maria = make_user("marketing", display_name="Мария Смирнова")
+    andrei = make_user("marketing", display_name="Андрей Волков")
+    publisher = publisher_for(app)
+    publisher.create_asset(maria.id, fields(maria, title="Каталог насосов НВ"), text_upload("НВ-250/4"))
+    publisher.create_asset(andrei.id, fields(andrei, title="Презентация KX"), text_upload("KX-200"))
+    worker_for(app).run_until_idle()
+
+    _sign_in(page, live_server, maria.email)
+    page.click(".main-nav >> text=Staleness report")
+    assert page.inner_text(".tile-health .number") == "100%"
+    page.select_option("#r-owner", label="Андрей Волков")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**owner=*")
+    assert "Презентация KX" in page.inner_text("#list") and "Каталог насосов НВ" not in page.inner_text("#list")
+    _shot(page, "staleness-report")
+    with page.expect_download() as download_info:
+        page.click("text=Download CSV")
+    path = download_info.value.path()
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_bytes().decode("utf-8-sig"))))
+    assert [r["title"] for r in rows] == ["Презентация KX"] and rows[0]["owner"] == "Андрей Волков"
