@@ -323,10 +323,11 @@ def report_staleness(database: Database, fmt: str, owner: str | None) -> None:
                 raise click.BadParameter(f"no user with the e-mail {owner!r}", param_hint="--owner")
             owner_id = user.id
         report = reports.staleness(session, date.today(), reports.ReportFilters(owner_id=owner_id))
+        trend = reports.fresh_trend(session, date.today())
     if fmt == "csv":
         click.echo(reports.to_csv(report), nl=False)
     elif fmt == "json":
-        click.echo(json.dumps(reports.to_json(report), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(reports.to_json(report, trend), ensure_ascii=False, indent=2))
     else:
         click.echo(reports.to_markdown(report), nl=False)
 

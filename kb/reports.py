@@ -209,7 +209,7 @@ def to_csv(report: StalenessReport) -> str:
     return buffer.getvalue()
 
 
-def to_json(report: StalenessReport) -> dict[str, Any]:
+def to_json(report: StalenessReport, trend: list[TrendPoint] | None = None) -> dict[str, Any]:
     def breakdown(items: list[Breakdown]) -> list[dict[str, Any]]:
         return [
             {
@@ -231,6 +231,10 @@ def to_json(report: StalenessReport) -> dict[str, Any]:
         "by_kind": breakdown(report.by_kind),
         "by_product": breakdown(report.by_product),
         "by_segment": breakdown(report.by_segment),
+        "trend": [
+            {"week_ending": p.week_ending.isoformat(), "published": p.published, "fresh": p.fresh, "share": p.share}
+            for p in trend or []
+        ],
         "assets": [dict(zip(COLUMNS, _cells(row), strict=True)) for row in report.rows],
     }
 
@@ -315,3 +319,66 @@ def to_xlsx(report: StalenessReport, headers: list[str] | None = None) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# --- the trend ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    week_ending: date
+    published: int
+    fresh: int
+
+    @property
+    def share(self) -> float | None:
+        return round(self.fresh / self.published, 4) if self.published else None
+
+
+def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoint]:
+    """The fresh share at the end of each of the last ``weeks`` weeks (oldest first), rebuilt from history.
+
+    An asset counts from its first version; its review date on a day is the one set by the last review
+    (confirmation or new version) before that day, else its first version's date plus its interval; its open
+    flags are those raised before and not closed by then. Assets archived today are left out of the past too
+    (the status history is not kept).
+    """
+    from datetime import timedelta
+
+    from kb.models import Review
+
+    assets = session.execute(
+        select(Asset.id, Asset.created_at, Asset.review_interval_days, func.min(AssetVersion.published_at))
+        .join(AssetVersion, AssetVersion.asset_id == Asset.id)
+        .where(Asset.status == AssetStatus.PUBLISHED)
+        .group_by(Asset.id, Asset.created_at, Asset.review_interval_days)
+    ).all()
+    reviews: dict[int, list[tuple[date, date]]] = {}
+    for asset_id, reviewed_at, next_review in session.execute(
+        select(Review.asset_id, Review.reviewed_at, Review.next_review_on).order_by(Review.reviewed_at)
+    ):
+        reviews.setdefault(asset_id, []).append((reviewed_at.date(), next_review))
+    flags: dict[int, list[tuple[date, date | None]]] = {}
+    for asset_id, created, closed in session.execute(
+        select(StaleFlag.asset_id, StaleFlag.created_at, StaleFlag.closed_at)
+    ):
+        flags.setdefault(asset_id, []).append((created.date(), closed.date() if closed else None))
+    points = []
+    for back in range(weeks - 1, -1, -1):
+        day = today - timedelta(days=7 * back)
+        published = fresh = 0
+        for asset_id, created_at, interval, first_version in assets:
+            start = (first_version or created_at).date()
+            if start > day:
+                continue
+            published += 1
+            review_on = start + timedelta(days=interval)
+            for reviewed_on, next_review in reviews.get(asset_id, []):
+                if reviewed_on <= day:
+                    review_on = next_review
+            open_flags = sum(
+                1 for raised, closed in flags.get(asset_id, []) if raised <= day and (closed is None or closed > day)
+            )
+            fresh += freshness(review_on, open_flags, day) == "fresh"
+        points.append(TrendPoint(day, published, fresh))
+    return points

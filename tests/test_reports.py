@@ -199,3 +199,29 @@ def test_report_page_numbers_link_to_their_lists_and_export_xlsx(client, auth, m
     assert rows[0][:2] == ("asset_id", "title")
     assert [r[1] for r in rows[1:]] == ["Прайс B", "Шаблон D", "'=Формула", "Deck C", "Каталог A"]
     assert rows[1][rows[0].index("next_review_on")].date() == TODAY - timedelta(days=40)
+
+
+def test_fresh_share_trend_is_rebuilt_from_history(app, db, make_user) -> None:
+    from datetime import UTC, datetime, time
+
+    owner = make_user("marketing")
+    sales = make_user("sales")
+    publisher = publisher_for(app)
+
+    def days_ago(n: int) -> datetime:
+        return datetime.combine(TODAY - timedelta(days=n), time(9), tzinfo=UTC)
+
+    # X: a catalog (90-day reviews) published 100 days ago; Y: a presentation (180 days) 20 days ago, flagged today.
+    publisher.create_asset(
+        owner.id, fields(owner, title="X", kind="catalog"), text_upload("x", "x.md"), published_at=days_ago(100)
+    )
+    y = publisher.create_asset(
+        owner.id, fields(owner, title="Y", kind="presentation"), text_upload("y", "y.md"), published_at=days_ago(20)
+    )
+    feedback.raise_flag(db, sales.id, y.asset_id, "specs_wrong")
+    with db.session() as session:
+        trend = reports.fresh_trend(session, TODAY, weeks=6)
+    # X's review falls 10 days ago: fresh until 14 days before it, then due, then overdue.
+    assert [p.week_ending for p in trend] == [TODAY - timedelta(days=7 * n) for n in (5, 4, 3, 2, 1, 0)]
+    assert [(p.published, p.fresh) for p in trend] == [(1, 1), (1, 1), (1, 0), (2, 1), (2, 1), (2, 0)]
+    assert [p.share for p in trend] == [1.0, 1.0, 0.0, 0.5, 0.5, 0.0]

@@ -40,7 +40,7 @@ def _report() -> reports.StalenessReport:
 
 @bp.get("/reports/staleness")
 def staleness_json() -> Any:
-    return jsonify(reports.to_json(_report()))
+    return jsonify(reports.to_json(_report(), reports.fresh_trend(db_session(), date.today())))
 
 
 @bp.get("/reports/staleness.csv")

@@ -49,6 +49,7 @@ def staleness() -> Any:
         products=products,
         owners=owners,
         statuses=reports.STATUSES,
+        trend=reports.fresh_trend(session, date.today()),
     )
 
 
