@@ -432,6 +432,28 @@ class UsageEvent(Base):
     query: Mapped[str | None] = mapped_column(Text)
     filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_count: Mapped[int | None] = mapped_column(Integer)
+    #: For a view or download: the search whose result list it was opened from.
+    search_id: Mapped[int | None] = mapped_column(ForeignKey("usage_events.id", ondelete="SET NULL"), index=True)
+
+
+class GapStatus(enum.StrEnum):
+    PLANNED = "planned"
+    COVERED = "covered"
+
+
+class SearchGap(Base):
+    """Marketing's answer to a content gap: a normalised query they plan content for, or covered by an asset."""
+
+    __tablename__ = "search_gaps"
+    __table_args__ = (CheckConstraint(_check_in("status", GapStatus), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    query: Mapped[str] = mapped_column(String(300), unique=True)
+    status: Mapped[GapStatus] = mapped_column(String(16))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 # --- background work ---------------------------------------------------------------------------------------

@@ -21,19 +21,27 @@ def record(
     query: str | None = None,
     filters: dict | None = None,
     result_count: int | None = None,
-) -> None:
+    search_id: int | None = None,
+) -> int:
+    """Records one event and returns its id (a search's id goes into its result links as ``s=``)."""
     with db.transaction() as session:
-        session.add(
-            UsageEvent(
-                kind=kind,
-                user_id=user_id,
-                asset_id=asset_id,
-                version_id=version_id,
-                query=query,
-                filters=filters,
-                result_count=result_count,
-            )
+        if search_id is not None:
+            origin = session.get(UsageEvent, search_id)
+            if origin is None or origin.kind != UsageKind.SEARCH or origin.user_id != user_id:
+                search_id = None  # a link from someone else's search, or a made-up id: not counted as a click
+        event = UsageEvent(
+            kind=kind,
+            user_id=user_id,
+            asset_id=asset_id,
+            version_id=version_id,
+            query=query,
+            filters=filters,
+            result_count=result_count,
+            search_id=search_id,
         )
+        session.add(event)
+        session.flush()
+        return event.id
 
 
 def counts_for_asset(session: Session, asset_id: int, days: int = 30, now: datetime | None = None) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -10,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import assets, changes, usage
+from kb import analytics, assets, changes, usage
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
@@ -225,7 +226,15 @@ def render_asset_page(
     shown_id = assets.get_version(session, asset.id, wanted).id if wanted is not None else asset.current_version_id
     if status == 200:
         # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
-        usage.record(get_db(), UsageKind.VIEW, user_id=current_user.id, asset_id=asset.id, version_id=shown_id)
+        search_id = request.args.get("s", type=int)
+        usage.record(
+            get_db(),
+            UsageKind.VIEW,
+            user_id=current_user.id,
+            asset_id=asset.id,
+            version_id=shown_id,
+            search_id=search_id if search_id is not None and 0 < search_id < MAX_ID else None,
+        )
         asset = assets.get_asset(session, asset_id, current_user.role)
     history = assets.versions(session, asset.id)
     shown = next((v for v in history if v.id == shown_id), None)
@@ -246,6 +255,7 @@ def render_asset_page(
         page_anchor=request.args.get("page", type=int),
         counts=usage.counts_for_asset(session, asset.id),
         feedback=feedback_views.asset_feedback(session, asset, current_user.id),
+        asset_usage=analytics.asset_usage(session, asset.id, date.today()),
         errors=errors or {},
         values=values or {},
     ), status

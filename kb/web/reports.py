@@ -8,10 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
-from kb import reports
+from kb import analytics, reports
 from kb.api.reports import report_filters
-from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, User
-from kb.web.context import db_session
+from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, Role, User
+from kb.web.access import requires
+from kb.web.context import db_session, get_db
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 100
@@ -51,6 +52,49 @@ def staleness() -> Any:
         statuses=reports.STATUSES,
         trend=reports.fresh_trend(session, date.today()),
     )
+
+
+@bp.get("/content")
+@requires(Role.MARKETING)
+def content() -> Any:
+    """Content analytics: top queries, content gaps, best rated per segment and kind, assets nobody opens."""
+    session = db_session()
+    today = date.today()
+    days = request.args.get("days", 90, type=int)
+    days = days if days in (7, 30, 90, 365) else 90
+    return render_template(
+        "reports/content.html",
+        days=days,
+        searches=analytics.search_analytics(session, today, days=days),
+        rated=analytics.top_rated(session),
+        unopened=analytics.unopened(session, today),
+        assets=session.execute(
+            select(Asset.id, Asset.title).where(Asset.status == AssetStatus.PUBLISHED).order_by(Asset.title)
+        ).all(),
+        errors={},
+    )
+
+
+@bp.post("/content/gaps")
+@requires(Role.MARKETING)
+def mark_gap() -> Any:
+    from flask import flash, redirect, url_for
+    from flask_babel import gettext as _
+    from flask_login import current_user
+
+    from kb.api.assets import _int
+
+    asset_id = _int("asset_id", request.form.get("asset_id"))
+    analytics.mark_gap(
+        get_db(),
+        current_user.id,
+        request.form.get("query", ""),
+        request.form.get("status", ""),
+        asset_id,
+        request.form.get("note", ""),
+    )
+    flash(_("Saved."), "success")
+    return redirect(url_for("reports.content", days=request.form.get("days") or None, _anchor="gaps"))
 
 
 @bp.get("/staleness.xlsx")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
 from kb import feedback, usage
@@ -64,7 +64,8 @@ def _run(search: SearchRequest) -> tuple[SearchResults, Suggestion | None]:
                 suggestion = Suggestion(alternative, reason)
                 break
     if search.text.strip():
-        usage.record(
+        # The event's id goes into the result links (``s=``), so opening a result counts as a click on it.
+        g.search_id = usage.record(
             get_db(),
             UsageKind.SEARCH,
             user_id=current_user.id,
@@ -101,6 +102,7 @@ def results() -> Any:
         pages=pages,
         search_url=search_url,
         open_flags=_open_flags(found),
+        search_id=g.get("search_id"),
     )
 
 

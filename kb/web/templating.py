@@ -16,6 +16,7 @@ _NAV = (
     ("assets.new", "Publish", Role.MARKETING),
     ("freshness.queue", "Freshness queue", Role.MARKETING),
     ("reports.staleness", "Staleness report", Role.SALES),
+    ("reports.content", "Content analytics", Role.MARKETING),
     ("admin.users", "Users", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
 )
@@ -28,6 +29,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Publish": _("Publish"),
         "Freshness queue": _("Freshness queue"),
         "Staleness report": _("Staleness report"),
+        "Content analytics": _("Content analytics"),
         "Users": _("Users"),
         "Jobs": _("Jobs"),
     }
