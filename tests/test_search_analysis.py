@@ -74,3 +74,34 @@ def test_numbers_and_odd_input_do_not_break_the_analyzer() -> None:
 def test_the_analyzer_pickles_for_the_index_schema() -> None:
     analyzer = pickle.loads(pickle.dumps(mixed_analyzer()))
     assert [t.text for t in analyzer("Каталоги насосов")] == ["каталог", "насос"]
+
+
+_MIXED_TEXT = "Каталог насосов НВ-250/4 и the pumps KX-200, ёлка; GOST 12.2.003 — и прочее. The end"
+
+
+def _token_tuples(tokens) -> list[tuple]:  # type: ignore[no-untyped-def]
+    names = ("text", "pos", "startchar", "endchar", "stopped", "boost")
+    return [tuple(getattr(t, n, None) for n in names) for t in tokens]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        # what whoosh's Positions format passes when indexing a TEXT field
+        {"positions": True, "boosts": True, "mode": "index"},
+        {"positions": True, "chars": True, "mode": "index", "removestops": False},
+        {"mode": "query"},
+    ],
+)
+def test_the_per_word_analyzer_gives_the_chains_tokens(kwargs: dict) -> None:
+    from kb.search import whoosh_index
+
+    chain = mixed_analyzer()
+    shortcut = whoosh_index.MixedAnalyzer()
+    expected = _token_tuples(chain(_MIXED_TEXT, **{"boosts": False, "chars": False, "positions": False, **kwargs}))
+    calls_before = whoosh_index._word_terms.cache_info()
+    got = _token_tuples(shortcut(_MIXED_TEXT, **kwargs))
+    assert got == expected
+    # the per-word path was taken (indexing calls it with boosts=True: it must not fall back to the chain)
+    calls_after = whoosh_index._word_terms.cache_info()
+    assert calls_after.hits + calls_after.misses > calls_before.hits + calls_before.misses

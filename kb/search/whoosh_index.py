@@ -1289,6 +1289,7 @@ class MixedAnalyzer(CompositeAnalyzer):
         start_char=0,
         tokenize=True,
         mode="",
+        boosts=False,  # whoosh's Positions format asks for boosts; every token's boost is 1.0 either way
         **kwargs,
     ):
         if keeporiginal or not tokenize or kwargs or not isinstance(value, str) or not _analyzes_per_token(self):
@@ -1303,6 +1304,7 @@ class MixedAnalyzer(CompositeAnalyzer):
                 start_char=start_char,
                 tokenize=tokenize,
                 mode=mode,
+                boosts=boosts,
                 **kwargs,
             )
         return _tokens(value, positions, chars, removestops, start_pos, start_char, mode)
