@@ -184,3 +184,32 @@ def test_did_you_mean_offers_a_close_spelling(index) -> None:
     assert index.suggest("compresor") == "compressor"
     assert index.suggest("характеристики") is None  # spelt right: nothing to suggest
     assert index.suggest("zzzzzzzz") is None
+
+
+def test_did_you_mean_prefers_the_nearest_spelling_then_the_most_frequent(tmp_path: Path) -> None:
+    ix = WhooshIndex(tmp_path / "index")
+    try:
+        # "насос" is in many assets, "насосы" in one: one edit away beats two edits away, however frequent
+        for asset in range(1, 6):
+            ix.replace_asset(asset, [page(asset, 1, "насос насос насос", title="Каталог")])
+        ix.replace_asset(6, [page(6, 1, "насосы", title="Каталог")])
+        assert len(list(ix._searcher().leaf_searchers())) > 1  # several segments
+        assert ix.suggest("нассосы") == "насосы"
+        assert ix.suggest("нсос") == "насос"
+        # two edits away, the first letter kept
+        assert ix.suggest("компресорров") is None
+        ix.replace_asset(7, [page(7, 1, "компрессоров")])
+        assert ix.suggest("компресорров") == "компрессоров"
+    finally:
+        WhooshIndex.close_all()
+
+
+def test_did_you_mean_never_offers_words_only_drafts_have(tmp_path: Path) -> None:
+    ix = WhooshIndex(tmp_path / "index")
+    try:
+        ix.replace_asset(1, [page(1, 1, "Секретный проектор", title="Черновик", status="draft")])
+        ix.replace_asset(2, [page(2, 1, "Насосы", title="Каталог")])
+        assert ix.suggest("проэктор") is None
+        assert ix.suggest("насасы") == "насосы"
+    finally:
+        WhooshIndex.close_all()

@@ -8,44 +8,43 @@ server and worker processes; an asset's pages are committed before small segment
 leave big segments alone, so a new version is searchable without waiting for a merge. Searchers are kept per
 process and refreshed only when the index changed, checked at most once a second.
 
-A search finds the same results whoosh's own collectors would (see ``_page_scores``) with bounded work: every
-matching page's asset is counted from sets of postings, without scoring or reading stored fields; pages are
-scored a whole postings list at a time, and pages matched only by a frequent, weakly weighted term are not
-scored when they cannot reach the page of results asked for; snippets are made only for the pages shown.
-Decoded postings of recent terms and per-segment tables (each page's asset and facet values, field lengths)
-are kept in memory, bounded.
+A search finds the same pages with the same scores as whoosh's own matchers (see ``_page_scores``), but
+evaluates each node of the matcher tree for all documents of a segment at once, as numpy arrays, instead of
+a document at a time; phrases are matched on cached positions the same way (``_phrase_matches``). Assets
+are ranked, counted and their facets tallied from those arrays, without reading stored fields; stored fields
+and snippets are read only for the results shown. Decoded postings and positions of recent terms and
+per-segment tables (each page's asset and facet values, field lengths) are kept in memory, bounded.
 """
 
 from __future__ import annotations
 
 import fcntl
-import math
 import os
 import re
 import shutil
 import threading
 import time
 from array import array
-from bisect import bisect_left, insort
-from collections import Counter, OrderedDict, deque
+from bisect import bisect_left, bisect_right, insort
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from whoosh import highlight, index, sorting
 from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer, Token
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.matching.binary import AndNotMatcher, IntersectionMatcher, UnionMatcher
 from whoosh.matching.combo import ArrayUnionMatcher
-from whoosh.matching.mcore import ListMatcher, NullMatcherClass
+from whoosh.matching.mcore import ListMatcher, Matcher, NullMatcher, NullMatcherClass
 from whoosh.matching.wrappers import FilterMatcher, WrappingMatcher
 from whoosh.query import And, AndNot, Every, NullQuery, Or, Phrase, Prefix, Query, Term
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25FScorer, WeightScorer
-from whoosh.support.levenshtein import distance as edit_distance
 from whoosh.util import fib
 from whoosh.writing import MERGE_SMALL
 
@@ -139,8 +138,31 @@ def _document(page: IndexPage) -> dict[str, Any]:
         "updated": page.updated.replace(tzinfo=None),
         "rating": round(page.rating * 100),
         "stamp": page.stamp,
-        "words": f"{page.title}\n{page.page_title}\n{page.body}",
     }
+
+
+#: A word of the spelling vocabulary: letters only, three or more (as ``analysis.spelling_analyzer``).
+_SPELLING_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _documents(pages: list[IndexPage]) -> Iterator[dict[str, Any]]:
+    """The index documents of some assets' pages; each published current version's words once, on its first page.
+
+    "Did you mean" picks from the ``words`` field. Its words come from what sales may find (drafts and older
+    versions stay out of suggestions), listed once per asset rather than per page: the vocabulary and its
+    frequencies by asset are what suggestions need, and indexing every page's words again would cost nearly
+    as much as the body itself.
+    """
+    texts: dict[int, list[str]] = {}
+    for page in pages:
+        if page.current and page.status == "published":
+            texts.setdefault(page.version_id, [page.title]).extend((page.page_title, page.body))
+    for page in pages:
+        document = _document(page)
+        text = texts.pop(page.version_id, None)
+        if text is not None:
+            document["words"] = sorted(set(_SPELLING_WORD.findall("\n".join(text).lower().replace("ё", "е"))))
+        yield document
 
 
 def _small(counts_or_segments: list[Any]) -> list[Any]:
@@ -230,8 +252,8 @@ class WhooshIndex:
             writer = ix.writer()
             try:
                 writer.delete_by_term("asset", str(asset_id))
-                for page in pages:
-                    writer.add_document(**_document(page))
+                for document in _documents(pages):
+                    writer.add_document(**document)
             except BaseException:
                 writer.cancel()
                 raise
@@ -262,14 +284,14 @@ class WhooshIndex:
             # is CPU-bound Python, so this scales with the cores; this process reads the database meanwhile.
             processes = min(REBUILD_PROCESSES, os.cpu_count() or 1)
             if processes > 1:
-                writer = ix.writer(procs=processes, multisegment=True, limitmb=128)
+                writer = ix.writer(procs=processes, multisegment=True, limitmb=256)
             else:
                 writer = ix.writer(limitmb=256)
             try:
                 try:
                     for batch in batches:
-                        for page in batch:
-                            writer.add_document(**_document(page))
+                        for document in _documents(batch):
+                            writer.add_document(**document)
                             written += 1
                 except BaseException:
                     writer.cancel()
@@ -333,9 +355,7 @@ class WhooshIndex:
         if "words" not in searcher.schema.names():
             return None
         reader = searcher.reader()
-        # One segment: whoosh's corrector walks the term list with a Levenshtein automaton, quickly. Several:
-        # its corrector computes the edit distance to every word of the field; the same, filtered first.
-        corrector = searcher.corrector("words") if reader.is_atomic() else _DocTable.of(searcher).vocabulary(searcher)
+        vocabulary = _DocTable.of(searcher).vocabulary(searcher)
         parsed = parse(text)
         changed = False
         replacements: dict[str, str] = {}
@@ -343,9 +363,9 @@ class WhooshIndex:
             key = word.lower().replace("ё", "е")
             if len(key) < 4 or not key.isalpha() or reader.frequency("words", key) > 0:
                 continue
-            candidates = corrector.suggest(key, limit=1, maxdist=2 if len(key) > 6 else 1)
-            if candidates:
-                replacements[word] = candidates[0]
+            found = vocabulary.suggest(key, maxdist=2 if len(key) > 6 else 1)
+            if found:
+                replacements[word] = found
                 changed = True
         if not changed:
             return None
@@ -375,18 +395,19 @@ class WhooshIndex:
         start = (request.page - 1) * request.per_page
         sortedby = {"newest": "updated", "rating": "rating"}.get(request.sort)
         if sortedby is None:
-            scores, matching, trees = _page_scores(searcher, table, query, start + request.per_page)
-            best = table.best_page_per_asset(scores)
-            ranked = [(final, docnum) for final, docnum, _score in table.ranked_by_relevance(best)]
-            first_pages = table.first_page_per_asset(matching)
+            mask, scores, trees = _page_scores(searcher, query)
+            best = table.best_pages(mask, scores)
+            ranked = table.ranked_by_relevance(best, scores, start + request.per_page)
+            total, facets = int(best.size), table.facets_of(best)
         else:
             trees = []
             first_pages = table.lowest_page_per_asset(_matching_docs(searcher, query))
             ranked = table.ranked_by_column(searcher, sortedby, first_pages, start + request.per_page)
+            total, facets = len(first_pages), table.facets_of(first_pages.values())
         shown = [(score, searcher.stored_fields(docnum)) for score, docnum in ranked[start : start + request.per_page]]
         shown_assets = [int(f["asset"]) for _s, f in shown]
         if sortedby is None and all(tree is not None for *_rest, tree in trees):
-            pages = _shown_pages(searcher, table, query, trees, scores, matching, shown_assets)
+            pages = _shown_pages(searcher, table, trees, mask, scores, shown_assets)
         else:
             pages = self._best_pages(searcher, table, text_query, scope, shown_assets)
         hits = [
@@ -405,7 +426,7 @@ class WhooshIndex:
             )
             for score, fields in shown
         ]
-        return SearchResults(total=len(first_pages), hits=hits, facets=table.facets_of(first_pages.values()))
+        return SearchResults(total=total, hits=hits, facets=facets)
 
     def _best_pages(
         self, searcher: Any, table: _DocTable, text_query: Query, scope: Query, asset_ids: list[int]
@@ -446,12 +467,20 @@ class WhooshIndex:
 class _Postings:
     """A term's postings in one segment, decoded once: document numbers (deleted ones included) and weights."""
 
-    __slots__ = ("ids", "weights", "_docs")
+    __slots__ = ("ids", "weights", "_docs", "_arrays")
 
     def __init__(self, ids: array, weights: array) -> None:
         self.ids = ids
         self.weights = weights
         self._docs: frozenset[int] | None = None
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(document numbers, weights as float64): what whoosh reads, as Python reads the float32 weights."""
+        if self._arrays is None:
+            ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.intp)
+            self._arrays = (ids, np.frombuffer(self.weights, dtype=np.float32).astype(np.float64))
+        return self._arrays
 
     @property
     def docs(self) -> frozenset[int]:
@@ -490,6 +519,24 @@ class _PostingsCache:
                     self.held -= len(old.ids)
         return postings
 
+    def positions(self, segment_id: str, matcher: Any) -> np.ndarray:
+        """Every position of a term in one segment as ascending keys ``document << 32 | position``."""
+        key = (segment_id, "positions", *matcher.term())
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found.ids
+        keys = _decode_positions(matcher)
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = _Postings(keys, array("f"))  # type: ignore[arg-type]
+                self.held += len(keys)
+                while self.held > self.size and len(self.entries) > 1:
+                    _key, old = self.entries.popitem(last=False)
+                    self.held -= len(old.ids)
+        return keys
+
     def forget(self, live: set[str]) -> None:
         with self.lock:
             for key in [k for k in self.entries if k[0] not in live]:
@@ -516,6 +563,28 @@ def _decode(matcher: Any) -> _Postings:
             weights.append(matcher.weight())
             matcher.next()
     return _Postings(ids, weights)
+
+
+def _decode_positions(matcher: Any) -> np.ndarray:
+    """Every posting's positions of a leaf matcher's term, from the start, as ``document << 32 | position``."""
+    matcher = matcher if isinstance(matcher, W3LeafMatcher) else matcher.copy()
+    matcher.reset()
+    keys: list[int] = []
+    if isinstance(matcher, W3LeafMatcher):
+        decode = matcher.format.decode_positions
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_values()
+            for docnum, value in zip(matcher._ids, matcher._values, strict=True):
+                base = docnum << 32
+                keys.extend([base + position for position in decode(value)])
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            base = matcher.id() << 32
+            keys.extend([base + position for position in matcher.value_as("positions")])
+            matcher.next()
+    return np.array(keys, dtype=np.int64)
 
 
 _POSTINGS = _PostingsCache(POSTINGS_CACHE_SIZE)
@@ -558,31 +627,32 @@ class _SegmentTable:
             v[0] if v else None for v in map(_FACET_VALUES["freshness"].__getitem__, self.facets["freshness"])
         ]
         self._columns: dict[str, list[Any]] = {}
-        self._lengths: dict[str, list[Any]] = {}
-        self._unscored: dict[tuple[str, bytes], _Scores] = {}
+        self._lengths: dict[str, np.ndarray] = {}
+        self._unscored: dict[tuple[str, bytes], _Dense] = {}
 
-    def unscored(self, matcher: Any) -> _Scores:
+    def unscored(self, matcher: Any) -> _Dense:
         """A term of an unscored field (status, current version, a filter): each document scores its weight.
 
         Kept per segment, deleted documents included (deletions are applied above this): the status and
-        current-version terms hold nearly every document and are in every query.
+        current-version terms hold nearly every document and are in every query. Never changed in place.
         """
         term = matcher.term()
         if term not in self._unscored:
-            postings = _POSTINGS.get(self.segment_id, matcher)
-            weights = set(postings.weights)
-            if len(weights) <= 1:
-                self._unscored[term] = _Same(postings.docs, weights.pop() if weights else 1.0)
-            else:
-                self._unscored[term] = dict(zip(postings.ids, postings.weights, strict=True))
-        found = self._unscored[term]
-        return found if isinstance(found, _Same) else dict(found)
+            ids, weights = _POSTINGS.get(self.segment_id, matcher).arrays()
+            mask = np.zeros(self.doc_count, dtype=bool)
+            mask[ids] = True
+            scores = np.zeros(self.doc_count)
+            scores[ids] = weights
+            self._unscored[term] = (mask, scores)
+        return self._unscored[term]
 
-    def lengths(self, searcher: Any, fieldname: str) -> list[Any]:
+    def lengths(self, searcher: Any, fieldname: str) -> np.ndarray:
         """Each document's length of a field, as BM25F reads it (``Searcher.doc_field_length(d, field, 1)``)."""
         if fieldname not in self._lengths:
             length = searcher.doc_field_length
-            self._lengths[fieldname] = [length(d, fieldname, 1) for d in range(self.doc_count)]
+            self._lengths[fieldname] = np.array(
+                [length(d, fieldname, 1) for d in range(self.doc_count)], dtype=np.float64
+            )
         return self._lengths[fieldname]
 
     def column(self, reader: Any, field: str) -> list[Any]:
@@ -613,6 +683,11 @@ class _DocTable:
             self.freshness += table.freshness
             for name, codes in table.facets.items():
                 self.facets[name] += codes
+        # Each page's asset as a small number (0 .. asset_count - 1), for per-asset reductions.
+        _ids, self.asset_index = np.unique(np.array(self.assets, dtype=np.int64), return_inverse=True)
+        self.asset_count = int(_ids.size)
+        self.stale_factor = np.array([STALE_FACTOR.get(f, 1.0) for f in self.freshness], dtype=np.float64)  # type: ignore[arg-type]
+        self.facet_arrays = {name: np.array(codes, dtype=np.intp) for name, codes in self.facets.items()}
 
     @classmethod
     def segment_table(cls, reader: Any) -> _SegmentTable:
@@ -659,41 +734,47 @@ class _DocTable:
         ordered = sorted(docs, reverse=True)
         return dict(zip(map(self.assets.__getitem__, ordered), ordered, strict=True))
 
-    def best_page_per_asset(self, scores: dict[int, float]) -> dict[int, tuple[float, int]]:
-        """asset id -> (score, docnum) of its best page: the highest score, the lowest docnum among equals."""
-        assets = self.assets
-        best: dict[int, tuple[float, int]] = {}
-        for docnum, score in scores.items():
-            asset = assets[docnum]
-            known = best.get(asset)
-            if known is None or score > known[0] or (score == known[0] and docnum < known[1]):
-                best[asset] = (score, docnum)
-        return best
+    def best_pages(self, mask: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The best matching page of each asset: the highest score, the lowest document number among equals."""
+        docs = np.flatnonzero(mask)
+        if not docs.size:
+            return docs
+        assets, page_scores = self.asset_index[docs], scores[docs]
+        top = np.full(self.asset_count, -np.inf)
+        np.maximum.at(top, assets, page_scores)
+        winners = page_scores == top[assets]
+        docs, assets = docs[winners], assets[winners]
+        _assets, first = np.unique(assets, return_index=True)  # docs ascend: the lowest winning page of each
+        return docs[first]
 
-    def ranked_by_relevance(self, best: dict[int, tuple[float, int]]) -> list[tuple[float, int, float]]:
-        """(final score, best page, score) of every asset, best first; overdue and flagged assets a little lower.
+    def ranked_by_relevance(self, best: np.ndarray, scores: np.ndarray, wanted: int) -> list[tuple[float, int]]:
+        """(final score, best page) of the ``wanted`` best assets; overdue and flagged assets a little lower.
 
         The order of ranking all matching pages by score (ties by document number), keeping each asset's
         first, then sorting by score times the stale factor, equal results keeping that order.
         """
-        freshness = self.freshness
-        ranked = [
-            (score * STALE_FACTOR.get(freshness[docnum], 1.0), docnum, score)  # type: ignore[arg-type]
-            for score, docnum in best.values()
-        ]
-        ranked.sort(key=lambda item: (-item[0], -item[2], item[1]))
-        return ranked
+        if not best.size or wanted <= 0:
+            return []
+        score = scores[best]
+        final = score * self.stale_factor[best]
+        if best.size > 4 * wanted:  # only the candidates that can be among the wanted: a partial sort first
+            cut = np.partition(final, best.size - wanted)[best.size - wanted]
+            keep = final >= cut
+            best, score, final = best[keep], score[keep], final[keep]
+        order = np.lexsort((best, -score, -final))[:wanted]
+        return [(float(f), int(d)) for f, d in zip(final[order], best[order], strict=True)]
 
-    def facets_of(self, docnums: Iterable[int]) -> dict[str, dict[str, int]]:
-        """Counts of matching assets per facet value (an asset counts once, whatever its number of pages)."""
-        docnums = list(docnums)
+    def facets_of(self, docnums: Iterable[int] | np.ndarray) -> dict[str, dict[str, int]]:
+        """Counts of matching assets per facet value, from one page of each (facets are the same on every page)."""
+        docs = docnums if isinstance(docnums, np.ndarray) else np.fromiter(docnums, dtype=np.intp)
         result: dict[str, dict[str, int]] = {}
-        for name, codes in self.facets.items():
+        for name, codes in self.facet_arrays.items():
             counts: dict[str, int] = {}
             values = _FACET_VALUES[name]
-            for code, n in Counter(map(codes.__getitem__, docnums)).items():
+            tally = np.bincount(codes[docs]) if docs.size else np.zeros(0, dtype=np.intp)
+            for code in np.flatnonzero(tally):
                 for value in values[code]:
-                    counts[value] = counts.get(value, 0) + n
+                    counts[value] = counts.get(value, 0) + int(tally[code])
             result[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         return result
 
@@ -711,62 +792,62 @@ class _DocTable:
         return [(key * 1.0, docnum) for key, docnum in items[:wanted]]
 
 
-class _Vocabulary:
-    """``whoosh.spelling.ReaderCorrector`` on an index of several segments, the same suggestions, faster.
+_CYRILLIC_LETTERS = "абвгдежзийклмнопрстуфхцчшщъыьэюя"
+_LATIN_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
-    There whoosh computes the (Damerau-Levenshtein) edit distance from the word to every term of the field;
-    this computes it, with the same function, only for terms that can be close enough: a length within the
-    distance, and no more characters missing from either side than the distance (compared as bit masks).
-    Suggestions rank as whoosh ranks them: the most frequent term, then the greatest. The terms of each
-    segment are listed once per process (segments never change).
+
+class _Vocabulary:
+    """Close spellings from the ``words`` field of every segment, as ``whoosh.spelling.ReaderCorrector`` picks.
+
+    Whoosh's corrector tries distance 1, then 2: at the first distance with any word, the most frequent wins
+    (then the greatest). On an index of several segments it computes the edit distance to every word of the
+    field. Here distance 1 looks up each word one edit away among each segment's words (listed once per process
+    and segment); distance 2 walks each segment's terms that share the first letter with whoosh's Levenshtein
+    automaton.
     """
 
-    _segments: dict[str, dict[int, list[tuple[str, int]]]] = {}
+    _words: dict[str, frozenset[str]] = {}  # segment id -> its words (segments never change)
 
     def __init__(self, searcher: Any, fieldname: str) -> None:
         self.reader = searcher.reader()
         self.fieldname = fieldname
-        self.parts = []
-        live = set()
-        for subsearcher, _offset in searcher.leaf_searchers():
-            reader = subsearcher.reader()
-            key = reader.segment().segment_id()
-            live.add(key)
-            if key not in _Vocabulary._segments:
-                from_bytes = reader.schema[fieldname].from_bytes
-                by_length: dict[int, list[tuple[str, int]]] = {}
-                for btext in reader.lexicon(fieldname):
-                    word = from_bytes(btext)
-                    by_length.setdefault(len(word), []).append((word, _char_mask(word)))
-                _Vocabulary._segments[key] = by_length
-            self.parts.append(_Vocabulary._segments[key])
-        _Vocabulary._segments = {k: v for k, v in _Vocabulary._segments.items() if k in live}
+        self.readers = [subsearcher.reader() for subsearcher, _offset in searcher.leaf_searchers()]
+        live = {reader.segment().segment_id() for reader in self.readers}
+        _Vocabulary._words = {k: v for k, v in _Vocabulary._words.items() if k in live}
 
-    def suggest(self, text: str, limit: int = 1, maxdist: int = 2, prefix: int = 0) -> list[str]:
-        assert limit == 1 and prefix == 0, "only what WhooshIndex.suggest asks"
-        mask = _char_mask(text)
-        close: set[str] = set()
-        for by_length in self.parts:
-            for length in range(len(text) - maxdist, len(text) + maxdist + 1):
-                for word, word_mask in by_length.get(length, ()):
-                    if (mask & ~word_mask).bit_count() > maxdist or (word_mask & ~mask).bit_count() > maxdist:
-                        continue
-                    if word not in close and edit_distance(word, text, limit=maxdist) <= maxdist:
-                        close.add(word)
-        best: tuple[float, str] | None = None
-        for word in close:
-            f = self.reader.frequency(self.fieldname, word) or 1
-            item = (0 - (maxdist + (1.0 / f * 0.5)), word)
-            if best is None or item > best:
-                best = item
-        return [best[1]] if best is not None else []
+    def _segment_words(self, reader: Any) -> frozenset[str]:
+        key = reader.segment().segment_id()
+        words = _Vocabulary._words.get(key)
+        if words is None:
+            from_bytes = reader.schema[self.fieldname].from_bytes
+            words = _Vocabulary._words[key] = frozenset(map(from_bytes, reader.lexicon(self.fieldname)))
+        return words
+
+    def suggest(self, text: str, maxdist: int = 2) -> str | None:
+        field = self.fieldname
+        for distance in range(1, maxdist + 1):
+            if distance == 1:
+                edits = _one_edit(text)
+                close = set().union(*(edits & self._segment_words(reader) for reader in self.readers))
+            else:
+                # the first letter kept: it is rarely the one mistyped, and the walk is many times shorter
+                close = {w for r in self.readers for w in r.terms_within(field, text, distance, prefix=1)}
+            close.discard(text)
+            if close:
+                frequency = self.reader.frequency
+                return max(close, key=lambda w: (0 - (distance + (1.0 / (frequency(field, w) or 1) * 0.5)), w))
+        return None
 
 
-def _char_mask(word: str) -> int:
-    mask = 0
-    for char in word:
-        mask |= 1 << (ord(char) % 64)
-    return mask
+def _one_edit(word: str) -> set[str]:
+    """Every word one deletion, transposition, replacement or insertion (of a letter of its script) away."""
+    letters = _CYRILLIC_LETTERS if any("а" <= c <= "я" for c in word) else _LATIN_LETTERS
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in letters}
+    edits |= {a + c + b for a, b in splits for c in letters}
+    return edits
 
 
 def _term_docs(reader: Any, field: str, text: Any, *, deleted: bool = True) -> Iterable[int]:
@@ -823,117 +904,58 @@ def _matching_docs(searcher: Any, query: Query) -> set[int]:
 # --- scores for every matching page, a whole postings list at a time ------------------------------------
 
 
-class _Same:
-    """Documents that all score ``value`` (terms of unscored fields: status, current version, filters)."""
-
-    __slots__ = ("docs", "value")
-
-    def __init__(self, docs: Any, value: float) -> None:
-        self.docs = docs
-        self.value = value
-
-    def as_dict(self) -> dict[int, float]:
-        return dict.fromkeys(self.docs, self.value)
-
-
-_Scores = dict[int, float] | _Same
+#: A segment's documents matching a node of a matcher tree, and their scores: (mask, scores), 0 where no match.
+_Dense = tuple[np.ndarray, np.ndarray]
 _LEAVES = (W3LeafMatcher, ListMatcher)
-#: Whoosh's Or unions its terms with an ArrayUnionMatcher in segments up to this size when the search need
-#: not track the current document (whoosh.query.compound.Or: dc > 5000), else with UnionMatchers.
-_ARRAY_UNION_MAX_DOCS = 5000
-#: A term with more postings than this, in a field whose scores are small, is scored only where needed.
-DEFER_POSTINGS = 2_000
 
 
 class _Unsupported(Exception):
     """A matcher the set-at-a-time evaluation does not know (phrases): whoosh scores it."""
 
 
-def _page_scores(
-    searcher: Any, table: _DocTable, query: Query, wanted: int
-) -> tuple[dict[int, float], set[int], list[Any]]:
-    """Scores whoosh's matchers would give, to the last bit, for the pages that can rank, and every match.
+def _page_scores(searcher: Any, query: Query) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Which pages match ``query`` and the score whoosh's matchers give each, for every page of the index.
 
-    Returns (scores, matching, trees): ``matching`` holds every document matching ``query``; ``scores`` the
-    score of every matching document that can belong to the ``wanted`` best assets (all of them, unless
-    some could be left out safely, see below); ``trees`` (searcher, offset, segment table, matcher tree or
-    None) for each segment, for ``_shown_pages``.
+    Returns (mask, scores, trees): ``mask[d]`` whether document ``d`` matches, ``scores[d]`` its score (0 where
+    it does not match); ``trees`` (searcher, offset, segment table, matcher tree or None) for each segment, for
+    ``_shown_pages``.
 
     Whoosh scores one document at a time, walking its tree of matchers in Python: at 60,000 pages a frequent
-    word costs a second. This builds the same matchers and evaluates each node for all its documents at
-    once: a term's postings are read whole (and kept, see ``_PostingsCache``) and scored with the same BM25F
-    arithmetic and parameters, unions and intersections add the scores in the order the matchers do.
-
-    Work is bounded on frequent words: the pages matched only through long postings lists of weakly
-    weighted terms (a frequent word in the body) are scored last, and not at all when even their best
-    possible score (whoosh's own per-term bound) cannot reach the ``wanted``-th best asset found without them.
+    word costs a second. This builds the same matchers and evaluates each node for all the documents of a
+    segment at once, as arrays (see ``_dense``): a term's postings are read whole (and kept, see
+    ``_PostingsCache``) and scored with the same BM25F arithmetic and parameters; unions and intersections add
+    the scores in the order the matchers do.
     """
     context = searcher.context(needs_current=False)
-    segments = []
+    masks, scores, trees = [], [], []
     for subsearcher, offset in searcher.leaf_searchers():
         segment = _DocTable.segment_table(subsearcher.reader())
-        segments.append((subsearcher, offset, segment, query.matcher(subsearcher, context)))
-    scores: dict[int, float] = {}
-    matching: set[int] = set()
-    pending = []
-    unsupported: set[int] = set()
-    for subsearcher, offset, segment, matcher in segments:
+        matcher = query.matcher(subsearcher, context)
         try:
-            deferred = _deferred_leaves(matcher, subsearcher.reader())
-            docs = _docs(matcher, segment)
-            if deferred:
-                kept = [m for m, _boost in _scored_leaves(matcher) if id(m) not in deferred]
-                known = set().union(*(_POSTINGS.get(segment.segment_id, m).docs for m in kept))
-                within = docs & known
-                part = _evaluate(matcher, subsearcher, segment, deferred, within)
-                bound = _bound(matcher, segment, deferred) * (1 + 1e-9)
-                pending.append((subsearcher, offset, segment, matcher, bound))
-            else:
-                part = _evaluate(matcher, subsearcher, segment)
+            mask, score = _dense(matcher, subsearcher, segment)
         except _Unsupported:
             # A matcher this does not know: whoosh's own evaluation of the whole tree, document by document.
-            unsupported.add(offset)
             matcher = query.matcher(subsearcher, context)
-            part = {}
+            mask, score = np.zeros(segment.doc_count, dtype=bool), np.zeros(segment.doc_count)
             while matcher.is_active():
-                part[matcher.id()] = matcher.score()
+                mask[matcher.id()] = True
+                score[matcher.id()] = matcher.score()
                 matcher.next()
-            docs = set(part)
-        if isinstance(part, _Same):
-            part = part.as_dict()
-        if offset:
-            scores.update({d + offset: s for d, s in part.items()})
-            matching |= {d + offset for d in docs}
-        else:
-            scores.update(part)
-            matching |= docs
-    trees = {offset: matcher for _sub, offset, _seg, matcher in segments}
-    if pending:
-        best = table.best_page_per_asset(scores)
-        ranked = table.ranked_by_relevance(best)
-        threshold = ranked[wanted - 1][0] if len(ranked) >= wanted else None
-        for subsearcher, offset, segment, matcher, bound in pending:
-            if threshold is None or bound >= threshold:
-                matcher = query.matcher(subsearcher, context)
-                trees[offset] = matcher
-                part = _evaluate(matcher, subsearcher, segment)
-                if isinstance(part, _Same):
-                    part = part.as_dict()
-                scores.update({d + offset: s for d, s in part.items()} if offset else part)
-    return (
-        scores,
-        matching,
-        [(sub, off, seg, None if off in unsupported else trees[off]) for sub, off, seg, _m in segments],
-    )
+            matcher = None
+        masks.append(mask)
+        scores.append(score)
+        trees.append((subsearcher, offset, segment, matcher))
+    if not masks:
+        return np.zeros(0, dtype=bool), np.zeros(0), trees
+    return np.concatenate(masks), np.concatenate(scores), trees
 
 
 def _shown_pages(
     searcher: Any,
     table: _DocTable,
-    query: Query,
     trees: list[Any],
-    scores: dict[int, float],
-    matching: set[int],
+    mask: np.ndarray,
+    all_scores: np.ndarray,
     asset_ids: list[int],
 ) -> dict[int, list[PageHit]]:
     """The best pages of the assets shown, with snippets: what ``WhooshIndex._best_pages`` finds, from the
@@ -948,31 +970,8 @@ def _shown_pages(
     if not asset_ids:
         return {}
     shown = set(asset_ids)
-    candidates = [d for d in table.pages_of(asset_ids) if d in matching]
-    # The scores _best_pages's search gives: the same as the ranking's, except in segments small enough that
-    # whoosh unions many terms with an ArrayUnionMatcher when it need not track the current document; its
-    # search does, so there each candidate page is scored again with the matchers it would use.
-    page_scores: dict[int, float] = {}
-    current = searcher.context(needs_current=True)
-    for number, (subsearcher, offset, segment, tree) in enumerate(trees):
-        end = offset + segment.doc_count
-        local = {d - offset for d in candidates if offset <= d < end}
-        if not local:
-            continue
-        if segment.doc_count > _ARRAY_UNION_MAX_DOCS:
-            known = {d for d in local if d + offset in scores}
-            page_scores.update({d + offset: scores[d + offset] for d in known})
-            local -= known
-            if not local:
-                continue
-        else:
-            tree = query.matcher(subsearcher, current)
-            trees[number] = (subsearcher, offset, segment, tree)
-        leaves = {id(m) for m, _boost in _scored_leaves(tree)}
-        part = _evaluate(tree, subsearcher, segment, leaves, local)
-        part = part.as_dict() if isinstance(part, _Same) else part
-        page_scores.update({d + offset: s for d, s in part.items() if d in local})
-    scores = page_scores
+    candidates = [d for d in table.pages_of(asset_ids) if mask[d]]
+    scores = {d: float(all_scores[d]) for d in candidates}
     # whoosh's collapse: documents in order; an asset keeps its PAGES_PER_ASSET best (-score, docnum)
     kept: dict[int, list[tuple[float, int]]] = {}
     collected: list[int] = []
@@ -1023,16 +1022,15 @@ def _body_terms(trees: list[Any], docnums: list[int]) -> frozenset[str]:
                 field, text = node.term()
                 if field == "body" and not local.isdisjoint(_POSTINGS.get(segment.segment_id, node).docs):
                     words.add(from_bytes(text))
-            elif node.phrase is not None and node.phrase.fieldname == "body":
-                if not local.isdisjoint(node.scores()):
-                    words.update(node.phrase.words)
+            elif node.phrase.fieldname == "body" and not local.isdisjoint(node._ids):
+                words.update(node.phrase.words)
     return frozenset(words)
 
 
 def _text_nodes(matcher: Any) -> Iterator[Any]:
     """The leaves and phrases of a tree, but not what an AndNot leaves out."""
     kind = type(matcher)
-    if isinstance(matcher, _LEAVES) or kind is _Phrase.Matcher:
+    if isinstance(matcher, _LEAVES) or kind is _PhraseMatcher:
         yield matcher
     elif kind in (UnionMatcher, IntersectionMatcher):
         yield from _text_nodes(matcher.a)
@@ -1068,177 +1066,73 @@ def _scored_leaves(matcher: Any, boost: float = 1.0) -> Iterator[tuple[Any, floa
         yield from _scored_leaves(matcher.child, boost * matcher.boost)
 
 
-def _deferred_leaves(matcher: Any, reader: Any) -> set[int]:
-    """Long postings lists of terms that weigh little next to the others (a frequent word in the body)."""
-    leaves = [(m, _scorer(m).max_quality() * boost) for m, boost in _scored_leaves(matcher)]
-    if len(leaves) < 2:
-        return set()
-    top = max(bound for _m, bound in leaves)
-    frequency = reader.doc_frequency
-    return {id(m) for m, bound in leaves if bound * 4 <= top and frequency(*m.term()) > DEFER_POSTINGS}
+def _dense(matcher: Any, searcher: Any, segment: _SegmentTable) -> _Dense:
+    """The documents a matcher tree matches in its segment and their scores, every node for all documents at once.
 
-
-def _docs(matcher: Any, segment: _SegmentTable) -> frozenset[int] | set[int]:
-    """The documents the tree matches, by set operations on whole postings."""
+    Each node gives what whoosh's matcher of that kind gives for each document, computed with the same
+    floating-point operations in the same order. Arrays returned by a node are never changed in place.
+    """
     kind = type(matcher)
     if isinstance(matcher, _LEAVES):
-        return _POSTINGS.get(segment.segment_id, matcher).docs
-    if kind is WrappingMatcher:
-        return _docs(matcher.child, segment)
-    if kind is FilterMatcher and matcher._exclude:
-        return _docs(matcher.child, segment) - matcher._ids
-    if kind is UnionMatcher:
-        return _docs(matcher.a, segment) | _docs(matcher.b, segment)
-    if kind is IntersectionMatcher:
-        return _docs(matcher.a, segment) & _docs(matcher.b, segment)
-    if kind is AndNotMatcher:
-        return _docs(matcher.a, segment) - _docs(matcher.b, segment)
-    if kind is ArrayUnionMatcher:
-        return set().union(*(_docs(sub, segment) for sub in matcher._submatchers))
+        return _dense_leaf(matcher, searcher, segment)
     if kind is NullMatcherClass:
-        return frozenset()
-    if kind is _Phrase.Matcher:
-        return frozenset(matcher.scores())
-    raise _Unsupported(kind.__name__)
-
-
-def _bound(matcher: Any, segment: _SegmentTable, deferred: set[int]) -> float:
-    """The highest score a document matched by no scored term but the deferred ones can have."""
-    kind = type(matcher)
-    if isinstance(matcher, _LEAVES):
-        scorer = _scorer(matcher)
-        if isinstance(scorer, WeightScorer):
-            return max(_POSTINGS.get(segment.segment_id, matcher).weights, default=0.0)
-        return scorer.max_quality() if id(matcher) in deferred else 0.0
-    if kind is WrappingMatcher or kind is FilterMatcher:
-        return _bound(matcher.child, segment, deferred) * matcher.boost
-    if kind in (UnionMatcher, IntersectionMatcher):
-        return _bound(matcher.a, segment, deferred) + _bound(matcher.b, segment, deferred)
-    if kind is AndNotMatcher:
-        return _bound(matcher.a, segment, deferred)
-    if kind is ArrayUnionMatcher:
-        return sum(_bound(sub, segment, deferred) for sub in matcher._submatchers) * matcher._boost
-    if kind is NullMatcherClass:
-        return 0.0
-    return math.inf  # a phrase: no bound known here, so nothing is left out
-
-
-def _evaluate(
-    matcher: Any,
-    searcher: Any,
-    segment: _SegmentTable,
-    deferred: set[int] | None = None,
-    within: set[int] | None = None,
-) -> _Scores:
-    """The scores of the documents a matcher tree matches; deferred leaves only for documents ``within``."""
-    kind = type(matcher)
-    if isinstance(matcher, _LEAVES):
-        return _leaf_scores(matcher, searcher, segment, within if deferred and id(matcher) in deferred else None)
-    if kind is NullMatcherClass:
-        return {}
+        return np.zeros(segment.doc_count, dtype=bool), np.zeros(segment.doc_count)
     # Positions do not matter here (leaves are read whole, from their first posting): a node whoosh found
     # empty when it was built evaluates to nothing all the same.
     if kind is WrappingMatcher or (kind is FilterMatcher and matcher._exclude):
-        scores = _evaluate(matcher.child, searcher, segment, deferred, within)
-        boost = matcher.boost
-        if kind is FilterMatcher:
-            deleted = matcher._ids
-            if isinstance(scores, _Same):
-                scores = _Same(scores.docs - deleted, scores.value)
-            else:
-                scores = {d: s for d, s in scores.items() if d not in deleted}
-        if isinstance(scores, _Same):
-            return _Same(scores.docs, scores.value * boost)
-        return {d: s * boost for d, s in scores.items()}
-    if kind is UnionMatcher:
-        return _union(
-            _evaluate(matcher.a, searcher, segment, deferred, within),
-            _evaluate(matcher.b, searcher, segment, deferred, within),
-        )
+        mask, scores = _dense(matcher.child, searcher, segment)
+        if kind is FilterMatcher and matcher._ids:  # deleted documents
+            mask = mask.copy()
+            mask[np.fromiter(matcher._ids, dtype=np.intp, count=len(matcher._ids))] = False
+            scores = np.where(mask, scores, 0.0)
+        return mask, scores * matcher.boost
+    if kind is UnionMatcher:  # a document in both scores a + b (in that order), in one alone its own score
+        mask_a, a = _dense(matcher.a, searcher, segment)
+        mask_b, b = _dense(matcher.b, searcher, segment)
+        return mask_a | mask_b, a + b
     if kind is IntersectionMatcher:
-        return _intersection(
-            _evaluate(matcher.a, searcher, segment, deferred, within),
-            _evaluate(matcher.b, searcher, segment, deferred, within),
-        )
+        mask_a, a = _dense(matcher.a, searcher, segment)
+        mask_b, b = _dense(matcher.b, searcher, segment)
+        mask = mask_a & mask_b
+        return mask, np.where(mask, a + b, 0.0)
     if kind is ArrayUnionMatcher:  # whoosh's union of many terms in small segments: 0 + s1 × boost + ...
-        if not matcher._scored:  # (unscored: every document scores 1)
-            return _Same(frozenset(_docs(matcher, segment)), 1.0)
-        boost = matcher._boost
-        total: dict[int, float] = {}
+        union = np.zeros(segment.doc_count, dtype=bool)
+        total = np.zeros(segment.doc_count)
         for sub in matcher._submatchers:
-            part = _evaluate(sub, searcher, segment, deferred, within)
-            for d, s in (part.as_dict() if isinstance(part, _Same) else part).items():
-                total[d] = total.get(d, 0.0) + s * boost
-        return {d: s for d, s in total.items() if s > 0}
+            mask, scores = _dense(sub, searcher, segment)
+            union |= mask
+            total = total + scores * matcher._boost
+        if not matcher._scored:  # unscored: every document scores 1
+            return union, union * 1.0
+        mask = union & (total > 0)
+        return mask, np.where(mask, total, 0.0)
     if kind is AndNotMatcher:
-        scores = _evaluate(matcher.a, searcher, segment, deferred, within)
-        excluded = _evaluate(matcher.b, searcher, segment)  # never partial: it removes
-        gone = excluded.docs if isinstance(excluded, _Same) else excluded.keys()
-        if isinstance(scores, _Same):
-            return _Same(scores.docs - set(gone), scores.value)
-        return {d: s for d, s in scores.items() if d not in gone}
-    if kind is _Phrase.Matcher:
-        return dict(matcher.scores())
+        mask_a, a = _dense(matcher.a, searcher, segment)
+        mask_b, _b = _dense(matcher.b, searcher, segment)
+        mask = mask_a & ~mask_b
+        return mask, np.where(mask, a, 0.0)
+    if kind is _PhraseMatcher:
+        mask, scores = np.zeros(segment.doc_count, dtype=bool), np.zeros(segment.doc_count)
+        mask[matcher.docs] = True
+        scores[matcher.docs] = matcher.scores
+        return mask, scores
     raise _Unsupported(kind.__name__)
 
 
-def _leaf_scores(matcher: Any, searcher: Any, segment: _SegmentTable, within: set[int] | None) -> _Scores:
+def _dense_leaf(matcher: Any, searcher: Any, segment: _SegmentTable) -> _Dense:
     scorer = _scorer(matcher)
     if isinstance(scorer, WeightScorer):  # unscored fields: the score is the weight
         return segment.unscored(matcher)
     if type(scorer) is not BM25FScorer:
         raise _Unsupported(type(scorer).__name__)
-    postings = _POSTINGS.get(segment.segment_id, matcher)
-    pairs: Iterable[tuple[int, float]] = zip(postings.ids, postings.weights, strict=True)
-    if within is not None:
-        if len(within) * 8 < len(postings.ids):
-            ids, weights = postings.ids, postings.weights
-            picked = []
-            for d in within:
-                at = bisect_left(ids, d)
-                if at < len(ids) and ids[at] == d:
-                    picked.append((d, weights[at]))
-            pairs = picked
-        else:
-            pairs = [(d, w) for d, w in pairs if d in within]
-    lengths = segment.lengths(searcher, matcher.term()[0])
+    ids, tf = _POSTINGS.get(segment.segment_id, matcher).arrays()
+    lengths = segment.lengths(searcher, matcher.term()[0])[ids]
     idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+    mask, scores = np.zeros(segment.doc_count, dtype=bool), np.zeros(segment.doc_count)
+    mask[ids] = True
     # whoosh.scoring.bm25, operation for operation.
-    return {d: idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths[d] / avgfl))) for d, tf in pairs}
-
-
-def _union(a: _Scores, b: _Scores) -> _Scores:
-    """UnionMatcher: a document in both scores a + b (in that order), in one alone its own score."""
-    if isinstance(a, _Same) and isinstance(b, _Same) and a.value == b.value and a.docs.isdisjoint(b.docs):
-        return _Same(a.docs | b.docs, a.value)
-    if isinstance(a, _Same):
-        a = a.as_dict()
-    if isinstance(b, _Same):
-        b = b.as_dict()
-    if len(a) >= len(b):
-        for d, s in b.items():
-            known = a.get(d)
-            a[d] = s if known is None else known + s
-        return a
-    for d, s in a.items():
-        known = b.get(d)
-        b[d] = s if known is None else s + known
-    return b
-
-
-def _intersection(a: _Scores, b: _Scores) -> _Scores:
-    """IntersectionMatcher: documents in both, scoring a + b (in that order)."""
-    if isinstance(a, _Same) and isinstance(b, _Same):
-        return _Same(a.docs & b.docs, a.value + b.value)
-    if isinstance(b, _Same):
-        docs, value = b.docs, b.value
-        return {d: s + value for d, s in a.items() if d in docs}  # type: ignore[union-attr]
-    if isinstance(a, _Same):
-        docs, value = a.docs, a.value
-        return {d: value + s for d, s in b.items() if d in docs}
-    if len(a) <= len(b):
-        return {d: s + b[d] for d, s in a.items() if d in b}
-    return {d: a[d] + s for d, s in b.items() if d in a}
+    scores[ids] = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths / avgfl)))
+    return mask, scores
 
 
 # --- the analyzer, once per word ------------------------------------------------------------------------
@@ -1389,49 +1283,170 @@ def _word_query(word: str) -> Query:
 
 
 class _Phrase(Phrase):
-    """A whoosh Phrase whose matcher can be built again from the start (see ``_evaluate``); the same matches
-    and scores as Phrase's own, the wrapper multiplying by 1."""
+    """A phrase in one field: its words at the same distances as in the text the person typed.
 
-    class Matcher(WrappingMatcher):
-        def __init__(self, child: Any, rebuild: Any = None, boost: float = 1.0) -> None:
-            super().__init__(child, boost)
-            self.rebuild = rebuild
-            self.phrase: Phrase | None = None
-            self._scores: dict[int, float] | None = None
+    ``offsets`` are the words' positions in the phrase as typed, stop words counted: "total cost of ownership"
+    is ``total`` +0, ``cost`` +1, ``ownership`` +3, as those words stand in an indexed page (the analyzer drops
+    stop words but keeps the positions they held). Matches are found with arrays over cached positions
+    (``_phrase_matches``), not a document at a time; a match scores as whoosh's phrase matcher scores it: the
+    BM25F scores of its words, added as its tree of intersections adds them, times the boost.
+    """
 
-        def scores(self) -> dict[int, float]:
-            """Every match with its score: whoosh's own phrase matcher, one document at a time, built afresh so
-            it starts at the first document as the leaves in ``_evaluate`` do."""
-            if self._scores is None:
-                fresh = self.rebuild()
-                self._scores = {}
-                while fresh.is_active():
-                    self._scores[fresh.id()] = fresh.score()
-                    fresh.next()
-            return self._scores
+    def __init__(self, fieldname: str, words: list[str], offsets: list[int] | None = None, boost: float = 1.0):
+        super().__init__(fieldname, words, slop=1, boost=boost)
+        self.offsets = list(offsets) if offsets is not None else list(range(len(words)))
 
-        def _replacement(self, newchild: Any) -> Any:
-            return self._like(newchild)
+    def normalize(self) -> Query:
+        return self
 
-        def copy(self) -> Any:
-            return self._like(self.child.copy())
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and getattr(other, "offsets", None) == self.offsets
 
-        def _like(self, child: Any) -> Any:
-            twin = self.__class__(child, self.rebuild, self.boost)
-            twin.phrase = self.phrase
-            return twin
+    def __hash__(self) -> int:
+        return super().__hash__() ^ hash(tuple(self.offsets))
 
     def matcher(self, searcher: Any, context: Any = None) -> Any:
-        return _Phrase.Matcher(Phrase.matcher(self, searcher, context), lambda: Phrase.matcher(self, searcher, context))
+        if self.fieldname not in searcher.schema:
+            return NullMatcher()
+        if searcher.is_atomic():
+            docs, scores = _phrase_matches(searcher, self, context)
+        else:
+            parts = [(_phrase_matches(sub, self, context), offset) for sub, offset in searcher.leaf_searchers()]
+            docs = np.concatenate([found + offset for (found, _s), offset in parts] or [np.zeros(0, np.intp)])
+            scores = np.concatenate([s for (_d, s), _offset in parts] or [np.zeros(0)])
+        return _PhraseMatcher(self, docs, scores)
+
+
+class _PhraseMatcher(Matcher):
+    """Whoosh's matcher protocol over the matches of a phrase found beforehand (document numbers ascending)."""
+
+    def __init__(self, phrase: _Phrase, docs: np.ndarray, scores: np.ndarray, at: int = 0) -> None:
+        self.phrase = phrase
+        self.docs = docs
+        self.scores = scores
+        self._ids: list[int] = docs.tolist()
+        self._at = at
+
+    def is_active(self) -> bool:
+        return self._at < len(self._ids)
+
+    def id(self) -> int:
+        return self._ids[self._at]
+
+    def next(self) -> None:
+        self._at += 1
+
+    def skip_to(self, id: int) -> None:  # noqa: A002  # whoosh's name
+        self._at = bisect_left(self._ids, id, self._at)
+
+    def score(self) -> float:
+        return float(self.scores[self._at])
+
+    def weight(self) -> float:
+        return self.score()
+
+    def reset(self) -> None:
+        self._at = 0
+
+    def copy(self) -> _PhraseMatcher:
+        return _PhraseMatcher(self.phrase, self.docs, self.scores, self._at)
+
+    def all_ids(self) -> Iterator[int]:
+        yield from self._ids[self._at :]
+
+    def replace(self, minquality: float = 0) -> Any:
+        return self if self.is_active() else NullMatcher()
+
+    def supports(self, astype: str) -> bool:
+        return False
+
+    def supports_block_quality(self) -> bool:
+        return False
+
+    def max_quality(self) -> float:
+        return float(self.scores.max()) if self.scores.size else 0.0
+
+    def depth(self) -> int:
+        return 0
+
+    def term_matchers(self) -> Iterator[Any]:
+        return iter(())
+
+    def matching_terms(self, id: int | None = None) -> Iterator[tuple[str, bytes]]:  # noqa: A002
+        """The phrase's words where it matches, so that whoosh's highlighting marks them."""
+        if id is None and not self.is_active():
+            return
+        wanted = self.id() if id is None else id
+        at = bisect_left(self._ids, wanted)
+        if at < len(self._ids) and self._ids[at] == wanted:
+            for word in self.phrase.words:
+                yield self.phrase.fieldname, word.encode("utf-8")
+
+
+def _phrase_matches(searcher: Any, phrase: _Phrase, context: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(documents, scores) of a phrase in one segment: the words at their offsets, deleted documents left out."""
+    reader = searcher.reader()
+    empty = np.zeros(0, dtype=np.intp), np.zeros(0)
+    segment = _DocTable.segment_table(reader)
+    leaves = []
+    excluded: set[int] = set()
+    for word in phrase.words:
+        matcher = Term(phrase.fieldname, word).matcher(searcher, context)
+        if isinstance(matcher, FilterMatcher) and matcher._exclude:
+            excluded = matcher._ids
+            matcher = matcher.child
+        if not isinstance(matcher, _LEAVES):
+            return empty  # a word found nowhere in this segment
+        leaves.append(matcher)
+    found = _POSTINGS.positions(segment.segment_id, leaves[0])
+    for leaf, step in zip(leaves[1:], np.diff(phrase.offsets), strict=True):
+        if not found.size:
+            break
+        keys = _POSTINGS.positions(segment.segment_id, leaf)
+        wanted = found + int(step)
+        at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+        found = wanted[keys[at] == wanted] if keys.size else keys
+    docs = np.unique(found >> 32).astype(np.intp)
+    if excluded and docs.size:
+        docs = docs[~np.isin(docs, np.fromiter(excluded, dtype=np.intp, count=len(excluded)))]
+    if not docs.size:
+        return empty
+    lengths = segment.lengths(searcher, phrase.fieldname)[docs]
+    parts = []
+    for leaf in leaves:
+        scorer = _scorer(leaf)
+        if type(scorer) is not BM25FScorer:
+            raise _Unsupported(type(scorer).__name__)
+        ids, weights = _POSTINGS.get(segment.segment_id, leaf).arrays()
+        tf = weights[np.searchsorted(ids, docs)]
+        idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+        # whoosh.scoring.bm25, operation for operation.
+        parts.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths / avgfl))))
+    scores = _tree_sum(parts)
+    return docs, scores * phrase.boost if phrase.boost != 1.0 else scores
+
+
+def _tree_sum(parts: list[np.ndarray]) -> np.ndarray:
+    """Adds as whoosh's binary tree of intersection matchers adds its children's scores."""
+    if len(parts) == 1:
+        return parts[0]
+    half = len(parts) // 2
+    return _tree_sum(parts[:half]) + _tree_sum(parts[half:])
 
 
 def _phrase_query(phrase: str) -> Query:
-    terms = _field_terms(phrase)
-    if not terms:
+    tokens = [
+        (t.text, t.pos)
+        for t in mixed_analyzer()(phrase, positions=True, mode="query", removestops=False)
+        if not t.stopped
+    ]
+    if not tokens:
         return NullQuery
-    if len(terms) == 1:
+    if len(tokens) == 1:
         return _word_query(phrase)
-    return Or([_Phrase(field, terms, boost=boost) for field, boost in TEXT_FIELDS.items()])
+    words = [text for text, _pos in tokens]
+    offsets = [pos - tokens[0][1] for _text, pos in tokens]
+    return Or([_Phrase(field, words, offsets, boost=boost) for field, boost in TEXT_FIELDS.items()])
 
 
 def _text_query(parsed: ParsedQuery) -> Query:
@@ -1471,73 +1486,118 @@ def _matched_token(text: str, pos: int, start: int, end: int) -> Token:
 
 def _context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list[Any]:
     """``ContextFragmenter.fragment_tokens`` over kb's tokens of ``text``, matched against ``words`` and merged
-    as ``Highlighter._merge_matched_tokens`` merges them: the same fragments, in one loop instead of four
-    generators a token."""
-    # The token stream after matching and merging: (start, end) for an unmatched token, a Token if matched.
-    stream: list[Any] = []
-    pending: Token | None = None
-    for pos, match in enumerate(_TOKEN_RE.finditer(text)):
-        start, end = match.span()
-        for term, _stopped in _word_terms(match.group(), "index", False):
-            if term not in words:
-                if pending is not None:
-                    stream.append(pending)
-                    pending = None
-                stream.append((start, end))
-            elif pending is None:
-                pending = _matched_token(term, pos, start, end)
-            elif start <= pending.endchar:
-                if end > pending.endchar:
-                    pending.text += term[pending.endchar - end :]
-                    pending.endchar = end
-            else:
-                stream.append(pending)
-                pending = None
-                stream.append(_matched_token(term, pos, start, end))
-    if pending is not None:
-        stream.append(pending)
+    as ``Highlighter._merge_matched_tokens`` merges them: the same fragments, without a loop per token.
+
+    Only the tokens near a match are walked one by one. A run of unmatched tokens outside a fragment only
+    moves where the next fragment may start (within ``surround`` characters before its first match), which is
+    computed for the whole run at once.
+    """
+    toks = _TOKEN_RE.findall(text)
+    hit_words = {word for word in set(toks) if _matches(word, words)}
+    if not hit_words:
+        return []
+    spans = [match.span() for match in _TOKEN_RE.finditer(text)]
+    starts = [start for start, _end in spans]
+    ends = [end for _start, end in spans]
+    hits = [i for i, word in enumerate(toks) if word in hit_words]
 
     maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
     fragments = []
     first: int | None = None
-    firsts: deque[int] = deque()
+    firsts: list[int] = []  # ascending: where a fragment may start
     countdown = -1
     tks: list[Token] = []
-    endchar = None
+    endchar: int | None = None
     currentlen = 0
-    for item in stream:
-        matched = type(item) is not tuple
-        if matched:
-            startchar, endchar = item.startchar, item.endchar
-        else:
-            startchar, endchar = item
-        tlength = endchar - startchar
-        if charlimit and endchar > charlimit:
-            break
-        if countdown < 0 and not matched:
-            firsts.append(startchar)
-            while firsts and endchar - firsts[0] > surround:
-                firsts.popleft()
-        elif currentlen + tlength > maxchars:
-            countdown = 0
-        elif matched:
-            countdown = surround
-            if first is None:
-                if firsts:
-                    first = firsts[0]
-                else:
-                    first = startchar
-                    countdown += surround
-            tks.append(item.copy())
-        if countdown >= 0:
-            currentlen += tlength
-            countdown -= tlength
-            if countdown <= 0:
-                fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
-                tks = []
-                firsts = deque()
-                first = None
-                currentlen = 0
+    next_hit = 0
+    open_match = False  # the last token ended with a matched term whoosh's merging still holds
+    i, count = 0, len(toks)
+    while i < count:
+        while next_hit < len(hits) and hits[next_hit] < i:
+            next_hit += 1
+        if countdown < 0 and (next_hit == len(hits) or hits[next_hit] != i):
+            # A run of unmatched tokens outside a fragment: only the possible starts and the end move.
+            j = hits[next_hit] if next_hit < len(hits) else count
+            if charlimit and bisect_right(ends, charlimit, i, j) < j:
+                return fragments  # the token past the limit ends the walk (no fragment is open here)
+            cutoff = ends[j - 1] - surround
+            firsts = [start for start in firsts if start >= cutoff] + starts[bisect_left(starts, cutoff, i, j) : j]
+            endchar = ends[j - 1]
+            open_match = False
+            i = j
+            continue
+        items, open_match = _token_items(toks[i], i, starts[i], ends[i], words, open_match)
+        for item in items:
+            matched = type(item) is not tuple
+            if matched:
+                startchar, endchar = item.startchar, item.endchar
+            else:
+                startchar, endchar = item
+            tlength = endchar - startchar
+            if charlimit and endchar > charlimit:
+                if tks:
+                    fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
+                return fragments
+            if countdown < 0 and not matched:
+                firsts.append(startchar)
+                firsts = [start for start in firsts if endchar - start <= surround]
+            elif currentlen + tlength > maxchars:
+                countdown = 0
+            elif matched:
+                countdown = surround
+                if first is None:
+                    if firsts:
+                        first = firsts[0]
+                    else:
+                        first = startchar
+                        countdown += surround
+                tks.append(item.copy())
+            if countdown >= 0:
+                currentlen += tlength
+                countdown -= tlength
+                if countdown <= 0:
+                    fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
+                    tks = []
+                    firsts = []
+                    first = None
+                    currentlen = 0
+        i += 1
     if tks:
         fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
     return fragments
+
+
+def _matches(word: str, words: frozenset[str]) -> bool:
+    return any(term in words for term, _stopped in _word_terms(word, "index", False))
+
+
+def _token_items(
+    word: str, pos: int, start: int, end: int, words: frozenset[str], open_before: bool
+) -> tuple[list[Any], bool]:
+    """What one token adds to the highlighter's stream, and whether it ends with a match still open for merging.
+
+    (start, end) for each unmatched term, a Token for each matched one, merged as whoosh merges them: a
+    matched term joins the open match of its own token (a code's parts share its place); when the previous
+    token's match is still open, that one is let go and this term follows it unmerged, leaving none open.
+    """
+    items: list[Any] = []
+    pending: Token | None = None
+    previous_open = open_before
+    for term, _stopped in _word_terms(word, "index", False):
+        if term not in words:
+            if pending is not None:
+                items.append(pending)
+                pending = None
+            previous_open = False
+            items.append((start, end))
+        elif pending is not None:
+            continue
+        elif previous_open:
+            items.append(_matched_token(term, pos, start, end))
+            previous_open = False
+        else:
+            pending = _matched_token(term, pos, start, end)
+    if pending is not None:
+        items.append(pending)
+        return items, True
+    return items, False
