@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint messages translations clean
+.PHONY: run test lint bench messages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ run: $(VENV)/.installed translations
 test: $(VENV)/.installed-test translations
 	$(BIN)/ruff check kb tests content wsgi.py
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The search benchmark (benchmarks/README.md): ASSETS=10000 for the full run.
+ASSETS ?= 1000
+bench: $(VENV)/.installed translations
+	$(BIN)/python benchmarks/search_benchmark.py --assets $(ASSETS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kb tests content wsgi.py
