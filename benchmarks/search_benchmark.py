@@ -931,9 +931,12 @@ def format_report(r: dict[str, Any]) -> str:
         add(f"           (publish -> extraction stored by the worker: median {fr['extraction_median_s']:.2f} s)")
     if "memory" in r:
         add("")
-        add("memory, VmRSS (peak VmHWM) after the load:")
+        add("memory after the load: VmRSS (peak VmHWM) = RssAnon (own) + RssFile (mapped index files) + shared")
         for w in r["memory"]:
-            add(f"  {w['role']:<14} pid {w['pid']:<8} {w['rss_mib']:>7.0f} MiB ({w['hwm_mib']:.0f} MiB)")
+            add(
+                f"  {w['role']:<14} pid {w['pid']:<8} {w['rss_mib']:>7.0f} MiB ({w['hwm_mib']:.0f} MiB)"
+                f"   own {w.get('anon_mib', 0):.0f} MiB, mapped files {w.get('file_mib', 0):.0f} MiB"
+            )
     add("")
     add(f"{'target (10,000 assets, 2 cores)':<50}{'measured':>14}{'target':>12}   verdict")
     for label, value, target, ok in r["targets"]:
@@ -1119,6 +1122,10 @@ def _run(
         status = proc_status(entry["pid"])
         entry["rss_mib"] = kib(status.get("VmRSS", "")) / 1024
         entry["hwm_mib"] = kib(status.get("VmHWM", "")) / 1024
+        # RSS counts the index file pages the process has mapped (shared with the page cache and the other
+        # workers) as well as its own memory: RssAnon is the process's own, RssFile the mapped files.
+        entry["anon_mib"] = kib(status.get("RssAnon", "")) / 1024
+        entry["file_mib"] = kib(status.get("RssFile", "")) / 1024
     report["memory"] = memory
     server.stop()
     cleanup.remove(server.stop)
