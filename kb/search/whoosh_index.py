@@ -25,7 +25,7 @@ import shutil
 import threading
 import time
 from array import array
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -1226,9 +1226,9 @@ def _tokens(
 
 
 class _Highlighter(highlight.Highlighter):
-    """Whoosh's highlighter, re-tokenizing pages with kb's analyzer once per word (see ``MixedAnalyzer``).
+    """Whoosh's highlighter (fragment scoring, order and HTML formatting) over kb's fragments of a page.
 
-    The same snippets as whoosh's own, whichever of kb's analyzers the index was built with.
+    Fragments come from ``_context_fragments``, which finds the matches of a page without tokenizing it all.
     """
 
     def snippet(self, text: str, words: frozenset[str], top: int) -> str:
@@ -1485,119 +1485,93 @@ def _matched_token(text: str, pos: int, start: int, end: int) -> Token:
 
 
 def _context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list[Any]:
-    """``ContextFragmenter.fragment_tokens`` over kb's tokens of ``text``, matched against ``words`` and merged
-    as ``Highlighter._merge_matched_tokens`` merges them: the same fragments, without a loop per token.
+    """The passages of ``text`` around the words it was found by, as whoosh's ``ContextFragmenter`` cuts them.
 
-    Only the tokens near a match are walked one by one. A run of unmatched tokens outside a fragment only
-    moves where the next fragment may start (within ``surround`` characters before its first match), which is
-    computed for the whole run at once.
+    A fragment starts at the first whole word at most ``surround`` characters before a match and takes the
+    matches that follow while it stays within ``maxchars``; it ends at the last whole word at most ``surround``
+    characters after its last match. Only the matches are visited one by one (the page's words are looked up
+    once each), not every token: on a page dense with matches whoosh's token-by-token walk costs ten times more.
     """
-    toks = _TOKEN_RE.findall(text)
-    hit_words = {word for word in set(toks) if _matches(word, words)}
+    hit_words = {word for word in set(_TOKEN_RE.findall(text)) if not words.isdisjoint(_index_terms(word))}
     if not hit_words:
         return []
-    spans = [match.span() for match in _TOKEN_RE.finditer(text)]
-    starts = [start for start, _end in spans]
-    ends = [end for _start, end in spans]
-    hits = [i for i, word in enumerate(toks) if word in hit_words]
-
     maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
+    hits = sorted(hit for word in hit_words for hit in _occurrences(text, word, charlimit or len(text)))
     fragments = []
-    first: int | None = None
-    firsts: list[int] = []  # ascending: where a fragment may start
-    countdown = -1
-    tks: list[Token] = []
-    endchar: int | None = None
-    currentlen = 0
-    next_hit = 0
-    open_match = False  # the last token ended with a matched term whoosh's merging still holds
-    i, count = 0, len(toks)
-    while i < count:
-        while next_hit < len(hits) and hits[next_hit] < i:
-            next_hit += 1
-        if countdown < 0 and (next_hit == len(hits) or hits[next_hit] != i):
-            # A run of unmatched tokens outside a fragment: only the possible starts and the end move.
-            j = hits[next_hit] if next_hit < len(hits) else count
-            if charlimit and bisect_right(ends, charlimit, i, j) < j:
-                return fragments  # the token past the limit ends the walk (no fragment is open here)
-            cutoff = ends[j - 1] - surround
-            firsts = [start for start in firsts if start >= cutoff] + starts[bisect_left(starts, cutoff, i, j) : j]
-            endchar = ends[j - 1]
-            open_match = False
-            i = j
-            continue
-        items, open_match = _token_items(toks[i], i, starts[i], ends[i], words, open_match)
-        for item in items:
-            matched = type(item) is not tuple
-            if matched:
-                startchar, endchar = item.startchar, item.endchar
-            else:
-                startchar, endchar = item
-            tlength = endchar - startchar
-            if charlimit and endchar > charlimit:
-                if tks:
-                    fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
-                return fragments
-            if countdown < 0 and not matched:
-                firsts.append(startchar)
-                firsts = [start for start in firsts if endchar - start <= surround]
-            elif currentlen + tlength > maxchars:
-                countdown = 0
-            elif matched:
-                countdown = surround
-                if first is None:
-                    if firsts:
-                        first = firsts[0]
-                    else:
-                        first = startchar
-                        countdown += surround
-                tks.append(item.copy())
-            if countdown >= 0:
-                currentlen += tlength
-                countdown -= tlength
-                if countdown <= 0:
-                    fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
-                    tks = []
-                    firsts = []
-                    first = None
-                    currentlen = 0
-        i += 1
-    if tks:
-        fragments.append(highlight.mkfrag(text, tks, startchar=first, endchar=endchar))
+    at = 0
+    while at < len(hits):
+        first = hits[at][0]
+        start = _fragment_start(text, first, surround)
+        upto = at + 1
+        while upto < len(hits) and hits[upto][1] - start <= maxchars:
+            upto += 1
+        last = hits[upto - 1][1]
+        end = _fragment_end(text, last, min(last + surround, max(last, start + maxchars)))
+        tokens = [
+            _matched_token(_first_term(word, words), number, hit_start, hit_end)
+            for number, (hit_start, hit_end, word) in enumerate(hits[at:upto], start=at)
+        ]
+        fragments.append(highlight.mkfrag(text, tokens, startchar=start, endchar=end))
+        at = upto
     return fragments
 
 
-def _matches(word: str, words: frozenset[str]) -> bool:
-    return any(term in words for term, _stopped in _word_terms(word, "index", False))
+def _is_word_char(text: str, at: int) -> bool:
+    """Whether ``text[at]`` is what ``\\w`` matches (a letter, digit or underscore)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
 
 
-def _token_items(
-    word: str, pos: int, start: int, end: int, words: frozenset[str], open_before: bool
-) -> tuple[list[Any], bool]:
-    """What one token adds to the highlighter's stream, and whether it ends with a match still open for merging.
+def _occurrences(text: str, word: str, limit: int) -> Iterator[tuple[int, int, str]]:
+    """(start, end, word) wherever ``word`` stands as a whole token of ``text`` (as ``TOKEN_PATTERN`` splits it)
+    ending at most at ``limit``: found by ``str.find``, not by tokenizing the text again."""
+    at = text.find(word)
+    while at >= 0 and at + len(word) <= limit:
+        end = at + len(word)
+        if not _joined_before(text, at) and not _joined_after(text, end):  # a whole token, not part of one
+            yield at, end, word
+        at = text.find(word, at + 1)
 
-    (start, end) for each unmatched term, a Token for each matched one, merged as whoosh merges them: a
-    matched term joins the open match of its own token (a code's parts share its place); when the previous
-    token's match is still open, that one is let go and this term follows it unmerged, leaving none open.
-    """
-    items: list[Any] = []
-    pending: Token | None = None
-    previous_open = open_before
-    for term, _stopped in _word_terms(word, "index", False):
-        if term not in words:
-            if pending is not None:
-                items.append(pending)
-                pending = None
-            previous_open = False
-            items.append((start, end))
-        elif pending is not None:
-            continue
-        elif previous_open:
-            items.append(_matched_token(term, pos, start, end))
-            previous_open = False
-        else:
-            pending = _matched_token(term, pos, start, end)
-    if pending is not None:
-        items.append(pending)
-        return items, True
-    return items, False
+
+def _fragment_start(text: str, first: int, surround: int) -> int:
+    """The start of the first whole word beginning at most ``surround`` characters before ``first``."""
+    begin = max(0, first - surround)
+    if begin == first:
+        return first
+    found = _TOKEN_RE.search(text, begin, first)
+    while found is not None and _joined_before(text, found.start()):  # the tail of a word: the next one
+        found = _TOKEN_RE.search(text, found.end(), first)
+    return found.start() if found is not None else first
+
+
+_JOINERS = ("-", "/", ".")
+
+
+def _joined_before(text: str, at: int) -> bool:
+    """Whether the token at ``at`` would be the tail of a longer one (as ``TOKEN_PATTERN`` splits text)."""
+    return _is_word_char(text, at - 1) or (text[at - 1 : at] in _JOINERS and _is_word_char(text, at - 2))
+
+
+def _joined_after(text: str, end: int) -> bool:
+    """Whether the token ending at ``end`` would go on into a longer one."""
+    return _is_word_char(text, end) or (text[end : end + 1] in _JOINERS and _is_word_char(text, end + 1))
+
+
+def _fragment_end(text: str, last: int, limit: int) -> int:
+    """The end of the last whole word ending at most at ``limit``, and no earlier than ``last``."""
+    end = last
+    for found in _TOKEN_RE.finditer(text, last, min(limit, len(text))):
+        if _joined_after(text, found.end()):
+            break  # a word cut by the limit
+        end = found.end()
+    return end
+
+
+@lru_cache(maxsize=200_000)
+def _index_terms(word: str) -> frozenset[str]:
+    """The terms a word of a page was indexed under."""
+    return frozenset(term for term, _stopped in _word_terms(word, "index", False))
+
+
+def _first_term(word: str, words: frozenset[str]) -> str:
+    """The term of ``word`` the query asked for (it names the match's class in the snippet's markup)."""
+    return next(term for term, _stopped in _word_terms(word, "index", False) if term in words)
