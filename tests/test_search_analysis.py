@@ -94,14 +94,25 @@ def _token_tuples(tokens) -> list[tuple]:  # type: ignore[no-untyped-def]
     ],
 )
 def test_the_per_word_analyzer_gives_the_chains_tokens(kwargs: dict) -> None:
-    from kb.search import whoosh_index
+    from kb.search import analysis
 
     chain = mixed_analyzer()
-    shortcut = whoosh_index.MixedAnalyzer()
+    shortcut = analysis.MixedAnalyzer()
     expected = _token_tuples(chain(_MIXED_TEXT, **{"boosts": False, "chars": False, "positions": False, **kwargs}))
-    calls_before = whoosh_index._word_terms.cache_info()
+    calls_before = analysis.word_terms.cache_info()
     got = _token_tuples(shortcut(_MIXED_TEXT, **kwargs))
     assert got == expected
     # the per-word path was taken (indexing calls it with boosts=True: it must not fall back to the chain)
-    calls_after = whoosh_index._word_terms.cache_info()
+    calls_after = analysis.word_terms.cache_info()
     assert calls_after.hits + calls_after.misses > calls_before.hits + calls_before.misses
+
+
+def test_indexes_built_before_the_analyzer_moved_still_open() -> None:
+    """Whoosh pickles the schema with its analyzer: older indexes name kb.search.whoosh_index.MixedAnalyzer."""
+    from kb.search import analysis, whoosh_index
+
+    assert whoosh_index.MixedAnalyzer is analysis.MixedAnalyzer
+    pickled = pickle.dumps(analysis.MixedAnalyzer(), protocol=0)
+    old = pickled.replace(b"kb.search.analysis\nMixedAnalyzer", b"kb.search.whoosh_index\nMixedAnalyzer")
+    assert old != pickled
+    assert isinstance(pickle.loads(old), analysis.MixedAnalyzer)

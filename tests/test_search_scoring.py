@@ -12,13 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
+from test_search_index import page
 from whoosh.query import And, Phrase
 
 from kb.search.analysis import STOP_WORDS
 from kb.search.backend import SearchRequest
 from kb.search.query import parse
 from kb.search.whoosh_index import WhooshIndex, _page_scores, _scope, _text_query
-from tests.test_search_index import page
 
 WORDS_RU = "насос насосы насосами клапан клапана станция станциях подача напор давление цена поставка".split()
 WORDS_EN = "pump pumps pumping valve station pressure price delivery total cost of ownership the and".split()

@@ -7,8 +7,8 @@ import random
 import pytest
 from whoosh import highlight
 
-from kb.search.analysis import TOKEN_PATTERN, analyze
-from kb.search.whoosh_index import _context_fragments, _Highlighter, _index_terms
+from kb.search.analysis import TOKEN_PATTERN, analyze, index_terms
+from kb.search.snippets import Highlighter, context_fragments
 
 VOCABULARY = (
     "насос насосы насосами клапан клапана станция подача напор давление цена поставка и в на "
@@ -24,7 +24,7 @@ def _truth(text: str, words: frozenset[str], limit: int) -> list[tuple[int, int]
     return [
         m.span()
         for m in re.finditer(TOKEN_PATTERN, text)
-        if m.end() <= limit and not words.isdisjoint(_index_terms(m.group()))
+        if m.end() <= limit and not words.isdisjoint(index_terms(m.group()))
     ]
 
 
@@ -37,7 +37,7 @@ def test_every_match_is_in_one_fragment_of_whole_words(seed: int) -> None:
     words = frozenset(analyze(" ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(1, 3))), mode="index"))
     maxchars, surround = rng.choice([60, 220, 400]), rng.choice([10, 70])
     charlimit = rng.choice([None, 500, 2**15])
-    fragments = _context_fragments(text, words, highlight.ContextFragmenter(maxchars, surround, charlimit))
+    fragments = context_fragments(text, words, highlight.ContextFragmenter(maxchars, surround, charlimit))
 
     marked = [(t.startchar, t.endchar) for f in fragments for t in f.matches]
     assert marked == _truth(text, words, charlimit or len(text))  # each once, in order
@@ -49,20 +49,20 @@ def test_every_match_is_in_one_fragment_of_whole_words(seed: int) -> None:
         assert first - surround <= f.startchar <= first
         assert last <= f.endchar <= last + surround
         assert last - f.startchar <= maxchars or len(f.matches) == 1
-        assert all(not words.isdisjoint(_index_terms(text[t.startchar : t.endchar])) for t in f.matches)
+        assert all(not words.isdisjoint(index_terms(text[t.startchar : t.endchar])) for t in f.matches)
 
 
 def test_no_match_no_fragment() -> None:
     fragmenter = highlight.ContextFragmenter(maxchars=220, surround=70)
-    assert _context_fragments("Каталог насосов", frozenset({"pump"}), fragmenter) == []
-    assert _context_fragments("", frozenset({"pump"}), fragmenter) == []
+    assert context_fragments("Каталог насосов", frozenset({"pump"}), fragmenter) == []
+    assert context_fragments("", frozenset({"pump"}), fragmenter) == []
     # a code is indexed under its parts too: the whole code is marked, never a piece of it
-    (fragment,) = _context_fragments("Дозатор насос-дозатор НВ-250/4.", frozenset({"насос", "250"}), fragmenter)
+    (fragment,) = context_fragments("Дозатор насос-дозатор НВ-250/4.", frozenset({"насос", "250"}), fragmenter)
     assert [(t.startchar, t.endchar) for t in fragment.matches] == [(8, 21), (22, 30)]
 
 
 def test_the_snippet_marks_the_best_passages_and_escapes_the_text() -> None:
-    highlighter = _Highlighter(
+    highlighter = Highlighter(
         fragmenter=highlight.ContextFragmenter(maxchars=80, surround=20),
         formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
     )

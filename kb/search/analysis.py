@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 import Stemmer
-from whoosh.analysis import Filter, LowercaseFilter, RegexTokenizer, Token
+from whoosh.analysis import CompositeAnalyzer, Filter, LowercaseFilter, RegexTokenizer, Token
 from whoosh.lang.stopwords import stoplists
 
 #: A word, or a code: word characters joined by - / . (and no spaces).
@@ -139,3 +140,96 @@ def analyze(text: str, mode: str = "query") -> list[str]:
 def spelling_analyzer():  # type: ignore[no-untyped-def]
     """Whole words, lower-cased, ё folded, unstemmed: the vocabulary "did you mean" picks from."""
     return RegexTokenizer(expression=r"[^\W\d_]{3,}") | LowercaseFilter() | YoFilter()
+
+
+# --- the same analyzer, run once per distinct word ---------------------------------------------------------
+
+TOKEN_RE = re.compile(TOKEN_PATTERN)
+_PER_TOKEN_FILTERS = (LowercaseFilter, YoFilter, CodeFilter, MixedStopFilter, MixedStemFilter)
+_CHAIN = mixed_analyzer()
+
+
+def analyzes_per_token(analyzer: Any) -> bool:
+    """Whether ``analyzer`` is kb's chain: the word pattern, then filters that each look at one token alone."""
+    items = getattr(analyzer, "items", None)
+    if not items or not isinstance(items[0], RegexTokenizer) or items[0].gaps:
+        return False
+    return items[0].expression.pattern == TOKEN_PATTERN and all(type(f) in _PER_TOKEN_FILTERS for f in items[1:])
+
+
+@lru_cache(maxsize=200_000)
+def word_terms(word: str, mode: str, removestops: bool) -> tuple[tuple[str, bool], ...]:
+    """(term, stopped) for each token kb's chain makes of one word, as it meets the word inside a text."""
+    return tuple(
+        (t.text, t.stopped) for t in CompositeAnalyzer.__call__(_CHAIN, word, mode=mode, removestops=removestops)
+    )
+
+
+class MixedAnalyzer(CompositeAnalyzer):
+    """kb's mixed Russian/English analyzer (``kb.search.analysis.mixed_analyzer``), run once per distinct word.
+
+    Every filter of the chain looks at one token alone, so what a word becomes never depends on the words
+    around it: a text's tokens are its words' tokens in order, and each word's are computed once per process
+    and kept. Same tokens, positions and offsets as the chain gives; indexing and re-tokenizing pages for
+    snippets go several times faster. Calls the shortcut does not cover go through the chain itself. Indexes
+    pickle their schema with this class, so it must stay importable under this name.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(*mixed_analyzer().items)
+
+    def __call__(  # type: ignore[no-untyped-def]  # whoosh's analyzer signature
+        self,
+        value,
+        no_morph=False,
+        positions=False,
+        chars=False,
+        keeporiginal=False,
+        removestops=True,
+        start_pos=0,
+        start_char=0,
+        tokenize=True,
+        mode="",
+        boosts=False,  # whoosh's Positions format asks for boosts; every token's boost is 1.0 either way
+        **kwargs,
+    ):
+        if keeporiginal or not tokenize or kwargs or not isinstance(value, str) or not analyzes_per_token(self):
+            return super().__call__(
+                value,
+                no_morph=no_morph,
+                positions=positions,
+                chars=chars,
+                keeporiginal=keeporiginal,
+                removestops=removestops,
+                start_pos=start_pos,
+                start_char=start_char,
+                tokenize=tokenize,
+                mode=mode,
+                boosts=boosts,
+                **kwargs,
+            )
+        return per_word_tokens(value, positions, chars, removestops, start_pos, start_char, mode)
+
+
+def per_word_tokens(
+    value: str, positions: bool, chars: bool, removestops: bool, start_pos: int, start_char: int, mode: str
+) -> Iterator[Token]:
+    # Like whoosh's tokenizer, one Token object is reused for every token.
+    token = Token(positions, chars, removestops=removestops, mode=mode)
+    for pos, match in enumerate(TOKEN_RE.finditer(value)):
+        for text, stopped in word_terms(match.group(), mode, removestops):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = stopped
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            yield token
+
+
+@lru_cache(maxsize=200_000)
+def index_terms(word: str) -> frozenset[str]:
+    """The terms a word of a page was indexed under."""
+    return frozenset(term for term, _stopped in word_terms(word, "index", False))

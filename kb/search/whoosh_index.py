@@ -29,13 +29,12 @@ from bisect import bisect_left, insort
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from markupsafe import escape
 from whoosh import highlight, index, sorting
-from whoosh.analysis import CompositeAnalyzer, LowercaseFilter, RegexTokenizer, Token
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.matching.binary import AndNotMatcher, IntersectionMatcher, UnionMatcher
@@ -49,11 +48,8 @@ from whoosh.util import fib
 from whoosh.writing import MERGE_SMALL
 
 from kb.search.analysis import (
-    TOKEN_PATTERN,
-    CodeFilter,
-    MixedStemFilter,
-    MixedStopFilter,
-    YoFilter,
+    # Indexes pickle their schema with the analyzer: existing ones name it kb.search.whoosh_index.MixedAnalyzer.
+    MixedAnalyzer,
     analyze,
     mixed_analyzer,
     spelling_analyzer,
@@ -61,6 +57,7 @@ from kb.search.analysis import (
 from kb.search.backend import AssetHit, PageHit, SearchRequest, SearchResults
 from kb.search.documents import IndexPage
 from kb.search.query import ParsedQuery, parse
+from kb.search.snippets import Highlighter
 
 CURRENT = "CURRENT"
 LOCK = "write.lock"
@@ -442,7 +439,7 @@ class WhooshIndex:
             collapse_limit=PAGES_PER_ASSET,
             terms=True,
         )
-        results.highlighter = _Highlighter(
+        results.highlighter = Highlighter(
             fragmenter=highlight.ContextFragmenter(maxchars=220, surround=70),
             formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
         )
@@ -709,11 +706,6 @@ class _DocTable:
             cls._segments = {k: v for k, v in cls._segments.items() if k in live}
             _POSTINGS.forget(live)
             return table
-
-    def first_page_per_asset(self, docs: Iterable[int]) -> dict[int, int]:
-        """asset id -> one matching page of it (facets are the same on every page of an asset)."""
-        docs = list(docs)
-        return dict(zip(map(self.assets.__getitem__, docs), docs, strict=True))
 
     def vocabulary(self, searcher: Any) -> _Vocabulary:
         if self._vocabulary is None:
@@ -988,7 +980,7 @@ def _shown_pages(
         collected.append(docnum)
     words = _body_terms(trees, collected)
     results = sorted(key for asset, best in kept.items() if asset in shown for key in best)
-    highlighter = _Highlighter(
+    highlighter = Highlighter(
         fragmenter=highlight.ContextFragmenter(maxchars=220, surround=70),
         formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
     )
@@ -1046,24 +1038,6 @@ def _text_nodes(matcher: Any) -> Iterator[Any]:
 
 def _scorer(matcher: Any) -> Any:
     return matcher.scorer if isinstance(matcher, W3LeafMatcher) else matcher._scorer
-
-
-def _scored_leaves(matcher: Any, boost: float = 1.0) -> Iterator[tuple[Any, float]]:
-    """The BM25F leaves of a tree, each with the product of the boosts above it."""
-    kind = type(matcher)
-    if isinstance(matcher, _LEAVES):
-        if type(_scorer(matcher)) is BM25FScorer:
-            yield matcher, boost
-    elif kind in (UnionMatcher, IntersectionMatcher):
-        yield from _scored_leaves(matcher.a, boost)
-        yield from _scored_leaves(matcher.b, boost)
-    elif kind is AndNotMatcher:
-        yield from _scored_leaves(matcher.a, boost)
-    elif kind is ArrayUnionMatcher:
-        for sub in matcher._submatchers:
-            yield from _scored_leaves(sub, boost * matcher._boost)
-    elif kind is WrappingMatcher or kind is FilterMatcher:
-        yield from _scored_leaves(matcher.child, boost * matcher.boost)
 
 
 def _dense(matcher: Any, searcher: Any, segment: _SegmentTable) -> _Dense:
@@ -1135,138 +1109,7 @@ def _dense_leaf(matcher: Any, searcher: Any, segment: _SegmentTable) -> _Dense:
     return mask, scores
 
 
-# --- the analyzer, once per word ------------------------------------------------------------------------
-
-_TOKEN_RE = re.compile(TOKEN_PATTERN)
-_PER_TOKEN_FILTERS = (LowercaseFilter, YoFilter, CodeFilter, MixedStopFilter, MixedStemFilter)
-_CHAIN = mixed_analyzer()
-
-
-def _analyzes_per_token(analyzer: Any) -> bool:
-    """Whether ``analyzer`` is kb's chain: the word pattern, then filters that each look at one token alone."""
-    items = getattr(analyzer, "items", None)
-    if not items or not isinstance(items[0], RegexTokenizer) or items[0].gaps:
-        return False
-    return items[0].expression.pattern == TOKEN_PATTERN and all(type(f) in _PER_TOKEN_FILTERS for f in items[1:])
-
-
-@lru_cache(maxsize=200_000)
-def _word_terms(word: str, mode: str, removestops: bool) -> tuple[tuple[str, bool], ...]:
-    """(term, stopped) for each token kb's chain makes of one word, as it meets the word inside a text."""
-    return tuple(
-        (t.text, t.stopped) for t in CompositeAnalyzer.__call__(_CHAIN, word, mode=mode, removestops=removestops)
-    )
-
-
-class MixedAnalyzer(CompositeAnalyzer):
-    """kb's mixed Russian/English analyzer (``kb.search.analysis.mixed_analyzer``), run once per distinct word.
-
-    Every filter of the chain looks at one token alone, so what a word becomes never depends on the words
-    around it: a text's tokens are its words' tokens in order, and each word's are computed once per process
-    and kept. Same tokens, positions and offsets as the chain gives; indexing and re-tokenizing pages for
-    snippets go several times faster. Calls the shortcut does not cover go through the chain itself. Indexes
-    pickle their schema with this class, so it must stay importable under this name.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(*mixed_analyzer().items)
-
-    def __call__(  # type: ignore[no-untyped-def]  # whoosh's analyzer signature
-        self,
-        value,
-        no_morph=False,
-        positions=False,
-        chars=False,
-        keeporiginal=False,
-        removestops=True,
-        start_pos=0,
-        start_char=0,
-        tokenize=True,
-        mode="",
-        boosts=False,  # whoosh's Positions format asks for boosts; every token's boost is 1.0 either way
-        **kwargs,
-    ):
-        if keeporiginal or not tokenize or kwargs or not isinstance(value, str) or not _analyzes_per_token(self):
-            return super().__call__(
-                value,
-                no_morph=no_morph,
-                positions=positions,
-                chars=chars,
-                keeporiginal=keeporiginal,
-                removestops=removestops,
-                start_pos=start_pos,
-                start_char=start_char,
-                tokenize=tokenize,
-                mode=mode,
-                boosts=boosts,
-                **kwargs,
-            )
-        return _tokens(value, positions, chars, removestops, start_pos, start_char, mode)
-
-
-def _tokens(
-    value: str, positions: bool, chars: bool, removestops: bool, start_pos: int, start_char: int, mode: str
-) -> Iterator[Token]:
-    # Like whoosh's tokenizer, one Token object is reused for every token.
-    token = Token(positions, chars, removestops=removestops, mode=mode)
-    for pos, match in enumerate(_TOKEN_RE.finditer(value)):
-        for text, stopped in _word_terms(match.group(), mode, removestops):
-            token.text = text
-            token.boost = 1.0
-            token.stopped = stopped
-            if positions:
-                token.pos = start_pos + pos
-            if chars:
-                token.startchar = start_char + match.start()
-                token.endchar = start_char + match.end()
-            yield token
-
-
-# --- snippets --------------------------------------------------------------------------------------------
-
-
-class _Highlighter(highlight.Highlighter):
-    """Whoosh's highlighter (fragment scoring, order and HTML formatting) over kb's fragments of a page.
-
-    Fragments come from ``_context_fragments``, which finds the matches of a page without tokenizing it all.
-    """
-
-    def snippet(self, text: str, words: frozenset[str], top: int) -> str:
-        """``highlight_hit`` for a text and the terms to mark, with this highlighter's fragmenter and formatter."""
-        fragments = highlight.top_fragments(
-            _context_fragments(text, words, self.fragmenter), top, self.scorer, self.order, minscore=1
-        )
-        return self.formatter.format(fragments)
-
-    def highlight_hit(  # type: ignore[no-untyped-def]
-        self, hitobj, fieldname, text=None, top=3, minscore=1, strict_phrase=False
-    ):
-        results = hitobj.results
-        field = results.searcher.schema[fieldname]
-        if strict_phrase or not _analyzes_per_token(field.analyzer) or self.can_load_chars(results, fieldname):
-            return super().highlight_hit(hitobj, fieldname, text, top, minscore, strict_phrase)
-        if text is None:
-            if fieldname not in hitobj:
-                raise KeyError(f"Field {fieldname!r} is not stored.")
-            text = hitobj[fieldname]
-        if results.has_matched_terms():
-            bterms = (term for term in results.matched_terms() if term[0] == fieldname)
-        else:
-            bterms = results.query_terms(expand=True, fieldname=fieldname)
-        words = frozenset(field.from_bytes(term[1]) for term in bterms)
-        if type(self.fragmenter) is highlight.ContextFragmenter:
-            fragments = _context_fragments(text, words, self.fragmenter)
-        else:
-            retokenized = _tokens(text, True, True, False, 0, 0, "index")
-            tokens = self._merge_matched_tokens(highlight.set_matched_filter(retokenized, words))
-            fragments = self.fragmenter.fragment_tokens(text, tokens)
-        fragments = highlight.top_fragments(fragments, top, self.scorer, self.order, minscore=minscore)
-        return self.formatter.format(fragments)
-
-
 def _escape(text: str) -> str:
-    from markupsafe import escape
-
     return str(escape(text))
 
 
@@ -1475,103 +1318,3 @@ def _scope(request: SearchRequest, filters: dict[str, str]) -> Query:
         if name in FACET_FIELDS and value:
             clauses.append(Term(FACET_FIELDS[name], value))
     return And(clauses) if clauses else Every()
-
-
-def _matched_token(text: str, pos: int, start: int, end: int) -> Token:
-    token = Token(positions=True, chars=True, removestops=False, mode="index")
-    token.text, token.pos, token.startchar, token.endchar = text, pos, start, end
-    token.boost, token.stopped, token.matched = 1.0, False, True
-    return token
-
-
-def _context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list[Any]:
-    """The passages of ``text`` around the words it was found by, as whoosh's ``ContextFragmenter`` cuts them.
-
-    A fragment starts at the first whole word at most ``surround`` characters before a match and takes the
-    matches that follow while it stays within ``maxchars``; it ends at the last whole word at most ``surround``
-    characters after its last match. Only the matches are visited one by one (the page's words are looked up
-    once each), not every token: on a page dense with matches whoosh's token-by-token walk costs ten times more.
-    """
-    hit_words = {word for word in set(_TOKEN_RE.findall(text)) if not words.isdisjoint(_index_terms(word))}
-    if not hit_words:
-        return []
-    maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
-    hits = sorted(hit for word in hit_words for hit in _occurrences(text, word, charlimit or len(text)))
-    fragments = []
-    at = 0
-    while at < len(hits):
-        first = hits[at][0]
-        start = _fragment_start(text, first, surround)
-        upto = at + 1
-        while upto < len(hits) and hits[upto][1] - start <= maxchars:
-            upto += 1
-        last = hits[upto - 1][1]
-        end = _fragment_end(text, last, min(last + surround, max(last, start + maxchars)))
-        tokens = [
-            _matched_token(_first_term(word, words), number, hit_start, hit_end)
-            for number, (hit_start, hit_end, word) in enumerate(hits[at:upto], start=at)
-        ]
-        fragments.append(highlight.mkfrag(text, tokens, startchar=start, endchar=end))
-        at = upto
-    return fragments
-
-
-def _is_word_char(text: str, at: int) -> bool:
-    """Whether ``text[at]`` is what ``\\w`` matches (a letter, digit or underscore)."""
-    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
-
-
-def _occurrences(text: str, word: str, limit: int) -> Iterator[tuple[int, int, str]]:
-    """(start, end, word) wherever ``word`` stands as a whole token of ``text`` (as ``TOKEN_PATTERN`` splits it)
-    ending at most at ``limit``: found by ``str.find``, not by tokenizing the text again."""
-    at = text.find(word)
-    while at >= 0 and at + len(word) <= limit:
-        end = at + len(word)
-        if not _joined_before(text, at) and not _joined_after(text, end):  # a whole token, not part of one
-            yield at, end, word
-        at = text.find(word, at + 1)
-
-
-def _fragment_start(text: str, first: int, surround: int) -> int:
-    """The start of the first whole word beginning at most ``surround`` characters before ``first``."""
-    begin = max(0, first - surround)
-    if begin == first:
-        return first
-    found = _TOKEN_RE.search(text, begin, first)
-    while found is not None and _joined_before(text, found.start()):  # the tail of a word: the next one
-        found = _TOKEN_RE.search(text, found.end(), first)
-    return found.start() if found is not None else first
-
-
-_JOINERS = ("-", "/", ".")
-
-
-def _joined_before(text: str, at: int) -> bool:
-    """Whether the token at ``at`` would be the tail of a longer one (as ``TOKEN_PATTERN`` splits text)."""
-    return _is_word_char(text, at - 1) or (text[at - 1 : at] in _JOINERS and _is_word_char(text, at - 2))
-
-
-def _joined_after(text: str, end: int) -> bool:
-    """Whether the token ending at ``end`` would go on into a longer one."""
-    return _is_word_char(text, end) or (text[end : end + 1] in _JOINERS and _is_word_char(text, end + 1))
-
-
-def _fragment_end(text: str, last: int, limit: int) -> int:
-    """The end of the last whole word ending at most at ``limit``, and no earlier than ``last``."""
-    end = last
-    for found in _TOKEN_RE.finditer(text, last, min(limit, len(text))):
-        if _joined_after(text, found.end()):
-            break  # a word cut by the limit
-        end = found.end()
-    return end
-
-
-@lru_cache(maxsize=200_000)
-def _index_terms(word: str) -> frozenset[str]:
-    """The terms a word of a page was indexed under."""
-    return frozenset(term for term, _stopped in _word_terms(word, "index", False))
-
-
-def _first_term(word: str, words: frozenset[str]) -> str:
-    """The term of ``word`` the query asked for (it names the match's class in the snippet's markup)."""
-    return next(term for term, _stopped in _word_terms(word, "index", False) if term in words)

@@ -1,0 +1,148 @@
+"""Snippets: the passages of a page around the words it was found by, with those words marked.
+
+Whoosh's highlighter scores, orders and formats the fragments; kb cuts them (``context_fragments``) from the
+matches of a page found with ``str.find`` over its distinct words, instead of tokenizing the whole page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from whoosh import highlight
+from whoosh.analysis import Token
+
+from kb.search.analysis import TOKEN_RE, analyzes_per_token, index_terms, per_word_tokens, word_terms
+
+
+class Highlighter(highlight.Highlighter):
+    """Whoosh's highlighter (fragment scoring, order and HTML formatting) over kb's fragments of a page.
+
+    Fragments come from ``context_fragments``, which finds the matches of a page without tokenizing it all.
+    """
+
+    def snippet(self, text: str, words: frozenset[str], top: int) -> str:
+        """``highlight_hit`` for a text and the terms to mark, with this highlighter's fragmenter and formatter."""
+        fragments = highlight.top_fragments(
+            context_fragments(text, words, self.fragmenter), top, self.scorer, self.order, minscore=1
+        )
+        return self.formatter.format(fragments)
+
+    def highlight_hit(  # type: ignore[no-untyped-def]
+        self, hitobj, fieldname, text=None, top=3, minscore=1, strict_phrase=False
+    ):
+        results = hitobj.results
+        field = results.searcher.schema[fieldname]
+        if strict_phrase or not analyzes_per_token(field.analyzer) or self.can_load_chars(results, fieldname):
+            return super().highlight_hit(hitobj, fieldname, text, top, minscore, strict_phrase)
+        if text is None:
+            if fieldname not in hitobj:
+                raise KeyError(f"Field {fieldname!r} is not stored.")
+            text = hitobj[fieldname]
+        if results.has_matched_terms():
+            bterms = (term for term in results.matched_terms() if term[0] == fieldname)
+        else:
+            bterms = results.query_terms(expand=True, fieldname=fieldname)
+        words = frozenset(field.from_bytes(term[1]) for term in bterms)
+        if type(self.fragmenter) is highlight.ContextFragmenter:
+            fragments = context_fragments(text, words, self.fragmenter)
+        else:
+            retokenized = per_word_tokens(text, True, True, False, 0, 0, "index")
+            tokens = self._merge_matchedper_word_tokens(highlight.set_matched_filter(retokenized, words))
+            fragments = self.fragmenter.fragmentper_word_tokens(text, tokens)
+        fragments = highlight.top_fragments(fragments, top, self.scorer, self.order, minscore=minscore)
+        return self.formatter.format(fragments)
+
+
+def _matched_token(text: str, pos: int, start: int, end: int) -> Token:
+    token = Token(positions=True, chars=True, removestops=False, mode="index")
+    token.text, token.pos, token.startchar, token.endchar = text, pos, start, end
+    token.boost, token.stopped, token.matched = 1.0, False, True
+    return token
+
+
+def context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list[Any]:
+    """The passages of ``text`` around the words it was found by, as whoosh's ``ContextFragmenter`` cuts them.
+
+    A fragment starts at the first whole word at most ``surround`` characters before a match and takes the
+    matches that follow while it stays within ``maxchars``; it ends at the last whole word at most ``surround``
+    characters after its last match. Only the matches are visited one by one (the page's words are looked up
+    once each), not every token: on a page dense with matches whoosh's token-by-token walk costs ten times more.
+    """
+    hit_words = {word for word in set(TOKEN_RE.findall(text)) if not words.isdisjoint(index_terms(word))}
+    if not hit_words:
+        return []
+    maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
+    hits = sorted(hit for word in hit_words for hit in _occurrences(text, word, charlimit or len(text)))
+    fragments = []
+    at = 0
+    while at < len(hits):
+        first = hits[at][0]
+        start = _fragment_start(text, first, surround)
+        upto = at + 1
+        while upto < len(hits) and hits[upto][1] - start <= maxchars:
+            upto += 1
+        last = hits[upto - 1][1]
+        end = _fragment_end(text, last, min(last + surround, max(last, start + maxchars)))
+        tokens = [
+            _matched_token(_first_term(word, words), number, hit_start, hit_end)
+            for number, (hit_start, hit_end, word) in enumerate(hits[at:upto], start=at)
+        ]
+        fragments.append(highlight.mkfrag(text, tokens, startchar=start, endchar=end))
+        at = upto
+    return fragments
+
+
+def _is_word_char(text: str, at: int) -> bool:
+    """Whether ``text[at]`` is what ``\\w`` matches (a letter, digit or underscore)."""
+    return 0 <= at < len(text) and (text[at].isalnum() or text[at] == "_")
+
+
+def _occurrences(text: str, word: str, limit: int) -> Iterator[tuple[int, int, str]]:
+    """(start, end, word) wherever ``word`` stands as a whole token of ``text`` (as ``TOKEN_PATTERN`` splits it)
+    ending at most at ``limit``: found by ``str.find``, not by tokenizing the text again."""
+    at = text.find(word)
+    while at >= 0 and at + len(word) <= limit:
+        end = at + len(word)
+        if not _joined_before(text, at) and not _joined_after(text, end):  # a whole token, not part of one
+            yield at, end, word
+        at = text.find(word, at + 1)
+
+
+def _fragment_start(text: str, first: int, surround: int) -> int:
+    """The start of the first whole word beginning at most ``surround`` characters before ``first``."""
+    begin = max(0, first - surround)
+    if begin == first:
+        return first
+    found = TOKEN_RE.search(text, begin, first)
+    while found is not None and _joined_before(text, found.start()):  # the tail of a word: the next one
+        found = TOKEN_RE.search(text, found.end(), first)
+    return found.start() if found is not None else first
+
+
+_JOINERS = ("-", "/", ".")
+
+
+def _joined_before(text: str, at: int) -> bool:
+    """Whether the token at ``at`` would be the tail of a longer one (as ``TOKEN_PATTERN`` splits text)."""
+    return _is_word_char(text, at - 1) or (text[at - 1 : at] in _JOINERS and _is_word_char(text, at - 2))
+
+
+def _joined_after(text: str, end: int) -> bool:
+    """Whether the token ending at ``end`` would go on into a longer one."""
+    return _is_word_char(text, end) or (text[end : end + 1] in _JOINERS and _is_word_char(text, end + 1))
+
+
+def _fragment_end(text: str, last: int, limit: int) -> int:
+    """The end of the last whole word ending at most at ``limit``, and no earlier than ``last``."""
+    end = last
+    for found in TOKEN_RE.finditer(text, last, min(limit, len(text))):
+        if _joined_after(text, found.end()):
+            break  # a word cut by the limit
+        end = found.end()
+    return end
+
+
+def _first_term(word: str, words: frozenset[str]) -> str:
+    """The term of ``word`` the query asked for (it names the match's class in the snippet's markup)."""
+    return next(term for term, _stopped in word_terms(word, "index", False) if term in words)
