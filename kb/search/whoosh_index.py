@@ -902,7 +902,7 @@ _LEAVES = (W3LeafMatcher, ListMatcher)
 
 
 class _Unsupported(Exception):
-    """A matcher the set-at-a-time evaluation does not know (phrases): whoosh scores it."""
+    """A matcher the array evaluation does not know: whoosh scores it, a document at a time."""
 
 
 def _page_scores(searcher: Any, query: Query) -> tuple[np.ndarray, np.ndarray, list[Any]]:
