@@ -208,10 +208,10 @@ class MixedAnalyzer(CompositeAnalyzer):
                 boosts=boosts,
                 **kwargs,
             )
-        return per_word_tokens(value, positions, chars, removestops, start_pos, start_char, mode)
+        return _per_word_tokens(value, positions, chars, removestops, start_pos, start_char, mode)
 
 
-def per_word_tokens(
+def _per_word_tokens(
     value: str, positions: bool, chars: bool, removestops: bool, start_pos: int, start_char: int, mode: str
 ) -> Iterator[Token]:
     # Like whoosh's tokenizer, one Token object is reused for every token.

@@ -12,7 +12,7 @@ from typing import Any
 from whoosh import highlight
 from whoosh.analysis import Token
 
-from kb.search.analysis import TOKEN_RE, analyzes_per_token, index_terms, per_word_tokens, word_terms
+from kb.search.analysis import TOKEN_RE, analyzes_per_token, index_terms, word_terms
 
 
 class Highlighter(highlight.Highlighter):
@@ -33,7 +33,12 @@ class Highlighter(highlight.Highlighter):
     ):
         results = hitobj.results
         field = results.searcher.schema[fieldname]
-        if strict_phrase or not analyzes_per_token(field.analyzer) or self.can_load_chars(results, fieldname):
+        if (
+            strict_phrase
+            or type(self.fragmenter) is not highlight.ContextFragmenter
+            or not analyzes_per_token(field.analyzer)
+            or self.can_load_chars(results, fieldname)
+        ):
             return super().highlight_hit(hitobj, fieldname, text, top, minscore, strict_phrase)
         if text is None:
             if fieldname not in hitobj:
@@ -44,13 +49,9 @@ class Highlighter(highlight.Highlighter):
         else:
             bterms = results.query_terms(expand=True, fieldname=fieldname)
         words = frozenset(field.from_bytes(term[1]) for term in bterms)
-        if type(self.fragmenter) is highlight.ContextFragmenter:
-            fragments = context_fragments(text, words, self.fragmenter)
-        else:
-            retokenized = per_word_tokens(text, True, True, False, 0, 0, "index")
-            tokens = self._merge_matchedper_word_tokens(highlight.set_matched_filter(retokenized, words))
-            fragments = self.fragmenter.fragmentper_word_tokens(text, tokens)
-        fragments = highlight.top_fragments(fragments, top, self.scorer, self.order, minscore=minscore)
+        fragments = highlight.top_fragments(
+            context_fragments(text, words, self.fragmenter), top, self.scorer, self.order, minscore=minscore
+        )
         return self.formatter.format(fragments)
 
 

@@ -27,7 +27,7 @@ import time
 from array import array
 from bisect import bisect_left, insort
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -462,32 +462,31 @@ class WhooshIndex:
 
 
 class _Postings:
-    """A term's postings in one segment, decoded once: document numbers (deleted ones included) and weights."""
+    """A term's postings in one segment, decoded once: document numbers (deleted ones included) and weights
+    (as float64, the values Python reads from whoosh's float32 weights)."""
 
-    __slots__ = ("ids", "weights", "_docs", "_arrays")
+    __slots__ = ("ids", "weights", "_docs")
 
-    def __init__(self, ids: array, weights: array) -> None:
+    def __init__(self, ids: np.ndarray, weights: np.ndarray) -> None:
         self.ids = ids
         self.weights = weights
         self._docs: frozenset[int] | None = None
-        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """(document numbers, weights as float64): what whoosh reads, as Python reads the float32 weights."""
-        if self._arrays is None:
-            ids = np.frombuffer(self.ids, dtype=np.int32).astype(np.intp)
-            self._arrays = (ids, np.frombuffer(self.weights, dtype=np.float32).astype(np.float64))
-        return self._arrays
+        return self.ids, self.weights
 
     @property
     def docs(self) -> frozenset[int]:
         if self._docs is None:
-            self._docs = frozenset(self.ids)
+            self._docs = frozenset(self.ids.tolist())
         return self._docs
 
 
 class _PostingsCache:
-    """Decoded postings of recently used terms, per segment, up to POSTINGS_CACHE_SIZE postings in all.
+    """Decoded postings and positions of recently used terms, per segment, up to ``size`` entries in all.
 
     Decoding is most of the cost of a query on a frequent word (a block is a zlib-compressed pickle, positions
     included); a segment never changes its postings, so what was decoded stays valid until the segment goes.
@@ -496,48 +495,38 @@ class _PostingsCache:
     def __init__(self, size: int) -> None:
         self.size = size
         self.held = 0
-        self.entries: OrderedDict[tuple[str, str, bytes], _Postings] = OrderedDict()
+        self.entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
 
     def get(self, segment_id: str, matcher: Any) -> _Postings:
-        key = (segment_id, *matcher.term())
+        postings: _Postings = self._cached((segment_id, *matcher.term()), lambda: _decode(matcher))
+        return postings
+
+    def positions(self, segment_id: str, matcher: Any) -> np.ndarray:
+        """Every position of a term in one segment as ascending keys ``document << 32 | position``."""
+        keys: np.ndarray = self._cached((segment_id, "positions", *matcher.term()), lambda: _decode_positions(matcher))
+        return keys
+
+    def _cached(self, key: tuple[Any, ...], decode: Callable[[], Any]) -> Any:
         with self.lock:
             found = self.entries.get(key)
             if found is not None:
                 self.entries.move_to_end(key)
                 return found
-        postings = _decode(matcher)
+        value = decode()
         with self.lock:
             if key not in self.entries:
-                self.entries[key] = postings
-                self.held += len(postings.ids)
+                self.entries[key] = value
+                self.held += len(value)
                 while self.held > self.size and len(self.entries) > 1:
                     _key, old = self.entries.popitem(last=False)
-                    self.held -= len(old.ids)
-        return postings
-
-    def positions(self, segment_id: str, matcher: Any) -> np.ndarray:
-        """Every position of a term in one segment as ascending keys ``document << 32 | position``."""
-        key = (segment_id, "positions", *matcher.term())
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-                return found.ids
-        keys = _decode_positions(matcher)
-        with self.lock:
-            if key not in self.entries:
-                self.entries[key] = _Postings(keys, array("f"))  # type: ignore[arg-type]
-                self.held += len(keys)
-                while self.held > self.size and len(self.entries) > 1:
-                    _key, old = self.entries.popitem(last=False)
-                    self.held -= len(old.ids)
-        return keys
+                    self.held -= len(old)
+        return value
 
     def forget(self, live: set[str]) -> None:
         with self.lock:
             for key in [k for k in self.entries if k[0] not in live]:
-                self.held -= len(self.entries.pop(key).ids)
+                self.held -= len(self.entries.pop(key))
 
 
 def _decode(matcher: Any) -> _Postings:
@@ -559,7 +548,10 @@ def _decode(matcher: Any) -> _Postings:
             ids.append(matcher.id())
             weights.append(matcher.weight())
             matcher.next()
-    return _Postings(ids, weights)
+    return _Postings(
+        np.frombuffer(ids, dtype=np.int32).astype(np.intp),
+        np.frombuffer(weights, dtype=np.float32).astype(np.float64),
+    )
 
 
 def _decode_positions(matcher: Any) -> np.ndarray:
@@ -1100,13 +1092,16 @@ def _dense_leaf(matcher: Any, searcher: Any, segment: _SegmentTable) -> _Dense:
     if type(scorer) is not BM25FScorer:
         raise _Unsupported(type(scorer).__name__)
     ids, tf = _POSTINGS.get(segment.segment_id, matcher).arrays()
-    lengths = segment.lengths(searcher, matcher.term()[0])[ids]
-    idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
     mask, scores = np.zeros(segment.doc_count, dtype=bool), np.zeros(segment.doc_count)
     mask[ids] = True
-    # whoosh.scoring.bm25, operation for operation.
-    scores[ids] = idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths / avgfl)))
+    scores[ids] = _bm25(scorer, tf, segment.lengths(searcher, matcher.term()[0])[ids])
     return mask, scores
+
+
+def _bm25(scorer: BM25FScorer, tf: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """whoosh.scoring.bm25 with a term's scorer, operation for operation, for many documents at once."""
+    idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+    return idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths / avgfl)))
 
 
 def _escape(text: str) -> str:
@@ -1261,10 +1256,7 @@ def _phrase_matches(searcher: Any, phrase: _Phrase, context: Any) -> tuple[np.nd
         if type(scorer) is not BM25FScorer:
             raise _Unsupported(type(scorer).__name__)
         ids, weights = _POSTINGS.get(segment.segment_id, leaf).arrays()
-        tf = weights[np.searchsorted(ids, docs)]
-        idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-        # whoosh.scoring.bm25, operation for operation.
-        parts.append(idf * ((tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * lengths / avgfl))))
+        parts.append(_bm25(scorer, weights[np.searchsorted(ids, docs)], lengths))
     scores = _tree_sum(parts)
     return docs, scores * phrase.boost if phrase.boost != 1.0 else scores
 
