@@ -18,7 +18,7 @@ Phases, each timed on its own:
 7. serve     ``kb serve --workers 2`` on a free port; a sales user's API token; the query mix over HTTP,
              sequentially and with concurrent clients (latency percentiles, requests/s);
 8. floor     the same queries on the same index in this process: plain Whoosh (parser, top hits, snippets of
-             the hits shown) and kb's ``WhooshIndex.search``, sequentially;
+             the hits shown) and kb's ``kb.search.search``, sequentially;
 9. fresh     a new version with a unique word, a real ``kb worker``: time from its extraction until the HTTP
              search API finds the word;
 10. memory   the resident memory of each server worker process.
@@ -638,7 +638,7 @@ class PlainWhoosh:
         from whoosh import highlight, index
         from whoosh.qparser import AndGroup, MultifieldParser
 
-        from kb.search.whoosh_index import TEXT_FIELDS
+        from kb.search.whoosh_store import TEXT_FIELDS
 
         name = (index_dir / "CURRENT").read_text().strip()
         self.ix = index.open_dir(str(index_dir / name))
@@ -650,7 +650,7 @@ class PlainWhoosh:
     def query(self, query: Query) -> Any:
         from whoosh.query import And, Term
 
-        from kb.search.whoosh_index import FACET_FIELDS
+        from kb.search.whoosh_store import FACET_FIELDS
 
         clauses = [self.parser.parse(query.q), Term("status", "published"), Term("current", True)]
         clauses += [Term(FACET_FIELDS[k], v) for k, v in query.filters.items() if k in FACET_FIELDS]
@@ -685,11 +685,9 @@ def kb_request(query: Query) -> Any:
 
 
 def in_process_passes(index_dir: Path, mix: list[Query], rounds: int) -> dict[str, Any]:
-    """Sequential passes in this process: plain Whoosh (the floor) and kb's WhooshIndex.search."""
-    from kb.search.whoosh_index import WhooshIndex
-
+    """Sequential passes in this process: plain Whoosh (the floor) and kb's search (``kb.search.search``)."""
     plain = PlainWhoosh(index_dir)
-    backend = WhooshIndex(index_dir)
+    backend = _Facade(index_dir)
     floor: dict[str, list[float]] = {q.name: [] for q in mix}
     kb_times: dict[str, list[float]] = {q.name: [] for q in mix}
     totals: dict[str, dict[str, int]] = {}
@@ -709,7 +707,7 @@ def in_process_passes(index_dir: Path, mix: list[Query], rounds: int) -> dict[st
                 kb_times[query.name].append(t2 - t1)
     finally:
         plain.close()
-        WhooshIndex.close_all()
+        _Facade.close_all()
     return {
         "floor": stats_ms([s for v in floor.values() for s in v]),
         "kb": stats_ms([s for v in kb_times.values() for s in v]),
@@ -721,10 +719,28 @@ def in_process_passes(index_dir: Path, mix: list[Query], rounds: int) -> dict[st
     }
 
 
-def profile_search(index_dir: Path, mix: list[Query], rounds: int, out: Path) -> str:
-    from kb.search.whoosh_index import WhooshIndex
+class _Facade:
+    """kb's search facade on the index directory, without a database (no ratings or flags: as the floor)."""
 
-    backend = WhooshIndex(index_dir)
+    def __init__(self, index_dir: Path) -> None:
+        from kb import search
+
+        self.backend = search.get_backend(index_dir)
+
+    def search(self, request: Any) -> Any:
+        from kb import search
+
+        return search.search(self.backend, request)
+
+    @staticmethod
+    def close_all() -> None:
+        from kb import search
+
+        search.reset_backend()
+
+
+def profile_search(index_dir: Path, mix: list[Query], rounds: int, out: Path) -> str:
+    backend = _Facade(index_dir)
     for query in mix:
         backend.search(kb_request(query))
     profiler = cProfile.Profile()
@@ -733,7 +749,7 @@ def profile_search(index_dir: Path, mix: list[Query], rounds: int, out: Path) ->
         for query in mix:
             backend.search(kb_request(query))
     profiler.disable()
-    WhooshIndex.close_all()
+    _Facade.close_all()
     profiler.dump_stats(str(out))
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
@@ -921,7 +937,7 @@ def format_report(r: dict[str, Any]) -> str:
     for name, q in r["per_query"].items():
         add(f"  {name:<44}{q['http_p50']:>8.1f}{q['kb_p50']:>8.1f}{q['floor_p50']:>8.1f}{q['kb_assets']:>8}"
             f"{q['floor_pages']:>8}")  # fmt: skip
-    add("  (HTTP: end to end, sequential; kb: WhooshIndex.search; floor: plain Whoosh; assets: kb's total;")
+    add("  (HTTP: end to end, sequential; kb: kb.search.search; floor: plain Whoosh; assets: kb's total;")
     add("   pages: matching pages of the floor)")
     if "fresh" in r:
         fr = r["fresh"]
@@ -963,7 +979,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fresh-runs", type=int, default=5, help="freshness probes (default 5)")
     parser.add_argument("--reuse", action="store_true", help="reuse the library of an earlier run in --workdir")
     parser.add_argument("--skip-rebuild", action="store_true", help="with --reuse: keep the index as it is")
-    parser.add_argument("--profile", action="store_true", help="also cProfile WhooshIndex.search over the mix")
+    parser.add_argument("--profile", action="store_true", help="also cProfile kb.search.search over the mix")
     parser.add_argument("--no-index-jobs", action="store_true", help="development: skip the index jobs (rebuild only)")
     parser.add_argument("--build-only", action="store_true", help="development: stop once the index is built")
     return parser.parse_args(argv)
@@ -1101,7 +1117,7 @@ def _run(
         log(f"HTTP {clients} concurrent clients: {total} requests; loadavg {loadavg()}")
         search[f"http_c{clients}"] = http_pass(port, token, mix, clients, total)
 
-    log("in-process: plain Whoosh (floor) and kb WhooshIndex.search, sequential")
+    log("in-process: plain Whoosh (floor) and kb kb.search.search, sequential")
     in_process = in_process_passes(settings.index_dir, mix, args.rounds)
     search["floor"] = in_process["floor"]
     search["kb"] = in_process["kb"]
@@ -1148,7 +1164,7 @@ def _run(
             (f"http_c{c}", f"HTTP end to end, {c} concurrent clients")
             for c in sorted({args.server_workers, args.clients})
         ],
-        ("kb", "kb WhooshIndex.search in process, sequential"),
+        ("kb", "kb kb.search.search in process, sequential"),
         ("floor", "floor: plain Whoosh in process, sequential"),
     ]
     seq = search["http_seq"]["latency_ms"]

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
@@ -20,6 +20,9 @@ from kb.config import ConfigError
 from kb.db import Database
 from kb.errors import DomainError
 from kb.models import Role
+
+if TYPE_CHECKING:
+    from kb.search import SearchBackend
 
 DEMO_PASSWORD_DEFAULT = "kb-demo-password"
 DEMO_USERS = (
@@ -348,10 +351,7 @@ def notify_digest(database: Database, on: Any) -> None:
 
     _require_schema(database)
     report = digest.run(database, on.date() if on else date.today())
-    click.echo(
-        f"{report.review_notices} review-due notice(s), {report.digests} digest(s), "
-        f"{report.reindexed} asset(s) queued for re-indexing"
-    )
+    click.echo(f"{report.review_notices} review-due notice(s), {report.digests} digest(s)")
 
 
 @main.command("check")
@@ -380,10 +380,12 @@ def index_group() -> None:
     """The search index (derived from the database; can always be rebuilt)."""
 
 
-def _index_dir() -> Path:
+def _backend() -> SearchBackend:
     from flask import current_app
 
-    return current_app.config["KB_SETTINGS"].index_dir
+    from kb.search import backend_of
+
+    return backend_of(current_app.config["KB_SETTINGS"])
 
 
 @index_group.command("rebuild")
@@ -396,7 +398,7 @@ def index_rebuild(database: Database) -> None:
 
     _require_schema(database)
     started = time.monotonic()
-    written = indexing.rebuild(database, _index_dir())
+    written = indexing.rebuild(database, _backend())
     click.echo(f"indexed {written} page(s) in {time.monotonic() - started:.1f} s")
 
 
@@ -407,7 +409,9 @@ def index_check(database: Database) -> None:
     from kb.search import indexing
 
     _require_schema(database)
-    report = indexing.check(database, _index_dir())
+    report = indexing.check(database, _backend())
+    if report.outdated:
+        click.echo("the index was written by an older kb (format)")
     for label, ids in (("missing", report.missing), ("extra", report.extra), ("out of date", report.stale)):
         if ids:
             click.echo(f"{label}: {len(ids)} asset(s): {', '.join(map(str, ids[:50]))}")
@@ -420,9 +424,7 @@ def index_check(database: Database) -> None:
 @with_db
 def index_optimize(database: Database) -> None:
     """Merge the index's segments into one (faster searches; takes a while on a large index)."""
-    from kb.search import indexing
-
-    indexing.backend_for(_index_dir()).optimize()
+    _backend().optimize()
     click.echo("index optimized")
 
 

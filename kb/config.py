@@ -24,6 +24,7 @@ SETTINGS: dict[str, str] = {
     "KB_INSTANCE_DIR": "directory for runtime state (database, index, files, secret key)",
     "KB_DATABASE_URL": "SQLAlchemy database URL",
     "KB_INDEX_DIR": "directory of the Whoosh search index",
+    "KB_SEARCH_BACKEND": "search backend: whoosh (the embedded default) or memory (tests: one process, nothing kept)",
     "KB_BLOB_DIR": "directory of the content-addressed file store",
     "KB_SECRET_KEY": "key that signs session cookies and CSRF tokens",
     "KB_MAX_UPLOAD_MB": "largest accepted upload, in megabytes",
@@ -69,6 +70,7 @@ class Settings:
     #: None when e-mail is off (the default).
     smtp: SmtpSettings | None = None
     testing: bool = False
+    search_backend: str = "whoosh"
 
 
 def _int_between(name: str, raw: Any, minimum: int, maximum: int) -> int:
@@ -181,7 +183,15 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         base_url=_base_url("KB_BASE_URL", get("KB_BASE_URL", "http://127.0.0.1:5000")),
         smtp=_smtp(get),
         testing=bool(source.get("TESTING", False)),
+        search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
     )
+
+
+def _choice(name: str, raw: Any, allowed: tuple[str, ...]) -> str:
+    value = str(raw).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return value
 
 
 def _base_url(name: str, raw: Any) -> str:

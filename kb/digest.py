@@ -16,8 +16,7 @@ from sqlalchemy import select
 from kb import freshness, notifications
 from kb.db import Database
 from kb.models import Asset, AssetStatus, NotificationKind, User
-from kb.search.documents import REVIEW_DUE_DAYS
-from kb.search.indexing import enqueue_index
+from kb.search.signals import REVIEW_DUE_DAYS
 
 DIGEST_ITEMS = 20
 
@@ -26,7 +25,6 @@ DIGEST_ITEMS = 20
 class DigestReport:
     review_notices: int
     digests: int
-    reindexed: int
 
 
 def run(db: Database, today: date) -> DigestReport:
@@ -39,8 +37,6 @@ def run(db: Database, today: date) -> DigestReport:
             .where(Asset.status == AssetStatus.PUBLISHED, User.active.is_(True))
             .where(Asset.next_review_on <= date.fromordinal(today.toordinal() + REVIEW_DUE_DAYS))
         ).all()
-        for asset_id, _owner_id, _review_on in due:
-            enqueue_index(session, asset_id)
         for asset_id, owner_id, review_on in due:
             review_notices += notifications.notify(
                 session,
@@ -70,4 +66,4 @@ def run(db: Database, today: date) -> DigestReport:
                     ],
                 },
             )
-    return DigestReport(review_notices=review_notices, digests=digests, reindexed=len(due))
+    return DigestReport(review_notices=review_notices, digests=digests)

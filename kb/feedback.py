@@ -31,7 +31,6 @@ from kb.models import (
     User,
     utcnow,
 )
-from kb.search.indexing import enqueue_index
 
 #: Reason codes of a stale flag, in the order people are offered them.
 REASONS = ("prices_outdated", "specs_wrong", "legal_expired", "missing_info", "broken_file", "superseded", "other")
@@ -133,7 +132,6 @@ def rate(db: Database, user_id: int, asset_id: int, stars: object, comment: str 
             set_={"version_id": version_id, "stars": value, "comment": text, "updated_at": now},
         )
         session.execute(statement)
-        enqueue_index(session, asset.id)
         rating = session.scalars(
             select(Rating)
             .where(Rating.asset_id == asset.id, Rating.user_id == user.id)
@@ -152,7 +150,6 @@ def remove_rating(db: Database, user_id: int, asset_id: int) -> bool:
         if rating is None:
             return False
         session.delete(rating)
-        enqueue_index(session, asset.id)
         return True
 
 
@@ -277,7 +274,6 @@ def raise_flag(
                 actor_id=user.id,
                 data={"reason": code, "comment": text, "page": page_number},
             )
-        enqueue_index(session, asset.id)
         return FlagResult(flag_id=flag.id, joined=joined)
 
 
@@ -412,7 +408,6 @@ def _close(
     flag.closed_by_id = actor.id if actor is not None else None
     flag.close_note = note
     flag.resolved_by_version_id = version.id if version is not None else None
-    enqueue_index(session, flag.asset_id)
     if actor is not None and actor.id == flag.raised_by_id:
         return  # people are not told of what they did themselves
     kind = NotificationKind.FLAG_DISMISSED if status == FlagStatus.DISMISSED else NotificationKind.FLAG_RESOLVED

@@ -34,7 +34,7 @@ from kb.models import (
     User,
     utcnow,
 )
-from kb.search.documents import REVIEW_DUE_DAYS, freshness
+from kb.search.signals import REVIEW_DUE_DAYS, freshness
 
 FLAG_WEIGHT = 10.0
 FLAG_FLOOR = 0.3

@@ -456,6 +456,25 @@ class SearchGap(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class SynonymGroup(Base):
+    """Words and abbreviations marketing says mean the same to a salesperson (ТКП, коммерческое предложение, КП).
+
+    Applied when searching, so a change needs no re-index. ``terms`` lists the group's entries, one per line.
+    """
+
+    __tablename__ = "synonym_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    terms: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def entries(self) -> list[str]:
+        return [line for line in self.terms.splitlines() if line.strip()]
+
+
 # --- background work ---------------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
-from kb.search.documents import freshness
+from kb.search.signals import freshness
 
 STATUSES = ("fresh", "review_due", "overdue", "flagged")
 NO_TEXT = (ExtractionStatus.EMPTY, ExtractionStatus.FAILED)

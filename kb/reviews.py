@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound
 from kb.models import Asset, AssetStatus, AssetVersion, Review, Role, User, utcnow
-from kb.search.indexing import enqueue_index
 
 
 def move_review_date(
@@ -51,8 +50,6 @@ def confirm_current(db: Database, actor_id: int, asset_id: int) -> date:
             raise Conflict(N_("Only a published asset can be confirmed as current."))
         now = utcnow()
         next_review = move_review_date(session, asset, actor.id, now)
-        asset.updated_at = now
-        enqueue_index(session, asset.id)
         return next_review
 
 

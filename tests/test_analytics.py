@@ -12,8 +12,8 @@ from conftest import csrf_from
 from kb import analytics, feedback
 from kb.errors import Forbidden, ValidationError
 from kb.models import UsageEvent
-from kb.search.whoosh_index import WhooshIndex
 from publishing_helpers import fields, publisher_for, text_upload, worker_for
+from search_helpers import SearchIndex
 
 TODAY = date.today()
 
@@ -21,7 +21,7 @@ TODAY = date.today()
 @pytest.fixture(autouse=True)
 def fresh_searchers():
     yield
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 @pytest.fixture

@@ -194,8 +194,8 @@ def test_sales_searches_filters_and_opens_the_hit_at_its_page(live_server: str, 
     import io
 
     from kb.publishing import FileUpload
-    from kb.search.whoosh_index import WhooshIndex
     from publishing_helpers import fields, publisher_for, worker_for
+    from search_helpers import SearchIndex
 
     owner = make_user("marketing")
     publisher = publisher_for(app)
@@ -215,7 +215,7 @@ def test_sales_searches_filters_and_opens_the_hit_at_its_page(live_server: str, 
         owner.id, fields(owner, title="Каталог НВ"), FileUpload(io.BytesIO("Каталоги насосов НВ".encode()), "c.md")
     )
     worker_for(app).run_until_idle()
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
     user = make_user("sales")
     page.goto(f"{live_server}/login")
@@ -235,7 +235,7 @@ def test_sales_searches_filters_and_opens_the_hit_at_its_page(live_server: str, 
     page.wait_for_selector("h1:has-text('Презентация насосов НВ')")
     assert "page=2" in page.url
     assert page.locator("iframe.pdf").get_attribute("src").endswith("#page=2")  # the PDF opens at that page
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def _sign_in(page, live_server: str, email: str) -> None:

@@ -186,7 +186,7 @@ def test_kb_notify_digest_twice_creates_nothing_new(app, instance_dir, monkeypat
     day = (date.today() + timedelta(days=95)).isoformat()  # past the catalog's 90-day review
     first = CliRunner().invoke(main, ["notify", "digest", "--date", day])
     assert first.exit_code == 0, first.output
-    assert first.output.startswith("1 review-due notice(s), 1 digest(s), 1 asset(s) queued")
+    assert first.output.startswith("1 review-due notice(s), 1 digest(s)")
     second = CliRunner().invoke(main, ["notify", "digest", "--date", day])
     assert second.exit_code == 0 and second.output.startswith("0 review-due notice(s), 0 digest(s)")
     bad = CliRunner().invoke(main, ["notify", "digest", "--date", "31.12.2026"])

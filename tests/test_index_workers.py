@@ -27,8 +27,9 @@ from kb.models import Job, JobStatus, utcnow
 from kb.publishing import FileUpload
 from kb.search import indexing
 from kb.search.backend import SearchRequest
-from kb.search.whoosh_index import LOCK, WhooshIndex
+from kb.search.whoosh_store import LOCK
 from publishing_helpers import fields, publisher_for, worker_for
+from search_helpers import SearchIndex
 
 #: A worker whose index writer dies (SIGKILL, no cleanup) after adding its second document.
 DYING_WORKER = textwrap.dedent(
@@ -56,7 +57,7 @@ DYING_WORKER = textwrap.dedent(
 @pytest.fixture(autouse=True)
 def fresh_searchers():
     yield
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def _env(instance: Path) -> dict[str, str]:
@@ -83,7 +84,7 @@ def _extract_only(app) -> None:
 
 
 def _search(app, text: str):
-    return WhooshIndex(app.config["KB_SETTINGS"].index_dir).search(SearchRequest(text=text, per_page=50))
+    return SearchIndex(app.config["KB_SETTINGS"].index_dir).search(SearchRequest(text=text, per_page=50))
 
 
 def _index_jobs(db) -> list[Job]:
@@ -124,7 +125,7 @@ def test_a_worker_killed_in_the_middle_of_an_index_job_leaves_a_usable_index(
     with db.transaction() as session:
         session.execute(update(Job).where(Job.id == running[0].id).values(locked_until=utcnow() - timedelta(seconds=1)))
     worker_for(app, "survivor").run_until_idle()
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
     result = _search(app, "бета")
     assert [h.asset_id for h in result.hits] == [victim.asset_id]
     assert _search(app, "страница").total == 2
@@ -132,7 +133,7 @@ def test_a_worker_killed_in_the_middle_of_an_index_job_leaves_a_usable_index(
     with db.session() as session:
         job = session.get(Job, running[0].id)
         assert job is not None and job.status == JobStatus.DONE and job.attempts == 2
-    assert indexing.check(db, app.config["KB_SETTINGS"].index_dir).ok
+    assert indexing.check(db, SearchIndex(app.config["KB_SETTINGS"].index_dir).backend).ok
 
 
 def test_two_worker_processes_index_at_once_without_losing_an_asset(app, db, instance_dir, make_user, tmp_path):
@@ -180,8 +181,86 @@ def test_two_worker_processes_index_at_once_without_losing_an_asset(app, db, ins
     # Both processes wrote the index (they took turns on the lock); no job ran twice or failed.
     assert all("(index_asset) done" in log for log in logs), logs
 
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
     for word, asset in published.items():
         assert [h.asset_id for h in _search(app, word).hits] == [asset.asset_id], word
     assert _search(app, "насосная").total == len(words)
-    assert indexing.check(db, app.config["KB_SETTINGS"].index_dir).ok
+    assert indexing.check(db, SearchIndex(app.config["KB_SETTINGS"].index_dir).backend).ok
+
+
+def test_search_answers_through_the_server_from_an_empty_index_while_the_first_assets_land(
+    app, db, instance_dir, make_user, tmp_path
+):
+    """A company's first day: a real ``kb serve`` and ``kb worker``, searched in a loop from before the first
+    asset exists until several are indexed; every answer is a 200."""
+    import json
+    import socket
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from kb import accounts
+
+    owner = make_user("marketing")
+    seller = make_user("sales")
+    token = accounts.create_token(db, seller.id, "loop").secret
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kb = str(Path(sys.executable).parent / "kb")
+    server = subprocess.Popen(
+        [kb, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env=_env(instance_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(
+        [kb, "worker", "--poll", "0.05"], env=_env(instance_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    answers: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def ask() -> tuple[int, int]:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/search?q=%D0%BD%D0%B0%D1%81%D0%BE%D1%81%D0%BD%D0%B0%D1%8F",  # насосная
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())["total"]
+        except urllib.error.HTTPError as error:
+            return error.code, -1
+
+    def loop() -> None:
+        while not stop.is_set():
+            answers.append(ask())
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = ask()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, server.stdout.read() if server.poll() is not None else "no server"
+                time.sleep(0.2)
+        assert first == (200, 0)  # an empty index: no asset yet, an empty answer, not a 500
+        searching = threading.Thread(target=loop)
+        searching.start()
+        publisher = publisher_for(app)
+        for n in range(4):
+            publisher.create_asset(owner.id, fields(owner, title=f"Каталог {n}"), _pdf(tmp_path, 2, f"слово{n}"))
+            time.sleep(0.3)
+        deadline = time.monotonic() + 90
+        while not answers or answers[-1][1] < 4:
+            assert time.monotonic() < deadline, answers[-5:]
+            time.sleep(0.2)
+        stop.set()
+        searching.join(timeout=60)
+    finally:
+        stop.set()
+        for process in (server, worker):
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=30)
+    assert answers and all(status == 200 for status, _total in answers), [a for a in answers if a[0] != 200][:5]
+    totals = [total for _status, total in answers]
+    assert totals[-1] == 4 and len(totals) > 10  # searched all the while the assets were published and indexed

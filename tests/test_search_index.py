@@ -9,7 +9,8 @@ import pytest
 
 from kb.search.backend import SearchRequest
 from kb.search.documents import IndexPage
-from kb.search.whoosh_index import WhooshIndex
+from kb.search.signals import Signals
+from search_helpers import SearchIndex
 
 
 def page(asset_id: int, number: int, body: str, **overrides: object) -> IndexPage:
@@ -32,8 +33,6 @@ def page(asset_id: int, number: int, body: str, **overrides: object) -> IndexPag
         "owner_id": 1,
         "owner_name": "Мария",
         "updated": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        "rating": 0.0,
-        "freshness": "fresh",
         "stamp": f"stamp-{asset_id}",
         "segments": ["B2B"],
         "tags": ["насосы"],
@@ -44,7 +43,7 @@ def page(asset_id: int, number: int, body: str, **overrides: object) -> IndexPag
 
 @pytest.fixture
 def index(tmp_path: Path):
-    ix = WhooshIndex(tmp_path / "index")
+    ix = SearchIndex(tmp_path / "index")
     ix.replace_asset(
         1,
         [
@@ -58,16 +57,16 @@ def index(tmp_path: Path):
         [
             page(
                 2, 1, "Screw compressor KX-200 for workshops", title="KX sales deck", kind="presentation",
-                freshness="overdue", language="en", segments=["B2B", "B2G"], tags=["compressors"],
+                language="en", segments=["B2B", "B2G"], tags=["compressors"],
             )
         ],
     )  # fmt: skip
     ix.replace_asset(3, [page(3, 1, "Черновик каталога задвижек", title="Задвижки ЗКС", status="draft")])
     yield ix
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
-def search(index: WhooshIndex, text: str, **kwargs: object):
+def search(index: SearchIndex, text: str, **kwargs: object):
     return index.search(SearchRequest(text=text, **kwargs))  # type: ignore[arg-type]
 
 
@@ -93,8 +92,9 @@ def test_english_phrases_prefixes_and_exclusions(index) -> None:
 
 
 def test_filters_and_facets_count_assets_not_pages(index) -> None:
-    everything = search(index, "насос* OR kx*")
-    assert everything.total == 0  # words are ANDed: OR is not an operator here
+    either = search(index, "насос* OR kx*")  # OR is not an operator, a stop word: either word finds a page
+    assert either.total == 2 and either.full_matches == 0
+    assert sorted(h.missing for h in either.hits) == [["kx*"], ["насос*"]]
     both = search(index, "b2b*", statuses=("published",))
     assert both.total == 0
     result = search(index, "каталога")
@@ -145,12 +145,12 @@ def test_anything_typed_gets_an_answer(index, hostile: str) -> None:
 
 
 def test_stale_content_is_ranked_a_little_lower(tmp_path: Path) -> None:
-    ix = WhooshIndex(tmp_path / "ranking")
-    ix.replace_asset(1, [page(1, 1, "насос для воды", title="Насос А", freshness="overdue")])
+    ix = SearchIndex(tmp_path / "ranking", signals=Signals(stale={1: "overdue"}))
+    ix.replace_asset(1, [page(1, 1, "насос для воды", title="Насос А")])
     ix.replace_asset(2, [page(2, 1, "насос для воды", title="Насос Б")])
     result = search(ix, "насос")
     assert [h.asset_id for h in result.hits] == [2, 1]
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def test_rebuild_switches_generations_and_searches_keep_working(index) -> None:
@@ -163,11 +163,9 @@ def test_rebuild_switches_generations_and_searches_keep_working(index) -> None:
 
 
 def test_paging_and_sorting(tmp_path: Path) -> None:
-    ix = WhooshIndex(tmp_path / "paging")
+    ix = SearchIndex(tmp_path / "paging", signals=Signals(ratings={n: float(n % 5) for n in range(1, 8)}))
     for n in range(1, 8):
-        ix.replace_asset(
-            n, [page(n, 1, "насос " * n, updated=dt.datetime(2026, 1, n, tzinfo=dt.UTC), rating=float(n % 5))]
-        )
+        ix.replace_asset(n, [page(n, 1, "насос " * n, updated=dt.datetime(2026, 1, n, tzinfo=dt.UTC))])
     first = search(ix, "насос", per_page=3)
     second = search(ix, "насос", per_page=3, page=2)
     assert first.total == 7 and len(first.hits) == 3 and len(second.hits) == 3
@@ -176,40 +174,40 @@ def test_paging_and_sorting(tmp_path: Path) -> None:
     assert [h.asset_id for h in newest.hits] == [7, 6, 5, 4, 3, 2, 1]
     rated = search(ix, "насос", sort="rating", per_page=2)
     assert [h.rating for h in rated.hits] == [4.0, 3.0]
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def test_did_you_mean_offers_a_close_spelling(index) -> None:
-    assert index.suggest("характеристеки") == "характеристики"
-    assert index.suggest("compresor") == "compressor"
-    assert index.suggest("характеристики") is None  # spelt right: nothing to suggest
-    assert index.suggest("zzzzzzzz") is None
+    assert index.closest("характеристеки") == "характеристики"
+    assert index.closest("compresor") == "compressor"
+    assert index.known("характеристики") and not index.known("характеристеки")
+    assert index.closest("zzzzzzzz") is None
 
 
 def test_did_you_mean_prefers_the_nearest_spelling_then_the_most_frequent(tmp_path: Path) -> None:
-    ix = WhooshIndex(tmp_path / "index")
+    ix = SearchIndex(tmp_path / "index")
     try:
         # "насос" is in many assets, "насосы" in one: one edit away beats two edits away, however frequent
         for asset in range(1, 6):
             ix.replace_asset(asset, [page(asset, 1, "насос насос насос", title="Каталог")])
         ix.replace_asset(6, [page(6, 1, "насосы", title="Каталог")])
-        assert len(list(ix._searcher().leaf_searchers())) > 1  # several segments
-        assert ix.suggest("нассосы") == "насосы"
-        assert ix.suggest("нсос") == "насос"
+        assert len(list(ix.store.searcher().leaf_searchers())) > 1  # several segments
+        assert ix.closest("нассосы") == "насосы"
+        assert ix.closest("нсос") == "насос"
         # two edits away, the first letter kept
-        assert ix.suggest("компресорров") is None
+        assert ix.closest("компресорров") is None
         ix.replace_asset(7, [page(7, 1, "компрессоров")])
-        assert ix.suggest("компресорров") == "компрессоров"
+        assert ix.closest("компресорров") == "компрессоров"
     finally:
-        WhooshIndex.close_all()
+        SearchIndex.close_all()
 
 
 def test_did_you_mean_never_offers_words_only_drafts_have(tmp_path: Path) -> None:
-    ix = WhooshIndex(tmp_path / "index")
+    ix = SearchIndex(tmp_path / "index")
     try:
         ix.replace_asset(1, [page(1, 1, "Секретный проектор", title="Черновик", status="draft")])
         ix.replace_asset(2, [page(2, 1, "Насосы", title="Каталог")])
-        assert ix.suggest("проэктор") is None
-        assert ix.suggest("насасы") == "насосы"
+        assert ix.closest("проэктор") is None
+        assert ix.closest("насасы") == "насосы"
     finally:
-        WhooshIndex.close_all()
+        SearchIndex.close_all()

@@ -11,18 +11,18 @@ from click.testing import CliRunner
 from conftest import SECRET_KEY
 from kb.cli import main
 from kb.search.backend import SearchRequest
-from kb.search.whoosh_index import WhooshIndex
 from publishing_helpers import fields, publisher_for, text_upload, worker_for
+from search_helpers import SearchIndex
 
 
 @pytest.fixture(autouse=True)
 def fresh_searchers():
     yield
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def _search(app, text: str, **kwargs: object):
-    index = WhooshIndex(app.config["KB_SETTINGS"].index_dir)
+    index = SearchIndex(app.config["KB_SETTINGS"].index_dir)
     return index.search(SearchRequest(text=text, **kwargs))  # type: ignore[arg-type]
 
 
@@ -91,5 +91,39 @@ def test_index_check_and_rebuild(cli_env, app, make_user) -> None:
     worker_for(app).run_until_idle()
     assert run("index", "check").exit_code == 0
     assert run("index", "optimize").output.strip() == "index optimized"
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
     assert _search(app, "бета").hits[0].asset_id == second.asset_id
+
+
+def test_feedback_queues_no_index_job_and_search_still_shows_it(app, make_user, db) -> None:
+    """Ratings, flags and review confirmations are read by search from the database, never re-indexed."""
+    from sqlalchemy import func, select
+
+    from kb import feedback, reviews
+    from kb.models import Job
+    from kb.search.indexing import INDEX_JOB
+
+    owner = make_user("marketing")
+    seller = make_user("sales")
+    published = publisher_for(app).create_asset(owner.id, fields(owner), text_upload("Насосы НВ"))
+    worker_for(app).run_until_idle()
+
+    def index_jobs() -> int:
+        with db.session() as session:
+            return session.scalar(select(func.count()).where(Job.kind == INDEX_JOB)) or 0
+
+    before = index_jobs()
+    feedback.rate(db, seller.id, published.asset_id, 4)
+    feedback.raise_flag(db, seller.id, published.asset_id, "prices_outdated", "цены старые")
+    assert index_jobs() == before
+    with app.app_context():
+        from kb import search
+
+        with db.session() as session:
+            found = search.search(
+                search.backend_of(app.config["KB_SETTINGS"]), SearchRequest(text="насосы"), session=session
+            )
+    (hit,) = found.hits
+    assert hit.freshness == "flagged" and hit.rating == 4.0 and found.facets["freshness"] == {"flagged": 1}
+    reviews.confirm_current(db, owner.id, published.asset_id)
+    assert index_jobs() == before

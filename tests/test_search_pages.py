@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from kb import accounts
 from kb.models import AssetStatus, UsageEvent, UsageKind
-from kb.search.whoosh_index import WhooshIndex
 from publishing_helpers import fields, publisher_for, text_upload, worker_for
+from search_helpers import SearchIndex
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def library(app, make_user):
     )
     worker_for(app).run_until_idle()
     yield {"catalog": catalog.asset_id, "deck": deck.asset_id, "draft": draft.asset_id, "owner": owner}
-    WhooshIndex.close_all()
+    SearchIndex.close_all()
 
 
 def test_search_finds_inflected_words_with_highlighted_snippets(library, signed_in, client) -> None:
@@ -60,10 +60,16 @@ def test_marketing_also_sees_drafts(library, signed_in, client) -> None:
     assert "Черновик прайса насосов" in client.get("/search?q=насосы").get_data(as_text=True)
 
 
-def test_wrong_keyboard_layout_gets_a_hint(library, signed_in, client) -> None:
+def test_wrong_keyboard_layout_shows_the_corrected_results(library, signed_in, client) -> None:
     signed_in("sales")
     html = client.get("/search?q=yfcjcs").get_data(as_text=True)  # "насосы" typed in the Latin layout
-    assert "Wrong keyboard layout?" in html and "насосы" in html
+    assert "Showing results for" in html and "Каталог насосов НВ" in html
+    assert "Search instead for" in html and "exact=1" in html
+    exact = client.get("/search?q=yfcjcs&exact=1").get_data(as_text=True)
+    assert "0 assets found" in exact and "Showing results for" not in exact
+    typed = "compressors".translate(str.maketrans("qwertyuiopasdfghjklzxcvbnm", "йцукенгшщзфывапролдячсмить"))
+    english = client.get("/api/v1/search", query_string={"q": typed}).json
+    assert english["corrected"]["text"] == "compressors" and english["total"] == 1
 
 
 def test_searches_are_logged(library, signed_in, client, db) -> None:
@@ -112,9 +118,63 @@ def test_search_api_answers_the_documented_shape(library, make_user, client, db)
     assert client.get("/api/v1/search?q=x").status_code == 401
 
 
-def test_a_misspelt_word_gets_did_you_mean(library, signed_in, client) -> None:
+def test_a_misspelt_word_is_corrected_and_the_gap_recorded_as_corrected(library, signed_in, client, db) -> None:
     signed_in("sales")
     html = client.get("/search?q=compresors").get_data(as_text=True)
-    assert "Did you mean" in html and "compressors" in html
+    assert "Showing results for" in html and "KX compressors deck" in html
     api = client.get("/api/v1/search?q=compresors").json
-    assert api["suggestion"] == "compressors"
+    assert api["corrected"] == {"text": "compressors", "original": "compresors", "reason": "spelling"}
+    with db.session() as session:
+        queries = session.scalars(select(UsageEvent.query).where(UsageEvent.kind == UsageKind.SEARCH)).all()
+    assert "compresors" not in queries and queries.count("compressors") == 2
+
+
+def test_one_misspelt_word_of_several_is_fixed_and_a_good_query_is_left_alone(library, signed_in, client) -> None:
+    signed_in("sales")
+    fixed = client.get("/api/v1/search?q=screw compresors energy").json
+    assert fixed["corrected"]["text"] == "screw compressors energy" and fixed["total"] == 1
+    kept = client.get("/api/v1/search?q=compressors").json
+    assert kept["corrected"] is None and kept["suggestion"] is None
+
+
+def test_a_page_lacking_a_word_still_appears_and_says_what_it_lacks(library, signed_in, client) -> None:
+    signed_in("sales")
+    body = client.get("/api/v1/search?q=compressors warranty").json
+    (hit,) = body["results"]
+    assert hit["title"] == "KX compressors deck" and hit["missing"] == ["warranty"]
+    html = client.get("/search?q=compressors warranty").get_data(as_text=True)
+    assert "Missing:" in html and "<s>warranty</s>" in html
+    strict = client.get("/api/v1/search", query_string={"q": "compressors +warranty"}).json
+    assert strict["total"] == 0
+
+
+@pytest.mark.parametrize("typed", ["нв250", "HB 250", "НВ 250/4", "hb-250/4", "KX200", "kx 200", "КХ-200"])
+def test_codes_written_any_way_find_their_asset(library, signed_in, client, typed: str) -> None:
+    signed_in("sales")
+    body = client.get("/api/v1/search", query_string={"q": typed}).json
+    assert body["total"] >= 1 and body["results"][0]["missing"] == [], typed
+
+
+def test_a_long_text_is_posted_and_searched_as_documents_like_it(library, signed_in, client) -> None:
+    signed_in("sales")
+    letter = (
+        "Добрый день! Наше предприятие готовит реконструкцию насосной станции городского водоканала. "
+        "Просим прислать технические характеристики насосов с подачей около 250 м³/ч, сроки поставки, "
+        "условия гарантии и актуальные цены с НДС. Отдельно интересует шкаф управления и монтаж. "
+    ) * 40
+    token = client.get("/search").get_data(as_text=True).split('data-csrf="')[1].split('"')[0]
+    html = client.post("/search", data={"q": letter, "csrf_token": token}).get_data(as_text=True)
+    assert "Каталог насосов НВ" in html and "documents like this" in html
+    assert "longer than 4000 characters" in html  # cut, and said so
+
+
+def test_a_10000_character_query_gets_an_answer_never_a_414_or_500(library, make_user, client, db) -> None:
+    user = make_user("sales")
+    headers = {"Authorization": f"Bearer {accounts.create_token(db, user.id, 't').secret}"}
+    huge = "насосы цены " * 1000  # 12,000 characters
+    posted = client.post("/api/v1/search", json={"q": huge}, headers=headers)
+    assert posted.status_code == 200 and posted.json["shortened"] and posted.json["total"] >= 1
+    garbage = client.post("/api/v1/search", json={"q": "ъ" * 10_000, "page": "x"}, headers=headers)
+    assert garbage.status_code == 200 and garbage.json["total"] == 0
+    not_json = client.post("/api/v1/search", data=b"\xff\xfe", headers={**headers, "Content-Type": "application/json"})
+    assert not_json.status_code == 200 and not_json.json["total"] == 0

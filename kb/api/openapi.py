@@ -143,6 +143,7 @@ SPEC: dict[str, Any] = {
                                 "version": {"type": "integer"},
                                 "score": {"type": "number"},
                                 "freshness": {"type": "string"},
+                                "missing": {"type": "array", "items": {"type": "string"}},
                                 "hits": {
                                     "type": "array",
                                     "items": {
@@ -238,9 +239,33 @@ SPEC: dict[str, Any] = {
                     _param("older"),
                     _param("page", schema_type="integer"),
                     _param("per_page", schema_type="integer"),
+                    _param("exact"),
                 ],  # fmt: skip
                 "responses": {"200": _json(_ref("SearchResults")), **_ERRORS},
-            }
+            },
+            "post": {
+                "summary": "The same search with its parameters in a JSON body: for long texts (up to 4,000 characters "
+                "are read; longer ones are cut and `shortened` says so)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "q": {"type": "string"},
+                                    "kind": {"type": "string"},
+                                    "sort": {"type": "string"},
+                                    "page": {"type": "integer"},
+                                    "per_page": {"type": "integer"},
+                                    "exact": {"type": "string", "enum": ["1"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json(_ref("SearchResults")), **_ERRORS},
+            },
         },
     },
 }

@@ -1,1 +1,82 @@
-"""Search: the mixed Russian/English analyzer, the search backend interface and its Whoosh implementation."""
+"""Search: the one door to it. Views, the API, the worker and the CLI use this module and nothing deeper.
+
+``get_backend(index_dir)`` gives the configured backend (``KB_SEARCH_BACKEND``: ``whoosh``, the embedded
+default, or ``memory`` for fast tests), one per index directory and process; ``reset_backend()`` forgets
+them. ``search(backend, request, session=...)`` runs a search (``service``); query planning (``planner``:
+analysis, codes, synonyms) and correction (``correction``) are shared by every backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kb.search.backend import (
+    FACETS,
+    SORTS,
+    AssetHit,
+    Correction,
+    PageHit,
+    SearchBackend,
+    SearchRequest,
+    SearchResults,
+)
+from kb.search.service import search
+
+if TYPE_CHECKING:
+    from kb.config import Settings
+
+BACKENDS = ("whoosh", "memory")
+_backends: dict[tuple[str, str], SearchBackend] = {}
+_lock = threading.Lock()
+
+
+def get_backend(index_dir: Path, kind: str = "whoosh") -> SearchBackend:
+    """The search backend of an index directory (the same object for the life of the process)."""
+    if kind not in BACKENDS:
+        raise ValueError(f"unknown search backend {kind!r}; one of: {', '.join(BACKENDS)}")
+    key = (kind, str(index_dir))
+    with _lock:
+        backend = _backends.get(key)
+        if backend is None:
+            if kind == "memory":
+                from kb.search.memory import MemoryBackend
+
+                backend = MemoryBackend()
+            else:
+                from kb.search.whoosh_backend import WhooshBackend
+
+                backend = WhooshBackend(index_dir)
+            _backends[key] = backend
+        return backend
+
+
+def backend_of(settings: Settings) -> SearchBackend:
+    """The backend a kb installation's settings name (``KB_SEARCH_BACKEND``, ``KB_INDEX_DIR``)."""
+    return get_backend(settings.index_dir, settings.search_backend)
+
+
+def reset_backend() -> None:
+    """Forgets every backend and closes open searchers (tests, and after a rebuild in another process)."""
+    from kb.search.whoosh_store import WhooshStore
+
+    with _lock:
+        _backends.clear()
+    WhooshStore.close_all()
+
+
+__all__ = [
+    "FACETS",
+    "SORTS",
+    "AssetHit",
+    "Correction",
+    "PageHit",
+    "SearchBackend",
+    "SearchRequest",
+    "SearchResults",
+    "backend_of",
+    "get_backend",
+    "reset_backend",
+    "search",
+]

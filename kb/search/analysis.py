@@ -3,8 +3,9 @@
 Words are Unicode word tokens, lower-cased, with ``ё`` folded to ``е``; stop words of both languages are
 dropped; each word is stemmed by the Snowball stemmer of its script (Cyrillic: Russian, Latin: English).
 Product codes and article numbers (``НВ-250/4``, ``KX-200``, ``12.2.003``) are kept whole and unstemmed, so
-they are found as typed; when indexing, a code also yields its leading parts (``нв``, ``нв-250``) and its
-pieces (``250``, ``4``), so ``НВ 250`` and ``НВ-250`` find ``НВ-250/4`` too.
+they are found as typed; when indexing, a code also yields its key (``#hb2504``, see ``codes``), its leading
+parts (``нв``, ``нв-250`` and its key) and its pieces (``250``, ``4``), so ``НВ 250``, ``нв250`` and ``HB-250``
+find ``НВ-250/4`` too.
 
 This module is imported by name when an index is opened (Whoosh pickles the schema with the analyzer), so
 its classes must stay importable under this path.
@@ -20,6 +21,8 @@ from typing import Any
 import Stemmer
 from whoosh.analysis import CompositeAnalyzer, Filter, LowercaseFilter, RegexTokenizer, Token
 from whoosh.lang.stopwords import stoplists
+
+from kb.search import codes
 
 #: A word, or a code: word characters joined by - / . (and no spaces).
 TOKEN_PATTERN = r"\w+(?:[-/.]\w+)*"
@@ -82,9 +85,10 @@ class CodeFilter(Filter):
             yield token
             if token.mode != "index":
                 continue
-            extra: list[str] = []
-            for match in _SEPARATORS.finditer(text):
-                extra.append(text[: match.start()])
+            leading = [text[: match.start()] for match in _SEPARATORS.finditer(text)]
+            extra = [codes.key(text)]
+            extra += [value for part in leading if part for value in (part, codes.key(part)) if is_code(part)]
+            extra += [part for part in leading if part and not is_code(part)]
             extra += [piece for piece in _SEPARATORS.split(text) if piece]
             seen = {text}
             for value in extra:
@@ -92,7 +96,7 @@ class CodeFilter(Filter):
                     seen.add(value)
                     part = token.copy()
                     part.text = value
-                    part.code = is_code(value)
+                    part.code = value.startswith(codes.KEY_MARK) or is_code(value)
                     yield part
 
 

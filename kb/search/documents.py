@@ -2,21 +2,20 @@
 
 Built from the database alone (the extracted text lives there), so the index can always be rebuilt. Each
 document repeats its asset's metadata, for filtering, facets and boosting titles and tags over body text.
+Ratings, flags and review dates are not in it: they change every day and are read when searching
+(``kb.search.signals``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from kb.models import Asset, AssetVersion, ExtractedPage, FlagStatus, Rating, StaleFlag
-
-#: Review due this many days ahead counts as "review due".
-REVIEW_DUE_DAYS = 14
+from kb.models import Asset, AssetVersion, ExtractedPage
 
 
 @dataclass(frozen=True)
@@ -39,23 +38,9 @@ class IndexPage:
     owner_id: int
     owner_name: str
     updated: datetime
-    rating: float
-    freshness: str
     stamp: str
     segments: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
-
-
-def freshness(next_review_on: date, open_flags: int, today: date) -> str:
-    """``flagged`` (open flags), ``overdue``, ``review_due`` (within two weeks) or ``fresh``."""
-    if open_flags:
-        return "flagged"
-    days = (next_review_on - today).days
-    if days < 0:
-        return "overdue"
-    if days <= REVIEW_DUE_DAYS:
-        return "review_due"
-    return "fresh"
 
 
 def stamp(asset: Asset) -> str:
@@ -63,15 +48,11 @@ def stamp(asset: Asset) -> str:
     return f"{asset.current_version_id}:{asset.status}:{asset.updated_at.isoformat()}"
 
 
-def asset_pages(session: Session, asset_id: int, today: date) -> list[IndexPage]:
+def asset_pages(session: Session, asset_id: int) -> list[IndexPage]:
     """Every indexed document of one asset; empty when the asset no longer exists."""
     asset = session.scalars(select(Asset).where(Asset.id == asset_id).options(joinedload(Asset.owner))).first()
     if asset is None:
         return []
-    open_flags = session.scalar(
-        select(func.count()).where(StaleFlag.asset_id == asset.id, StaleFlag.status == FlagStatus.OPEN)
-    )
-    rating = session.scalar(select(func.avg(Rating.stars)).where(Rating.asset_id == asset.id)) or 0.0
     common = {
         "asset_id": asset.id,
         "status": str(asset.status),
@@ -84,8 +65,6 @@ def asset_pages(session: Session, asset_id: int, today: date) -> list[IndexPage]
         "owner_id": asset.owner_id,
         "owner_name": asset.owner.display_name,
         "updated": asset.updated_at,
-        "rating": float(rating),
-        "freshness": freshness(asset.next_review_on, open_flags or 0, today),
         "stamp": stamp(asset),
         "segments": sorted(s.segment for s in asset.segments),
         "tags": sorted(t.tag for t in asset.tags),

@@ -1,24 +1,23 @@
 """Keeping the index in step with the database: index jobs in the outbox, rebuild and check.
 
-Anything that changes what search shows (a version published or extracted, metadata edited, an asset
-archived, later ratings and flags) enqueues an ``index_asset`` job in its own transaction; the worker
-re-indexes that asset from the database. ``rebuild`` and ``check`` serve ``kb index``.
+Anything that changes what the index holds (a version published or extracted, metadata edited, an asset
+archived or its status changed) enqueues an ``index_asset`` job in its own transaction; the worker
+re-indexes that asset from the database. Ratings, flags and review dates are not in the index (search reads
+them from the database), so feedback queues no job. ``rebuild`` and ``check`` serve ``kb index``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from kb import jobs
 from kb.db import Database
+from kb.search import SearchBackend, backend_of
 from kb.search.documents import IndexPage, all_asset_ids, all_stamps, asset_pages
-from kb.search.whoosh_index import WhooshIndex
 
 INDEX_JOB = "index_asset"
 REBUILD_BATCH = 200
@@ -29,32 +28,28 @@ def enqueue_index(session: Session, asset_id: int) -> None:
     jobs.enqueue(session, INDEX_JOB, {"asset_id": asset_id}, max_attempts=5)
 
 
-def backend_for(index_dir: Path) -> WhooshIndex:
-    return WhooshIndex(index_dir)
-
-
 def run_index_job(context: Any, payload: dict[str, Any]) -> None:
     """Worker handler: the asset's documents, read from the database, replace what the index holds."""
     asset_id = int(payload["asset_id"])
     with context.db.session() as session:
-        pages = asset_pages(session, asset_id, date.today())
-    backend_for(context.settings.index_dir).replace_asset(asset_id, pages)
+        pages = asset_pages(session, asset_id)
+    backend_of(context.settings).replace_asset(asset_id, pages)
 
 
-def _batches(db: Database, today: date) -> Iterator[list[IndexPage]]:
+def _batches(db: Database) -> Iterator[list[IndexPage]]:
     with db.session() as session:
         ids = list(all_asset_ids(session))
     for start in range(0, len(ids), REBUILD_BATCH):
         with db.session() as session:
             batch: list[IndexPage] = []
             for asset_id in ids[start : start + REBUILD_BATCH]:
-                batch.extend(asset_pages(session, asset_id, today))
+                batch.extend(asset_pages(session, asset_id))
         yield batch
 
 
-def rebuild(db: Database, index_dir: Path) -> int:
+def rebuild(db: Database, backend: SearchBackend) -> int:
     """A complete new index from the database; searches use the old one until it is ready."""
-    return backend_for(index_dir).rebuild(_batches(db, date.today()))
+    return backend.rebuild(_batches(db))
 
 
 @dataclass
@@ -62,18 +57,20 @@ class IndexReport:
     missing: list[int] = field(default_factory=list)
     extra: list[int] = field(default_factory=list)
     stale: list[int] = field(default_factory=list)
+    outdated: bool = False  # written in an older index format
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.stale)
+        return not (self.missing or self.extra or self.stale or self.outdated)
 
 
-def check(db: Database, index_dir: Path) -> IndexReport:
+def check(db: Database, backend: SearchBackend) -> IndexReport:
     """Compares the database with the index: assets missing from it, extra in it, or indexed out of date."""
     with db.session() as session:
         expected = all_stamps(session)
-    indexed = backend_for(index_dir).stamps()
+    indexed = backend.stamps()
     return IndexReport(
+        outdated=backend.outdated(),
         missing=sorted(set(expected) - set(indexed)),
         extra=sorted(set(indexed) - set(expected)),
         stale=sorted(a for a in set(expected) & set(indexed) if expected[a] != indexed[a]),

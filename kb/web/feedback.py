@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from kb import feedback, notifications, reviews
 from kb.errors import DomainError
 from kb.models import Asset, Role
-from kb.search.documents import freshness
+from kb.search.signals import freshness
 from kb.web.access import requires
 from kb.web.auth import safe_next
 from kb.web.context import get_db, get_publisher

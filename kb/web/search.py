@@ -1,84 +1,86 @@
-"""The intranet search page (``/search``) and its JSON twin (``/api/v1/search``)."""
+"""The intranet search page (``/search``) and its JSON twin (``/api/v1/search``).
+
+Short queries travel in the URL (a search is a link people share); a long pasted text is sent in the body
+of a POST (the search form switches by itself, and the API takes JSON), so no query is ever too long for a
+URL. Everything else is ``kb.search.search``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from kb import feedback, usage
+from kb import feedback, search, usage
 from kb.assets import can_see_unpublished
 from kb.models import UsageKind
-from kb.search.backend import FACETS, SORTS, SearchRequest, SearchResults
+from kb.search import FACETS, SORTS, SearchRequest, SearchResults
 from kb.search.query import MAX_CHARS
-from kb.search.suggest import other_layout
-from kb.search.whoosh_index import WhooshIndex
 from kb.web.context import db_session, get_db
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
 MAX_PAGE = 500
-#: Fewer results than this and another keyboard layout finding more makes a hint.
-FEW_RESULTS = 1
+#: Read at most this much of what was sent (the search itself reads MAX_CHARS of it and says so).
+MAX_SENT_CHARS = 100_000
 
 
-def _backend() -> WhooshIndex:
-    return WhooshIndex(current_app.config["KB_SETTINGS"].index_dir)
+def _values() -> dict[str, Any]:
+    """The search's parameters: the URL's, and for a POST the form's or the JSON body's over them."""
+    values: dict[str, Any] = request.args.to_dict()
+    if request.method == "POST":
+        body = request.get_json(silent=True) if request.is_json else None
+        values.update(body if isinstance(body, dict) else request.form.to_dict())
+    values.pop("csrf_token", None)
+    return values
 
 
-def _request() -> SearchRequest:
-    args = request.args
-    filters = {name: args.get(name, "")[:200] for name in FACETS if args.get(name)}
-    page = min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    per_page = min(max(args.get("per_page", PER_PAGE, type=int) or PER_PAGE, 1), 100)
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
+
+
+def _request(values: dict[str, Any]) -> SearchRequest:
+    filters = {name: str(values.get(name, ""))[:200] for name in FACETS if values.get(name)}
+    page = min(max(_int(values.get("page"), 1), 1), MAX_PAGE)
+    per_page = min(max(_int(values.get("per_page"), PER_PAGE), 1), 100)
     statuses = ("published", "draft", "archived") if can_see_unpublished(current_user.role) else ("published",)
+    sort = str(values.get("sort") or "relevance")
     return SearchRequest(
-        text=args.get("q", "")[: MAX_CHARS * 4],
+        text=str(values.get("q") or "")[:MAX_SENT_CHARS],
         filters=filters,
         statuses=statuses,
-        include_older=args.get("older") == "1",
-        sort=args.get("sort") if args.get("sort") in SORTS else "relevance",
+        include_older=str(values.get("older")) == "1",
+        sort=sort if sort in SORTS else "relevance",
         page=page,
         per_page=per_page,
+        correct=str(values.get("exact")) != "1",
     )
 
 
-@dataclass(frozen=True)
-class Suggestion:
-    text: str
-    reason: str  # "layout": typed in the other keyboard layout; "spelling": a close spelling exists
-
-
-def _run(search: SearchRequest) -> tuple[SearchResults, Suggestion | None]:
-    backend = _backend()
-    results = backend.search(search)
-    suggestion = None
-    if results.total < FEW_RESULTS and search.text.strip():
-        for reason, alternative in (("layout", other_layout(search.text)), ("spelling", backend.suggest(search.text))):
-            if (
-                alternative
-                and backend.search(SearchRequest(text=alternative, statuses=search.statuses, per_page=1)).total
-            ):
-                suggestion = Suggestion(alternative, reason)
-                break
-    if search.text.strip():
-        # The event's id goes into the result links (``s=``), so opening a result counts as a click on it.
-        g.search_id = usage.record(
-            get_db(),
-            UsageKind.SEARCH,
-            user_id=current_user.id,
-            query=search.text[:1000],
-            filters=search.filters or None,
-            result_count=results.total,
-        )
-    return results, suggestion
+def _run(wanted: SearchRequest) -> SearchResults:
+    settings = current_app.config["KB_SETTINGS"]
+    results = search.search(search.backend_of(settings), wanted, session=db_session())
+    # The event's id goes into the result links (``s=``), so opening a result counts as a click on it; a
+    # corrected search counts as what it searched for, so a typo is not a content gap of its own.
+    g.search_id = usage.record(
+        get_db(),
+        UsageKind.SEARCH,
+        user_id=current_user.id,
+        query=(results.corrected.text if results.corrected else wanted.text)[:1000],
+        filters=wanted.filters or None,
+        result_count=results.total,
+    )
+    return results
 
 
 def search_url(**changes: Any) -> str:
     """This search's URL with some parameters changed (None removes one); paging restarts unless given."""
-    args = request.args.to_dict()
+    args = {k: v for k, v in _values().items() if isinstance(v, str)}
     args.pop("page", None)
     for name, value in changes.items():
         if value is None:
@@ -88,39 +90,58 @@ def search_url(**changes: Any) -> str:
     return url_for("search.results", **args)
 
 
-@bp.get("/search")
+def search_fields(**changes: Any) -> dict[str, str]:
+    """The parameters of this search with some changed, for a form that repeats it by POST (long texts)."""
+    args = {k: v for k, v in _values().items() if isinstance(v, str)}
+    args.pop("page", None)
+    for name, value in changes.items():
+        if value is None:
+            args.pop(name, None)
+        else:
+            args[name] = str(value)
+    return args
+
+
+@bp.route("/search", methods=["GET", "POST"])
 def results() -> Any:
-    search = _request()
-    found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
-    pages = max(1, -(-found.total // search.per_page))
+    wanted = _request(_values())
+    found = _run(wanted) if wanted.text.strip() else SearchResults(0, [], {})
+    pages = max(1, -(-found.total // wanted.per_page))
     return render_template(
         "search.html",
-        search=search,
+        search=wanted,
         results=found,
-        hint=hint,
         facets=FACETS,
         pages=pages,
         search_url=search_url,
+        search_fields=search_fields,
+        by_post=request.method == "POST",
+        max_chars=MAX_CHARS,
         open_flags=_open_flags(found),
         search_id=g.get("search_id"),
     )
 
 
 def _open_flags(found: SearchResults) -> dict[int, int]:
-    """Open flags per shown asset, from the database: the index knows only whether an asset is flagged."""
+    """Open flags per shown asset, from the database."""
     return feedback.open_flag_counts(db_session(), [hit.asset_id for hit in found.hits])
 
 
-@bp.get("/api/v1/search")
+def _correction(found: SearchResults) -> dict[str, str] | None:
+    fix = found.corrected or found.suggestion
+    return None if fix is None else {"text": fix.text, "original": fix.original, "reason": fix.reason}
+
+
+@bp.route("/api/v1/search", methods=["GET", "POST"])
 def api() -> Any:
-    search = _request()
-    found, hint = _run(search) if search.text.strip() else (SearchResults(0, [], {}), None)
+    wanted = _request(_values())
+    found = _run(wanted) if wanted.text.strip() else SearchResults(0, [], {})
     open_flags = _open_flags(found)
     return jsonify(
         {
             "total": found.total,
-            "page": search.page,
-            "per_page": search.per_page,
+            "page": wanted.page,
+            "per_page": wanted.per_page,
             "results": [
                 {
                     "asset_id": hit.asset_id,
@@ -134,11 +155,15 @@ def api() -> Any:
                     "score": hit.score,
                     "freshness": hit.freshness,
                     "open_flags": open_flags.get(hit.asset_id, 0),
+                    "missing": hit.missing,
                     "hits": [asdict(page) for page in hit.pages],
                 }
                 for hit in found.hits
             ],
             "facets": found.facets,
-            "suggestion": hint.text if hint else None,
+            "corrected": _correction(found) if found.corrected else None,
+            "suggestion": found.suggestion.text if found.suggestion else None,
+            "shortened": found.shortened,
+            "like_this": found.like_this,
         }
     )

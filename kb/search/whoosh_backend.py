@@ -1,0 +1,57 @@
+"""The Whoosh search backend: storage (``whoosh_store``), plan evaluation (``whoosh_eval``), spelling (``speller``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from kb.search import whoosh_eval
+from kb.search.backend import AssetHit, Candidates, Scope
+from kb.search.documents import IndexPage
+from kb.search.planner import QueryPlan
+from kb.search.speller import Speller
+from kb.search.whoosh_store import WhooshStore
+
+
+class WhooshBackend:
+    """kb's embedded search backend, on an index directory on local disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.store = WhooshStore(root)
+
+    def replace_asset(self, asset_id: int, pages: list[IndexPage]) -> None:
+        self.store.replace_asset(asset_id, pages)
+
+    def delete_asset(self, asset_id: int) -> None:
+        self.store.delete_asset(asset_id)
+
+    def rebuild(self, batches: Iterable[list[IndexPage]]) -> int:
+        return self.store.rebuild(batches)
+
+    def optimize(self) -> None:
+        self.store.optimize()
+
+    def stamps(self) -> dict[int, str]:
+        return self.store.stamps()
+
+    def outdated(self) -> bool:
+        return self.store.outdated()
+
+    def candidates(self, plan: QueryPlan, scope: Scope) -> Candidates:
+        return whoosh_eval.candidates(self.store.searcher(), plan, scope)
+
+    def hits(self, plan: QueryPlan, scope: Scope, chosen: Candidates) -> list[AssetHit]:
+        return whoosh_eval.hits(self.store.searcher(), plan, scope, chosen)
+
+    def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        return whoosh_eval.frequencies(self.store.searcher(), terms)
+
+    def known(self, word: str) -> bool:
+        return Speller(self.store.searcher()).known(word)
+
+    def closest(self, word: str) -> str | None:
+        return Speller(self.store.searcher()).closest(word, maxdist=2 if len(word) > 6 else 1)
+
+    @staticmethod
+    def close_all() -> None:
+        WhooshStore.close_all()

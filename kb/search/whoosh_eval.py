@@ -1,0 +1,584 @@
+"""Evaluates a query plan on a Whoosh index, a whole postings list at a time, with numpy arrays.
+
+For each segment, each concept of the plan gets a score for every page at once: its clauses (a term, a
+phrase, a prefix) are read from the postings of each text field and scored with BM25 (whole-index document
+frequencies, per-field lengths, field boosts), and the concept takes its best clause. A page matches when it
+has every required concept and at least ``plan.min_match`` of them; its score is the sum of its concepts'
+scores times ``ranking.coverage_factor``. Each asset is then represented by its best page.
+
+Postings (and positions, for phrases) are decoded once per segment and term and kept, bounded
+(``_PostingsCache``); per-segment tables hold each page's asset, index facet values, update time and field
+lengths. This is the one module that reads Whoosh's internals (``W3LeafMatcher`` blocks): whoosh-reloaded is
+pinned in pyproject.toml, and the tests run it on an empty index, one segment, and many with deletions.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from markupsafe import escape
+from whoosh import highlight
+from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
+
+from kb.search.backend import INDEX_FACETS, AssetHit, Candidates, PageHit, Scope
+from kb.search.planner import Clause, Concept, QueryPlan
+from kb.search.ranking import coverage_factor
+from kb.search.snippets import Highlighter
+from kb.search.whoosh_store import FACET_FIELDS, TEXT_FIELDS
+
+#: Decoded postings kept per process (about 16 bytes each), for the terms searched most recently.
+POSTINGS_CACHE_SIZE = 4_000_000
+#: A prefix stands for at most this many of the terms it begins (the most frequent would be better; these
+#: are the first in order, which is what whoosh's own Prefix query does too).
+MAX_PREFIX_TERMS = 256
+PAGES_PER_ASSET = 3
+BM25_B, BM25_K1 = 0.75, 1.2
+
+
+# --- decoded postings ------------------------------------------------------------------------------------
+
+
+class _PostingsCache:
+    """Decoded postings and positions of recently used terms, per segment, up to ``size`` entries in all.
+
+    Decoding is most of the cost of a query on a frequent word (a block is a zlib-compressed pickle, positions
+    included); a segment never changes its postings, so what was decoded stays valid until the segment goes.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.held = 0
+        self.entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], decode: Callable[[], Any]) -> Any:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found
+        value = decode()
+        with self.lock:
+            if key not in self.entries:
+                self.entries[key] = value
+                self.held += _size(value)
+                while self.held > self.size and len(self.entries) > 1:
+                    _key, old = self.entries.popitem(last=False)
+                    self.held -= _size(old)
+        return value
+
+    def forget(self, live: set[str]) -> None:
+        with self.lock:
+            for key in [k for k in self.entries if k[0] not in live]:
+                self.held -= _size(self.entries.pop(key))
+
+
+def _size(value: Any) -> int:
+    return len(value[0]) if isinstance(value, tuple) else len(value)
+
+
+_POSTINGS = _PostingsCache(POSTINGS_CACHE_SIZE)
+
+
+def _leaf(reader: Any, field: str, term: str) -> Any | None:
+    """The raw postings matcher of a term in one segment (deleted documents included), or None."""
+    if (field, term) not in reader:
+        return None
+    matcher = reader.postings(field, term)
+    return matcher.child if isinstance(matcher, FilterMatcher) else matcher
+
+
+def postings(reader: Any, segment_id: str, field: str, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(document numbers, weights) of a term in a segment, deleted documents included; None when absent."""
+    if (field, term) not in reader:
+        return None
+    return _POSTINGS.get((segment_id, field, term), lambda: _decode(_leaf(reader, field, term)))
+
+
+def positions(reader: Any, segment_id: str, field: str, term: str) -> np.ndarray | None:
+    """Every position of a term in a segment as ascending keys ``document << 32 | position``."""
+    if (field, term) not in reader:
+        return None
+    return _POSTINGS.get((segment_id, field, term, "positions"), lambda: _decode_positions(_leaf(reader, field, term)))
+
+
+def _decode(matcher: Any) -> tuple[np.ndarray, np.ndarray]:
+    ids, weights = array("i"), array("f")
+    matcher.reset()
+    if isinstance(matcher, W3LeafMatcher):
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_weights()
+            ids.extend(matcher._ids)
+            weights.extend(matcher._weights)
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            ids.append(matcher.id())
+            weights.append(matcher.weight())
+            matcher.next()
+    return (
+        np.frombuffer(ids, dtype=np.int32).astype(np.intp),
+        np.frombuffer(weights, dtype=np.float32).astype(np.float64),
+    )
+
+
+def _decode_positions(matcher: Any) -> np.ndarray:
+    keys: list[int] = []
+    matcher.reset()
+    if isinstance(matcher, W3LeafMatcher):
+        decode = matcher.format.decode_positions
+        while matcher.is_active():
+            matcher._read_ids()
+            matcher._read_values()
+            for docnum, value in zip(matcher._ids, matcher._values, strict=True):
+                base = docnum << 32
+                keys.extend([base + position for position in decode(value)])
+            matcher._next_block()
+    else:
+        while matcher.is_active():
+            base = matcher.id() << 32
+            keys.extend([base + position for position in matcher.value_as("positions")])
+            matcher.next()
+    return np.array(keys, dtype=np.int64)
+
+
+# --- per-segment and per-searcher tables ------------------------------------------------------------------
+
+#: Values of each index facet as small numbers, the same in every segment: value tuple <-> code.
+_FACET_CODES: dict[str, dict[tuple[str, ...], int]] = {name: {(): 0} for name in INDEX_FACETS}
+_FACET_VALUES: dict[str, list[tuple[str, ...]]] = {name: [()] for name in INDEX_FACETS}
+_FACETS_LOCK = threading.Lock()
+
+
+class _SegmentTable:
+    """For one immutable segment: each page's asset, index facet values and update time; field lengths and
+    the pages of status, version and facet terms on demand. Deleted pages keep their entries."""
+
+    def __init__(self, reader: Any) -> None:
+        count = reader.doc_count_all()
+        self.doc_count: int = count
+        self.segment_id: str = reader.segment().segment_id()
+        self.assets = np.array([int(v) if v else -1 for v in reader.column_reader("asset")], dtype=np.int64)
+        updated = reader.column_reader("updated", translate=False) if "updated" in reader.schema else None
+        # whoosh's datetime column holds ticks of 0.1 µs since year 1; only the order matters here
+        self.updated = np.array(list(updated) if updated is not None else [0] * count, dtype=np.float64)
+        self.facets: dict[str, np.ndarray] = {}
+        for name in INDEX_FACETS:
+            field = FACET_FIELDS[name]
+            values: list[tuple[str, ...]] = [()] * count
+            if field in reader.schema:
+                from_bytes = reader.schema[field].from_bytes
+                for term in reader.lexicon(field):
+                    value = from_bytes(term)
+                    found = postings(reader, self.segment_id, field, value)
+                    if value and found is not None:
+                        for docnum in found[0].tolist():
+                            values[docnum] = (*values[docnum], value)
+            with _FACETS_LOCK:
+                codes, known = _FACET_CODES[name], _FACET_VALUES[name]
+                for value in set(values):
+                    if value not in codes:
+                        codes[value] = len(known)
+                        known.append(value)
+                self.facets[name] = np.array([codes[v] for v in values], dtype=np.intp)
+        self._lengths: dict[str, np.ndarray] = {}
+
+    def lengths(self, reader: Any, field: str) -> np.ndarray:
+        if field not in self._lengths:
+            length = reader.doc_field_length
+            self._lengths[field] = np.array([length(d, field, 1) for d in range(self.doc_count)], dtype=np.float64)
+        return self._lengths[field]
+
+
+class SearcherTable:
+    """The segment tables of one searcher, joined by document number, and each page's asset as a small number."""
+
+    _segments: dict[str, _SegmentTable] = {}
+    _by_searcher: dict[int, tuple[Any, SearcherTable]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, searcher: Any) -> None:
+        #: (leaf searcher, offset, table) of each segment with documents
+        self.parts: list[tuple[Any, int, _SegmentTable]] = []
+        for subsearcher, offset in searcher.leaf_searchers():
+            reader = subsearcher.reader()
+            if reader.doc_count_all() == 0 or not hasattr(reader, "segment"):
+                continue  # an empty index has a reader without a segment
+            key = reader.segment().segment_id()
+            table = SearcherTable._segments.get(key)
+            if table is None:
+                table = SearcherTable._segments[key] = _SegmentTable(reader)
+            self.parts.append((subsearcher, offset, table))
+        self.doc_count = searcher.doc_count_all()
+        empty = np.zeros(0, dtype=np.int64)
+        self.assets = np.concatenate([t.assets for *_r, t in self.parts]) if self.parts else empty
+        self.updated = np.concatenate([t.updated for *_r, t in self.parts]) if self.parts else np.zeros(0)
+        self.facets = {
+            name: (np.concatenate([t.facets[name] for *_r, t in self.parts]) if self.parts else empty.astype(np.intp))
+            for name in INDEX_FACETS
+        }
+        self.asset_keys, self.asset_index = np.unique(self.assets, return_inverse=True)
+        self._pages: dict[int, np.ndarray] | None = None
+
+    @classmethod
+    def of(cls, searcher: Any) -> SearcherTable:
+        with cls._lock:
+            cached = cls._by_searcher.get(id(searcher))
+            if cached is not None and cached[0] is searcher:
+                return cached[1]
+            table = cls(searcher)
+            cls._by_searcher = {id(searcher): (searcher, table)}  # one searcher per index in use
+            live = {t.segment_id for *_r, t in table.parts}
+            cls._segments = {k: v for k, v in cls._segments.items() if k in live}
+            _POSTINGS.forget(live)
+            return table
+
+    def pages_of(self, asset_id: int) -> np.ndarray:
+        if self._pages is None:
+            order = np.argsort(self.assets, kind="stable")
+            keys, starts = np.unique(self.assets[order], return_index=True)
+            ends = np.append(starts[1:], order.size)
+            self._pages = {int(k): order[s:e] for k, s, e in zip(keys, starts, ends, strict=True)}
+        return self._pages.get(asset_id, np.zeros(0, dtype=np.intp))
+
+
+# --- evaluation -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Stats:
+    """Whole-index figures BM25 needs: pages, average field lengths, document frequencies (computed once)."""
+
+    searcher: Any
+
+    def __post_init__(self) -> None:
+        self.pages = max(self.searcher.doc_count_all(), 1)
+        self.avg = {f: self.searcher.avg_field_length(f) or 1.0 for f in TEXT_FIELDS}
+        self._idf: dict[tuple[str, str], float] = {}
+
+    def idf(self, field: str, term: str) -> float:
+        key = (field, term)
+        if key not in self._idf:
+            df = self.searcher.doc_frequency(field, term)
+            self._idf[key] = float(np.log(self.pages / (df + 1)) + 1.0)
+        return self._idf[key]
+
+
+def _bm25(idf: float, tf: np.ndarray, lengths: np.ndarray, avg: float) -> np.ndarray:
+    return idf * (tf * (BM25_K1 + 1)) / (tf + BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg))
+
+
+@dataclass
+class _Evaluation:
+    mask: np.ndarray  # pages that match
+    scores: np.ndarray  # their scores (0 elsewhere)
+    matched: np.ndarray  # how many concepts each page has
+    has: list[np.ndarray]  # per concept, the pages that have it
+
+
+class _EvaluationCache:
+    """The last few evaluations, per segment: ``hits`` shows what ``candidates`` just found without a second pass."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[Any, ...], _Evaluation] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], evaluate: Callable[[], _Evaluation]) -> _Evaluation:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+                return found
+        value = evaluate()
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+
+_EVALUATIONS = _EvaluationCache()
+
+
+def _evaluate(segment: _Segment, plan: QueryPlan, scope: Scope) -> _Evaluation:
+    key = (segment.table.segment_id, id(segment.reader), repr(plan), repr(scope))
+    return _EVALUATIONS.get(key, lambda: segment.evaluate(plan, scope))
+
+
+class _Segment:
+    """One segment's view for evaluating a plan: scores of clauses and concepts over all its pages."""
+
+    def __init__(self, subsearcher: Any, table: _SegmentTable, stats: _Stats) -> None:
+        self.reader = subsearcher.reader()
+        self.table = table
+        self.stats = stats
+        self.n = table.doc_count
+
+    def term_scores(self, field: str, term: str) -> np.ndarray | None:
+        found = postings(self.reader, self.table.segment_id, field, term)
+        if found is None:
+            return None
+        ids, tf = found
+        scores = np.zeros(self.n)
+        lengths = self.table.lengths(self.reader, field)[ids]
+        scores[ids] = _bm25(self.stats.idf(field, term), tf, lengths, self.stats.avg[field]) * TEXT_FIELDS[field]
+        return scores
+
+    def phrase_scores(self, field: str, clause: Clause) -> np.ndarray | None:
+        keys_of = [positions(self.reader, self.table.segment_id, field, term) for term in clause.terms]
+        if any(k is None or not k.size for k in keys_of):
+            return None
+        found = keys_of[0]
+        for keys, step in zip(keys_of[1:], np.diff(clause.offsets), strict=True):
+            wanted = found + int(step)
+            at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)  # type: ignore[union-attr]
+            found = wanted[keys[at] == wanted]  # type: ignore[index]
+            if not found.size:
+                return None
+        docs = np.unique(found >> 32).astype(np.intp)
+        total = np.zeros(self.n)
+        for term in clause.terms:
+            scores = self.term_scores(field, term)
+            if scores is not None:
+                total[docs] += scores[docs]
+        return total
+
+    def clause_scores(self, clause: Clause) -> np.ndarray | None:
+        """The clause's score on every page (summed over the text fields), None where it matches nothing."""
+        total: np.ndarray | None = None
+        for field in TEXT_FIELDS:
+            if clause.prefix:
+                scores = self._prefix_scores(field, clause.terms[0])
+            elif clause.phrase:
+                scores = self.phrase_scores(field, clause)
+            else:
+                scores = self.term_scores(field, clause.terms[0])
+            if scores is not None:
+                total = scores if total is None else total + scores
+        return None if total is None else total * clause.weight
+
+    def _prefix_scores(self, field: str, prefix: str) -> np.ndarray | None:
+        if field not in self.reader.schema:
+            return None
+        from_bytes = self.reader.schema[field].from_bytes
+        best: np.ndarray | None = None
+        for count, term in enumerate(self.reader.expand_prefix(field, prefix)):
+            if count >= MAX_PREFIX_TERMS:
+                break
+            scores = self.term_scores(field, from_bytes(term))
+            if scores is not None:
+                best = scores if best is None else np.maximum(best, scores)
+        return best
+
+    def concept_scores(self, concept: Concept) -> np.ndarray:
+        best = np.zeros(self.n)
+        for clause in concept.clauses:
+            scores = self.clause_scores(clause)
+            if scores is not None:
+                np.maximum(best, scores, out=best)
+        return best
+
+    def term_mask(self, field: str, term: str) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        found = postings(self.reader, self.table.segment_id, field, term)
+        if found is not None:
+            mask[found[0]] = True
+        return mask
+
+    def scope_mask(self, scope: Scope) -> np.ndarray:
+        mask = np.zeros(self.n, dtype=bool)
+        for status in scope.statuses:
+            mask |= self.term_mask("status", status)
+        if not scope.include_older:
+            mask &= self.term_mask("current", "t")
+        for name, value in scope.filters.items():
+            if name in FACET_FIELDS and value:
+                mask &= self.term_mask(FACET_FIELDS[name], value)
+        if self.reader.has_deletions():
+            deleted = np.fromiter(self.reader.deleted_docs_set, dtype=np.intp)
+            mask[deleted] = False
+        return mask
+
+    def evaluate(self, plan: QueryPlan, scope: Scope) -> _Evaluation:
+        """Which pages match, their scores, and which concepts each page has."""
+        mask = self.scope_mask(scope)
+        matched = np.zeros(self.n, dtype=np.int32)
+        total = np.zeros(self.n)
+        has: list[np.ndarray] = []
+        for concept in plan.concepts:
+            scores = self.concept_scores(concept)
+            hit = scores > 0
+            has.append(hit)
+            if concept.required:
+                mask &= hit
+            matched += hit
+            total += scores
+        mask &= matched >= plan.min_match
+        share = matched / max(len(plan.concepts), 1)
+        return _Evaluation(mask, np.where(mask, total * coverage_factor(share), 0.0), matched, has)
+
+    def excluded_assets(self, plan: QueryPlan, scope: Scope) -> np.ndarray:
+        if not plan.excluded:
+            return np.zeros(0, dtype=np.int64)
+        mask = self.scope_mask(scope)
+        hit = np.zeros(self.n, dtype=bool)
+        for concept in plan.excluded:
+            hit |= self.concept_scores(concept) > 0
+        return np.unique(self.table.assets[mask & hit])
+
+
+def candidates(searcher: Any, plan: QueryPlan, scope: Scope) -> Candidates:
+    """Every asset with a matching page: its best page, that page's score and share of concepts matched."""
+    table = SearcherTable.of(searcher)
+    if plan.empty or not table.parts:
+        return Candidates.empty()
+    stats = _Stats(searcher)
+    masks, scores, matched, excluded = [], [], [], []
+    for subsearcher, _offset, segment_table in table.parts:
+        segment = _Segment(subsearcher, segment_table, stats)
+        evaluation = _evaluate(segment, plan, scope)
+        masks.append(evaluation.mask)
+        scores.append(evaluation.scores)
+        matched.append(evaluation.matched)
+        excluded.append(segment.excluded_assets(plan, scope))
+    mask, score, count = np.concatenate(masks), np.concatenate(scores), np.concatenate(matched)
+    out = np.concatenate(excluded)
+    if out.size:
+        mask &= ~np.isin(table.assets, out)
+    docs = np.flatnonzero(mask)
+    if not docs.size:
+        return Candidates.empty()
+    # each asset's best page: the highest score, the lowest document number among equals
+    assets, page_scores = table.asset_index[docs], score[docs]
+    order = np.lexsort((docs, -page_scores, assets))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = assets[order][1:] != assets[order][:-1]
+    best = docs[order[first]]
+    return Candidates(
+        asset_ids=table.assets[best],
+        scores=score[best],
+        coverage=count[best] / max(len(plan.concepts), 1),
+        updated=table.updated[best],
+        refs=best.astype(np.int64),
+        facet_codes={name: table.facets[name][best] for name in INDEX_FACETS},
+        facet_values=_FACET_VALUES,
+    )
+
+
+def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> list[AssetHit]:
+    """The chosen assets as results: stored fields of the best page, up to three matching pages with
+    snippets, and the concepts the best page lacks. Rating and freshness are filled in by the caller."""
+    table = SearcherTable.of(searcher)
+    if not len(chosen):
+        return []
+    stats = _Stats(searcher)
+    wanted = {int(a) for a in chosen.asset_ids}
+    docs = np.concatenate([table.pages_of(a) for a in wanted])
+    per_segment: dict[int, tuple[Any, int, _SegmentTable]] = {}
+    for part in table.parts:
+        per_segment[part[1]] = part
+    offsets = np.array(sorted(per_segment))
+    # each candidate page's score and the concepts it matches, segment by segment
+    page_score: dict[int, float] = {}
+    page_concepts: dict[int, list[bool]] = {}
+    page_body_terms: dict[int, set[str]] = {}
+    for offset in offsets.tolist():
+        subsearcher, _off, segment_table = per_segment[offset]
+        local = docs[(docs >= offset) & (docs < offset + segment_table.doc_count)] - offset
+        if not local.size:
+            continue
+        segment = _Segment(subsearcher, segment_table, stats)
+        evaluation = _evaluate(segment, plan, scope)
+        body = _body_terms(segment, plan, local)
+        for d in local.tolist():
+            if evaluation.mask[d]:
+                page_score[d + offset] = float(evaluation.scores[d])
+                page_concepts[d + offset] = [bool(has[d]) for has in evaluation.has]
+                page_body_terms[d + offset] = body.get(d, set())
+    highlighter = Highlighter(
+        fragmenter=highlight.ContextFragmenter(maxchars=220, surround=70),
+        formatter=highlight.HtmlFormatter(tagname="mark", between=" … "),
+    )
+    results: list[AssetHit] = []
+    for asset_id, score, ref in zip(
+        chosen.asset_ids.tolist(), chosen.scores.tolist(), chosen.refs.tolist(), strict=True
+    ):
+        fields = searcher.stored_fields(ref)
+        pages = sorted(
+            (d for d in table.pages_of(asset_id).tolist() if d in page_score), key=lambda d: (-page_score[d], d)
+        )
+        shown = []
+        for docnum in pages[:PAGES_PER_ASSET]:
+            stored = searcher.stored_fields(docnum)
+            words = frozenset(page_body_terms.get(docnum, set()))
+            snippet = highlighter.snippet(stored["body"], words, top=2) if words else ""
+            shown.append(
+                PageHit(
+                    page=stored["page"],
+                    title=stored["page_title"],
+                    snippet=snippet or str(escape(stored["body"][:200])),
+                    version=stored["version"],
+                    current=stored["current"],
+                )
+            )
+        flags = page_concepts.get(ref, [True] * len(plan.concepts))
+        results.append(
+            AssetHit(
+                asset_id=asset_id,
+                title=fields["title"],
+                kind=fields["kind"],
+                product=fields["product"],
+                version=fields["version"],
+                owner_name=fields["owner_name"],
+                updated=fields["updated"].date().isoformat(),
+                rating=0.0,
+                freshness="fresh",
+                score=round(score, 4),
+                pages=shown,
+                missing=[c.label for c, hit in zip(plan.concepts, flags, strict=True) if not hit],
+            )
+        )
+    return results
+
+
+def _body_terms(segment: _Segment, plan: QueryPlan, local: np.ndarray) -> dict[int, set[str]]:
+    """For each of some pages, the body terms of the plan it holds (a phrase's words where the phrase is)."""
+    found: dict[int, set[str]] = {}
+    wanted = set(local.tolist())
+    for concept in plan.concepts:
+        for clause in concept.clauses:
+            if clause.phrase:
+                scores = segment.phrase_scores("body", clause)
+                if scores is None:
+                    continue
+                for d in np.flatnonzero(scores).tolist():
+                    if d in wanted:
+                        found.setdefault(d, set()).update(clause.terms)
+                continue
+            terms: Iterable[str] = clause.terms
+            if clause.prefix:
+                schema = segment.reader.schema
+                terms = [schema["body"].from_bytes(t) for t in segment.reader.expand_prefix("body", clause.terms[0])][
+                    :MAX_PREFIX_TERMS
+                ]
+            for term in terms:
+                got = postings(segment.reader, segment.table.segment_id, "body", term)
+                if got is None:
+                    continue
+                for d in np.intersect1d(got[0], local).tolist():
+                    found.setdefault(d, set()).add(term)
+    return found
+
+
+def frequencies(searcher: Any, terms: Iterable[str]) -> dict[str, int]:
+    """Pages holding each term in any text field (the largest field count)."""
+    return {t: max(searcher.doc_frequency(f, t) for f in TEXT_FIELDS) for t in terms}
