@@ -29,6 +29,7 @@ run: $(VENV)/.installed translations
 	$(BIN)/kb db upgrade
 	$(BIN)/kb demo users
 	$(BIN)/kb demo load
+	$(BIN)/kb synonyms starter --as marketing@demo.kb
 	$(BIN)/kb index rebuild
 	@echo ""
 	@echo "kb is starting on http://$(HOST):$(PORT)/  (Ctrl+C stops it)"

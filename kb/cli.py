@@ -372,6 +372,66 @@ def check(database: Database, remove_orphans: bool) -> None:
         raise SystemExit(1)
 
 
+# --- synonyms ---------------------------------------------------------------------------------------------
+
+
+@main.group("synonyms")
+def synonyms_group() -> None:
+    """Groups of equivalent words search applies (ТКП = коммерческое предложение); no re-index needed."""
+
+
+def _actor_id(database: Database, email: str) -> int:
+    with database.session() as session:
+        user = accounts.find_user(session, email)
+    if user is None:
+        raise click.ClickException(f"no user {email!r}")
+    return user.id
+
+
+@synonyms_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_db
+def synonyms_export(database: Database, file: Path) -> None:
+    """Write every group to FILE as CSV (a row per group, an entry per column); - writes to standard output."""
+    from kb import synonyms
+
+    _require_schema(database)
+    with database.session() as session:
+        text = synonyms.export_csv(session)
+    if str(file) == "-":
+        click.echo(text, nl=False)
+    else:
+        file.write_text(text, encoding="utf-8")
+        click.echo(f"exported {text.count(chr(10))} group(s) to {file}")
+
+
+@synonyms_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "actor", required=True, help="E-mail of the marketing user making the change.")
+@click.option("--replace", is_flag=True, help="Replace every group instead of adding to them.")
+@with_db
+def synonyms_import(database: Database, file: Path, actor: str, replace: bool) -> None:
+    """Add the groups of a CSV FILE (UTF-8, comma or semicolon); nothing changes if any row is wrong."""
+    from kb import synonyms
+
+    _require_schema(database)
+    rows = synonyms.parse_csv(file.read_bytes())
+    added = synonyms.import_groups(database, _actor_id(database, actor), rows, replace=replace)
+    click.echo(f"imported {added} new group(s) of {len(rows)}")
+
+
+@synonyms_group.command("starter")
+@click.option("--as", "actor", required=True, help="E-mail of the marketing user making the change.")
+@with_db
+def synonyms_starter(database: Database, actor: str) -> None:
+    """Add kb's starter list for B2B/B2G sales (ТКП, ТЗ, НМЦК, 44-ФЗ, specs, ...); groups already there stay."""
+    from kb import synonyms
+
+    _require_schema(database)
+    added = synonyms.load_starter(database, _actor_id(database, actor))
+    click.echo(f"added {added} starter group(s)")
+
+
 # --- search index -----------------------------------------------------------------------------------------
 
 

@@ -10,4 +10,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from kb.api import assets, feedback, me, openapi, reports  # noqa: E402,F401  (modules register their routes on bp)
+from kb.api import assets, feedback, me, openapi, reports, synonyms  # noqa: E402,F401  (modules register routes on bp)

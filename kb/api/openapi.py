@@ -493,3 +493,59 @@ SPEC["paths"].update(
 def openapi() -> Any:
     """The OpenAPI description of this API."""
     return jsonify(SPEC)
+
+
+_GROUP = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "terms": {"type": "array", "items": {"type": "string"}},
+        "note": {"type": "string"},
+    },
+}
+_GROUP_BODY = _body({"terms": {"type": "array", "items": {"type": "string"}}, "note": {"type": "string"}}, ["terms"])
+_GROUP_ID = _param("group_id", "path", "integer")
+_GROUPS = {"type": "object", "properties": {"groups": {"type": "array", "items": _GROUP}}}
+
+SPEC["paths"].update(
+    {
+        "/api/v1/synonyms": {
+            "get": {
+                "summary": "Every synonym group search applies",
+                "responses": {"200": _json(_GROUPS), **_ERRORS},
+            },
+            "post": {
+                "summary": "Add a group of equivalent words or phrases (marketing); search uses it at once",
+                "requestBody": _GROUP_BODY,
+                "responses": {"201": _json(_GROUP), **_ERRORS},
+            },
+        },
+        "/api/v1/synonyms/{group_id}": {
+            "put": {
+                "summary": "Change a group (marketing)",
+                "parameters": [_GROUP_ID],
+                "requestBody": _GROUP_BODY,
+                "responses": {"200": _json(_GROUP), **_ERRORS},
+            },
+            "delete": {
+                "summary": "Remove a group (marketing)",
+                "parameters": [_GROUP_ID],
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            },
+        },
+        "/api/v1/synonyms.csv": {
+            "get": {
+                "summary": "Every group as CSV (UTF-8 with BOM): a row per group, an entry per column",
+                "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_ERRORS},
+            }
+        },
+        "/api/v1/synonyms/import": {
+            "post": {
+                "summary": "Add the groups of a CSV body (marketing; `replace=1` replaces them all); all rows or none",
+                "parameters": [_param("replace")],
+                "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            }
+        },
+    }
+)
