@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from kb.db import Database
 from kb.errors import N_, Forbidden, NotFound, ValidationError
+
+__all__ = ["N_", "ValidationError"]  # the page raises these too
 from kb.models import Role, SynonymGroup, User
 from kb.search.analysis import analyze
 from kb.search.planner import Synonyms

@@ -334,3 +334,61 @@ def test_marketing_opens_the_report_filters_by_owner_and_downloads_the_csv(
     path = download_info.value.path()
     rows = list(csv.DictReader(io.StringIO(Path(path).read_bytes().decode("utf-8-sig"))))
     assert [r["title"] for r in rows] == ["Презентация KX"] and rows[0]["owner"] == "Андрей Волков"
+
+
+def test_a_misspelt_search_is_corrected_and_a_synonym_added_on_the_page_works_at_once(
+    live_server: str, page, make_user, app
+) -> None:
+    import io
+
+    from kb.publishing import FileUpload
+    from publishing_helpers import fields, publisher_for, worker_for
+    from search_helpers import SearchIndex
+
+    owner = make_user("marketing")
+    publisher_for(app).create_asset(
+        owner.id,
+        fields(owner, title="Шаблон: технико-коммерческое предложение"),
+        FileUpload(io.BytesIO("Коммерческое предложение на поставку теплообменников".encode()), "tkp.md"),
+    )
+    worker_for(app).run_until_idle()
+    SearchIndex.close_all()
+
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", owner.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    page.fill("#header-q", "ntgkjj,vtyybrb")  # "теплообменники" typed on the Latin layout
+    page.press("#header-q", "Enter")
+    page.wait_for_selector("article.result")
+    assert "теплообменник" in page.locator(".correction .corrected-query").inner_text()
+    _shot(page, "search-corrected")
+    page.click("a.search-instead")
+    page.wait_for_selector("p.empty")
+    assert page.locator("article.result").count() == 0
+
+    page.fill("#header-q", "ткп")
+    page.press("#header-q", "Enter")
+    page.wait_for_selector("p.empty")
+    page.goto(f"{live_server}/synonyms")
+    page.fill("#new-terms", "ТКП\nкоммерческое предложение")
+    page.click("#add button[type=submit]")
+    page.wait_for_selector(".flash-success")
+    _shot(page, "synonyms")
+    page.fill("#header-q", "ткп")
+    page.press("#header-q", "Enter")
+    page.wait_for_selector("article.result")  # the next search, no re-index in between
+    assert page.locator("article.result h2 a").first.inner_text() == "Шаблон: технико-коммерческое предложение"
+
+    letter = (
+        "Добрый день! Наш завод планирует модернизацию котельной в следующем квартале. Просим прислать "
+        "коммерческое предложение на поставку пластинчатых теплообменников с указанием сроков, гарантии и "
+        "условий доставки до объекта. "
+    ) * 12
+    page.fill("#header-q", letter)
+    page.press("#header-q", "Enter")  # too long for a URL: the form posts it
+    page.wait_for_selector("article.result")
+    assert "/search" in page.url and "q=" not in page.url
+    _shot(page, "search-long-text")
+    SearchIndex.close_all()

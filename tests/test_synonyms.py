@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,46 @@ def test_cli_imports_exports_and_loads_the_starter_list(app, db, make_user, inst
     assert imported.exit_code == 0 and "imported 1 new group(s) of 1" in imported.output
     with db.session() as session:
         assert [g.entries for g in synonyms.groups(session)] == [["датчик", "сенсор", "sensor"]]
+
+
+def _csrf(client, path: str = "/synonyms") -> str:
+    return client.get(path).get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+
+
+def test_the_page_adds_edits_and_removes_groups_and_says_what_is_wrong(signed_in, client, db) -> None:
+    signed_in("marketing")
+    token = _csrf(client)
+    added = client.post("/synonyms", data={"terms": "ТКП\nкоммерческое предложение", "csrf_token": token})
+    assert added.status_code == 302
+    page = client.get("/synonyms").get_data(as_text=True)
+    assert "коммерческое предложение" in page and "1 group" in page
+    refused = client.post("/synonyms", data={"terms": "ТКП", "csrf_token": token})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "at least two different entries" in html and ">ТКП</textarea>" in html
+    with db.session() as session:
+        (group,) = synonyms.groups(session)
+    edited = client.post(f"/synonyms/{group.id}", data={"terms": "ТКП, КП", "note": "", "csrf_token": token})
+    assert edited.status_code == 302
+    with db.session() as session:
+        assert [g.entries for g in synonyms.groups(session)] == [["ТКП", "КП"]]
+    bad_file = client.post(
+        "/synonyms/import", data={"file": (io.BytesIO(b"\x00\x01binary"), "x.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert bad_file.status_code == 400 and "not a CSV text file" in bad_file.get_data(as_text=True)
+    removed = client.post(f"/synonyms/{group.id}", data={"delete": "1", "csrf_token": token})
+    assert removed.status_code == 302
+    assert client.post("/synonyms/999", data={"delete": "1", "csrf_token": token}).status_code == 404
+
+
+def test_sales_cannot_open_the_page_and_analytics_links_gaps_to_it(signed_in, client) -> None:
+    signed_in("sales")
+    assert client.get("/synonyms").status_code == 403
+
+
+def test_a_content_gap_offers_to_add_a_synonym(app, signed_in, client) -> None:
+    signed_in("marketing")
+    client.get("/search?q=ткп")  # a search with no result: a gap
+    html = client.get("/reports/content").get_data(as_text=True)
+    assert "Add a synonym" in html and "/synonyms?add=" in html
+    assert ">ткп</textarea>" in client.get("/synonyms?add=ткп").get_data(as_text=True)

@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
         reports,
         search,
         security,
+        synonyms,
         templating,
     )
 
@@ -56,6 +57,7 @@ def init_app(app: Flask) -> None:
         freshness.bp,
         notifications.bp,
         search.bp,
+        synonyms.bp,
         profile.bp,
         admin.bp,
         reports.bp,

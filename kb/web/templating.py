@@ -17,6 +17,7 @@ _NAV = (
     ("freshness.queue", "Freshness queue", Role.MARKETING),
     ("reports.staleness", "Staleness report", Role.SALES),
     ("reports.content", "Content analytics", Role.MARKETING),
+    ("synonyms.index", "Synonyms", Role.MARKETING),
     ("admin.users", "Users", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
 )
@@ -30,6 +31,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Freshness queue": _("Freshness queue"),
         "Staleness report": _("Staleness report"),
         "Content analytics": _("Content analytics"),
+        "Synonyms": _("Synonyms"),
         "Users": _("Users"),
         "Jobs": _("Jobs"),
     }
