@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint bench messages translations clean
+.PHONY: run test test-fast lint bench messages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,15 @@ run: $(VENV)/.installed translations
 	$(BIN)/kb worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/kb serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# Both cores (-n 2); a test file's tests stay in one process, so module fixtures are built once.
+JOBS ?= 2
 test: $(VENV)/.installed-test translations
 	$(BIN)/ruff check kb tests content wsgi.py
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
+
+# The domain and the pages without browsers, real server processes or whole corpora: under a minute.
+test-fast: $(VENV)/.installed-test translations
+	$(BIN)/pytest -q -n $(JOBS) --dist loadfile -m "not browser and not slow" $(PYTEST_ARGS)
 
 # The search benchmark (benchmarks/README.md): ASSETS=10000 for the full run.
 ASSETS ?= 1000
@@ -56,3 +62,8 @@ messages: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Search quality on real documents (tests/realdocs/README.md): kb against an SQLite FTS5 baseline.
+.PHONY: relevance
+relevance: $(VENV)/.installed-test translations
+	$(BIN)/python benchmarks/relevance_real.py

@@ -31,6 +31,8 @@ from kb.search.whoosh_store import LOCK
 from publishing_helpers import fields, publisher_for, worker_for
 from search_helpers import SearchIndex
 
+pytestmark = pytest.mark.slow
+
 #: A worker whose index writer dies (SIGKILL, no cleanup) after adding its second document.
 DYING_WORKER = textwrap.dedent(
     """

@@ -20,6 +20,8 @@ from kb.search.backend import SearchRequest
 from kb.worker import Worker, WorkerContext
 from search_helpers import SearchIndex
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERIES = json.loads((Path(__file__).parent / "relevance_queries.json").read_text(encoding="utf-8"))
 TARGET_MRR = 0.95

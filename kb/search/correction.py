@@ -22,6 +22,8 @@ _LATIN_SET = frozenset(_LATIN_KEYS)
 _CYRILLIC_SET = frozenset(_CYRILLIC_KEYS)
 #: A word worth correcting: letters (and the layout's punctuation keys) only, three or more.
 _MIN_LENGTH = 3
+#: Longer "words" are not words (a pasted hash, a run of one key): not worth a spelling search.
+_MAX_LENGTH = 40
 #: A word in the other layout that is itself misspelt is corrected only from this length: shorter ones are
 #: too often some other word one edit away.
 _MIN_SWITCHED_GUESS = 5
@@ -61,7 +63,7 @@ def _normal(word: str) -> str:
 def correct_word(word: str, vocabulary: Vocabulary) -> tuple[str, str] | None:
     """(replacement, reason) for one typed word, or None when it is known or nothing better is found."""
     bare = word.strip(_EDGE_PUNCTUATION)
-    if len(bare) < _MIN_LENGTH or any(c.isdigit() for c in bare) or _SYNTAX.search(bare):
+    if not _MIN_LENGTH <= len(bare) <= _MAX_LENGTH or any(c.isdigit() for c in bare) or _SYNTAX.search(bare):
         return None
     key = _normal(bare)
     if key.isalpha() and vocabulary.known(key):

@@ -149,7 +149,7 @@ class MemoryBackend:
             if sum(has) < plan.min_match:
                 continue
             share = sum(has) / max(len(plan.concepts), 1)
-            matches.append((doc, sum(scores) * float(coverage_factor(share)), has))
+            matches.append((doc, sum(scores) * float(coverage_factor(share, plan.like_this)), has))
         return matches
 
     def candidates(self, plan: QueryPlan, scope: Scope) -> Candidates:

@@ -23,9 +23,9 @@ TYPED, VARIANT, SYNONYM = 1.0, 0.9, 0.85
 #: More concepts than this and the text is read as "documents like this" rather than as a question.
 LIKE_THIS_CONCEPTS = 12
 #: How many of a long text's words a "like this" search keeps: the rarest in the library.
-LIKE_THIS_KEEP = 16
+LIKE_THIS_KEEP = 24
 #: Share of the concepts a page needs in a "like this" search.
-LIKE_THIS_SHARE = 0.3
+LIKE_THIS_SHARE = 0.2
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,14 @@ from kb.search.signals import FRESH, Signals
 STALE_FACTOR = {"overdue": 0.85, "flagged": 0.8}
 #: A page lacking some of the query's concepts scores this power of the share it has.
 COVERAGE_POWER = 2.0
+LIKE_THIS_COVERAGE_POWER = 1.0
 
 
-def coverage_factor(share: np.ndarray | float) -> np.ndarray | float:
-    """How much of a page's score it keeps for the share of the query's concepts it matches (1 when all)."""
-    return np.power(share, COVERAGE_POWER)
+def coverage_factor(share: np.ndarray | float, like_this: bool = False) -> np.ndarray | float:
+    """How much of a page's score it keeps for the share of the query's concepts it matches (1 when all).
+
+    A "like this" search over a long text expects no page to have every word: the share counts less there."""
+    return np.power(share, LIKE_THIS_COVERAGE_POWER if like_this else COVERAGE_POWER)
 
 
 def freshness_of(candidates: Candidates, signals: Signals) -> np.ndarray:

@@ -44,7 +44,8 @@ def search(
     else:
         facts = known or signals.Signals()
     results = _run(backend, request, text, synonyms, facts, session)
-    if request.correct and results.full_matches == 0 and text:
+    # A long text is searched by its rarest words, not corrected word by word (nor expected to match them all).
+    if request.correct and results.full_matches == 0 and text and not results.like_this:
         fixed = correction.correct(text, backend)
         if fixed is not None:
             other = _run(backend, request, fixed.text, synonyms, facts, session)

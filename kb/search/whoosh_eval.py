@@ -424,7 +424,7 @@ class _Segment:
             total += scores
         mask &= matched >= plan.min_match
         share = matched / max(len(plan.concepts), 1)
-        return _Evaluation(mask, np.where(mask, total * coverage_factor(share), 0.0), matched, has)
+        return _Evaluation(mask, np.where(mask, total * coverage_factor(share, plan.like_this), 0.0), matched, has)
 
     def excluded_assets(self, plan: QueryPlan, scope: Scope) -> np.ndarray:
         if not plan.excluded:
