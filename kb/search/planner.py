@@ -60,7 +60,7 @@ class QueryPlan:
     excluded: tuple[Concept, ...] = ()
     filters: dict[str, str] = field(default_factory=dict)
     like_this: bool = False
-
+    repeats: tuple[int, ...] = ()  # how often each concept was typed
     @property
     def empty(self) -> bool:
         return not self.concepts
@@ -70,20 +70,25 @@ class QueryPlan:
         """How many of the concepts a page must match (required ones always)."""
         return min_match(len(self.concepts), self.like_this)
 
-    def keep_rarest(self, frequency: Callable[[Iterable[str]], dict[str, int]]) -> QueryPlan:
-        """A "like this" plan of the ``LIKE_THIS_KEEP`` concepts whose terms are rarest in the library (and found)."""
+    def keep_rarest(self, frequency: Callable[[Iterable[str]], dict[str, int]], pages: int = 0) -> QueryPlan:
+        """A "like this" plan of the ``LIKE_THIS_KEEP`` concepts that say most about the text: those the text
+        repeats and the library holds rarely (tf × idf, as "more like this" searches choose), found at all."""
         optional = [c for c in self.concepts if not c.required]
         required = [c for c in self.concepts if c.required]
         counts = frequency({t for c in optional for t in c.terms})
+        total = max(pages, max(counts.values(), default=0) + 1)
+        repeats = dict(zip(self.concepts, self.repeats or (1,) * len(self.concepts), strict=True))
 
-        def rarity(concept: Concept) -> float:
+        def weight(concept: Concept) -> float:
             found = [counts.get(t, 0) for t in concept.terms if counts.get(t, 0) > 0]
-            return min(found) if found else math.inf
+            if not found:
+                return 0.0
+            return repeats.get(concept, 1) * math.log(1 + total / min(found))
 
-        kept = sorted((c for c in optional if rarity(c) < math.inf), key=rarity)[:LIKE_THIS_KEEP]
+        kept = sorted((c for c in optional if weight(c) > 0), key=weight, reverse=True)[:LIKE_THIS_KEEP]
         order = {c: i for i, c in enumerate(self.concepts)}
         concepts = sorted(required + kept, key=order.__getitem__)
-        return replace(self, concepts=tuple(concepts), like_this=True)
+        return replace(self, concepts=tuple(concepts), like_this=True, repeats=tuple(repeats[c] for c in concepts))
 
 
 def min_match(concepts: int, like_this: bool = False) -> int:
@@ -105,28 +110,31 @@ def plan(text: str, synonyms: Synonyms | None = None) -> QueryPlan:
     concepts += [c for c in (_phrase_concept(p) for p in parsed.phrases) if c is not None]
     concepts += [Concept(p + "*", (Clause((p,), prefix=True),)) for p in parsed.prefixes]
     excluded = [c for c in (_phrase_concept(p) for p in parsed.excluded) if c is not None]
-    result = QueryPlan(text=text, concepts=tuple(_merge_repeats(concepts)), excluded=tuple(excluded),
-                       filters=dict(parsed.filters))  # fmt: skip
-    return result
+    merged, repeats = _merge_repeats(concepts)
+    return QueryPlan(text=text, concepts=tuple(merged), excluded=tuple(excluded), filters=dict(parsed.filters),
+                     repeats=tuple(repeats))  # fmt: skip
 
 
 def is_long(plan_: QueryPlan) -> bool:
     return len(plan_.concepts) > LIKE_THIS_CONCEPTS
 
 
-def _merge_repeats(concepts: list[Concept]) -> list[Concept]:
-    """A word typed twice (or two forms of it) is one concept."""
+def _merge_repeats(concepts: list[Concept]) -> tuple[list[Concept], list[int]]:
+    """A word typed twice (or two forms of it) is one concept; returns the concepts and how often each came."""
     seen: dict[tuple[Clause, ...], int] = {}
     merged: list[Concept] = []
+    repeats: list[int] = []
     for concept in concepts:
         key = concept.clauses
         if key in seen:
+            repeats[seen[key]] += 1
             if concept.required and not merged[seen[key]].required:
                 merged[seen[key]] = replace(merged[seen[key]], required=True)
             continue
         seen[key] = len(merged)
         merged.append(concept)
-    return merged
+        repeats.append(1)
+    return merged, repeats
 
 
 def _word_concepts(words: list[str]) -> list[Concept]:
