@@ -45,13 +45,15 @@ class Corrected:
 
 
 def other_layout(text: str) -> str | None:
-    """``text`` as if typed with the other layout, when all its letters are of one layout's keys; else None."""
-    letters = [c for c in text if not c.isspace() and not c.isdigit()]
-    if not letters or not any(c.isalpha() for c in letters):
+    """``text`` as if typed with the other layout, when every key it needs is of one layout; else None.
+
+    Characters the same on both layouts (digits, spaces, ``-``) stay as they are."""
+    keys = [c for c in text if c.isalpha() or c in _LATIN_SET or c in _CYRILLIC_SET]
+    if not any(c.isalpha() for c in keys):
         return None
-    if all(c in _LATIN_SET for c in letters):
+    if all(c in _LATIN_SET for c in keys):
         return text.translate(_TO_CYRILLIC)
-    if all(c in _CYRILLIC_SET or not c.isalpha() for c in letters) and any(c in _CYRILLIC_SET for c in letters):
+    if all(c in _CYRILLIC_SET or not c.isalpha() for c in keys) and any(c in _CYRILLIC_SET for c in keys):
         return text.translate(_TO_LATIN)
     return None
 
