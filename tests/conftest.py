@@ -51,8 +51,9 @@ def instance_dir(tmp_path: Path, migrated_template: Path) -> Path:
 
 
 @pytest.fixture
-def app(instance_dir: Path) -> Iterator[Flask]:
-    application = create_app(app_config(instance_dir))
+def app(instance_dir: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """The app on a fresh instance; parametrized indirectly, a mapping of extra settings (``KB_SEARCH_BACKEND``)."""
+    application = create_app(app_config(instance_dir, **getattr(request, "param", {})))
     yield application
     application.extensions["kb_db"].dispose()
 

@@ -45,6 +45,7 @@ def test_search_finds_inflected_words_with_highlighted_snippets(library, signed_
     assert "<script>alert" not in html
 
 
+@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
 def test_facets_filters_and_the_header_box(library, signed_in, client) -> None:
     signed_in("sales")
     html = client.get("/search?q=pumping").get_data(as_text=True)
@@ -118,6 +119,7 @@ def test_search_api_answers_the_documented_shape(library, make_user, client, db)
     assert client.get("/api/v1/search?q=x").status_code == 401
 
 
+@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
 def test_a_misspelt_word_is_corrected_and_the_gap_recorded_as_corrected(library, signed_in, client, db) -> None:
     signed_in("sales")
     html = client.get("/search?q=compresors").get_data(as_text=True)
@@ -137,6 +139,7 @@ def test_one_misspelt_word_of_several_is_fixed_and_a_good_query_is_left_alone(li
     assert kept["corrected"] is None and kept["suggestion"] is None
 
 
+@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
 def test_a_page_lacking_a_word_still_appears_and_says_what_it_lacks(library, signed_in, client) -> None:
     signed_in("sales")
     body = client.get("/api/v1/search?q=compressors warranty").json
@@ -148,6 +151,7 @@ def test_a_page_lacking_a_word_still_appears_and_says_what_it_lacks(library, sig
     assert strict["total"] == 0
 
 
+@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
 @pytest.mark.parametrize("typed", ["нв250", "HB 250", "НВ 250/4", "hb-250/4", "KX200", "kx 200", "КХ-200"])
 def test_codes_written_any_way_find_their_asset(library, signed_in, client, typed: str) -> None:
     signed_in("sales")
