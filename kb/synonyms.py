@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.db import Database
@@ -103,10 +104,26 @@ def groups(session: Session) -> list[Group]:
     return [Group(row.id, row.entries, row.note) for row in rows]
 
 
+_compiled: dict[tuple[object, ...], Synonyms] = {}
+_compiled_lock = threading.Lock()
+
+
 def for_search(session: Session) -> Synonyms:
-    """The groups as search applies them (one query)."""
-    rows = session.scalars(select(SynonymGroup.terms)).all()
-    return Synonyms([line for line in terms.splitlines() if line.strip()] for terms in rows)
+    """The groups as search applies them. One small query per search tells whether they changed since this
+    process last analyzed them (any server process may have changed them); only then are they read again."""
+    count, last_id, last_change = session.execute(
+        select(func.count(), func.max(SynonymGroup.id), func.max(SynonymGroup.updated_at))
+    ).one()
+    key = (str(session.get_bind().url), count, last_id, last_change)
+    with _compiled_lock:
+        found = _compiled.get(key)
+    if found is None:
+        rows = session.scalars(select(SynonymGroup.terms)).all()
+        found = Synonyms([line for line in terms.splitlines() if line.strip()] for terms in rows)
+        with _compiled_lock:
+            _compiled.clear()  # one version per database is enough
+            _compiled[key] = found
+    return found
 
 
 def add(db: Database, actor_id: int, entries: Iterable[str], note: str = "") -> int:
@@ -147,8 +164,16 @@ def export_csv(session: Session) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for group in groups(session):
-        writer.writerow(group.entries)
+        writer.writerow([_cell(entry) for entry in group.entries])
     return out.getvalue()
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def _cell(entry: str) -> str:
+    """An entry a spreadsheet will not run as a formula; ``parse_csv`` takes the quote off again."""
+    return "'" + entry if entry.startswith(_FORMULA_START) else entry
 
 
 def parse_csv(data: bytes) -> list[list[str]]:
@@ -166,6 +191,7 @@ def parse_csv(data: bytes) -> list[list[str]]:
     for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
         if not any(cell.strip() for cell in row):
             continue
+        row = [cell[1:] if cell.startswith("'") and cell[1:2] in _FORMULA_START else cell for cell in row]
         try:
             rows.append(clean_entries(row))
         except ValidationError as error:
@@ -188,6 +214,8 @@ def import_groups(db: Database, actor_id: int, rows: list[list[str]], *, replace
             for group in session.scalars(select(SynonymGroup)):
                 session.delete(group)
         existing = {tuple(g.entries) for g in session.scalars(select(SynonymGroup))} if not replace else set()
+        if len(existing) + len(cleaned) > MAX_GROUPS:
+            raise ValidationError(N_("There are %(n)d groups already; remove some first."), n=MAX_GROUPS)
         added = 0
         for entries in cleaned:
             if tuple(entries) in existing:

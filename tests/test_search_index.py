@@ -211,3 +211,32 @@ def test_did_you_mean_never_offers_words_only_drafts_have(tmp_path: Path) -> Non
         assert ix.closest("насасы") == "насосы"
     finally:
         SearchIndex.close_all()
+
+
+def test_two_words_that_may_be_a_code_also_match_apart(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "apart")
+    try:
+        ix.replace_asset(1, [page(1, 1, "Цены на 2024 год для дилеров", title="Прайс")])
+        ix.replace_asset(2, [page(2, 1, "Мощность двигателя 5 кВт", title="Паспорт")])
+        ix.replace_asset(3, [page(3, 1, "Насос НВ-250/4 в наличии", title="Каталог")])
+        assert [h.asset_id for h in search(ix, "цены 2024").hits] == [1]
+        assert [h.asset_id for h in search(ix, "кВт 5").hits] == [2]
+        assert [h.asset_id for h in search(ix, "HB 250").hits] == [3]
+    finally:
+        SearchIndex.close_all()
+
+
+def test_synonyms_with_stop_words_and_words_typed_apart(tmp_path: Path) -> None:
+    from kb.search.planner import Synonyms
+
+    ix = SearchIndex(tmp_path / "synonyms")
+    groups = Synonyms([["НДС", "налог на добавленную стоимость"], ["ТКП", "коммерческое предложение"]])
+    try:
+        ix.replace_asset(1, [page(1, 1, "Ставка налог на добавленную стоимость 20 %", title="Налоги")])
+        ix.replace_asset(2, [page(2, 1, "Предложение коммерческое на поставку", title="Шаблон")])
+        for typed in ("налог на добавленную стоимость", "ндс"):
+            assert [h.asset_id for h in ix.search(SearchRequest(text=typed), synonyms=groups).hits] == [1], typed
+        apart = ix.search(SearchRequest(text="коммерческое предложение"), synonyms=groups)
+        assert [h.asset_id for h in apart.hits] == [2]  # the words typed, apart on the page: still found
+    finally:
+        SearchIndex.close_all()

@@ -93,3 +93,30 @@ def test_a_pasted_letter_keeps_the_words_that_say_most_about_it() -> None:
     kept = planned.keep_rarest(lambda terms: {t: frequencies.get(t, 0) for t in terms})
     assert kept.like_this and len(kept.concepts) == LIKE_THIS_KEEP
     assert kept.concepts[-1].terms == frozenset(analyze("теплообменник"))  # repeated and rare: kept, in place
+
+
+def test_strict_parts_and_exclusions_are_bounded() -> None:
+    from kb.search.planner import MAX_STRICT
+
+    planned = plan(" ".join(f'+слово{n} -мимо{n} "фраза {n}" префикс{n}*' for n in range(100)))
+    assert sum(c.required for c in planned.concepts) <= 2 * MAX_STRICT  # +words and "phrases"
+    assert len(planned.excluded) <= MAX_STRICT and len(planned.concepts) <= 3 * MAX_STRICT
+
+
+def test_a_word_repeated_hundreds_of_times_is_looked_up_once() -> None:
+    class Counting(Vocabulary):
+        calls = 0
+
+        def known(self, word: str) -> bool:
+            Counting.calls += 1
+            return super().known(word)
+
+    fixed = correct(" ".join(["нассосы"] * 500 + [f"слово{n}" for n in range(50)]), Counting())
+    assert fixed is not None and fixed.text.startswith("насосы насосы")
+    assert Counting.calls <= 20
+
+
+def test_a_trailing_comma_does_not_hide_a_known_or_misspelt_word() -> None:
+    assert correct("price, каталог", Vocabulary()) is None
+    fixed = correct("нассосы, каталог", Vocabulary())
+    assert fixed is not None and fixed.text == "насосы, каталог"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,6 +59,7 @@ class Candidates:
     refs: np.ndarray
     facet_codes: dict[str, np.ndarray]
     facet_values: dict[str, list[tuple[str, ...]]]
+    source: Any = None  # what the backend needs to show these candidates (its snapshot of the index)
 
     @classmethod
     def empty(cls) -> Candidates:
@@ -81,6 +82,7 @@ class Candidates:
             refs=self.refs[keep],
             facet_codes={name: codes[keep] for name, codes in self.facet_codes.items()},
             facet_values=self.facet_values,
+            source=self.source,
         )
 
     def __len__(self) -> int:

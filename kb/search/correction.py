@@ -22,13 +22,16 @@ _LATIN_SET = frozenset(_LATIN_KEYS)
 _CYRILLIC_SET = frozenset(_CYRILLIC_KEYS)
 #: A word worth correcting: letters (and the layout's punctuation keys) only, three or more.
 _MIN_LENGTH = 3
+#: At most this many distinct words of a query are looked up (a question, not a pasted page).
+MAX_WORDS = 16
 #: Longer "words" are not words (a pasted hash, a run of one key): not worth a spelling search.
 _MAX_LENGTH = 40
 #: A word in the other layout that is itself misspelt is corrected only from this length: shorter ones are
 #: too often some other word one edit away.
 _MIN_SWITCHED_GUESS = 5
 _WORD = re.compile(r"\S+")
-_EDGE_PUNCTUATION = "!?()"
+_EDGE_PUNCTUATION = "!?()«»\"'"
+_TRAILING = ",.;:"
 _SYNTAX = re.compile(r'^[-+"]|\*$|^\w+:')
 
 
@@ -65,6 +68,8 @@ def _normal(word: str) -> str:
 def correct_word(word: str, vocabulary: Vocabulary) -> tuple[str, str] | None:
     """(replacement, reason) for one typed word, or None when it is known or nothing better is found."""
     bare = word.strip(_EDGE_PUNCTUATION)
+    if bare.rstrip(_TRAILING).isalpha():  # "price," : the comma ends the word (on the other layout it is a key)
+        bare = bare.rstrip(_TRAILING)
     if not _MIN_LENGTH <= len(bare) <= _MAX_LENGTH or any(c.isdigit() for c in bare) or _SYNTAX.search(bare):
         return None
     key = _normal(bare)
@@ -93,6 +98,7 @@ def correct(text: str, vocabulary: Vocabulary) -> Corrected | None:
     """The text with each unknown word corrected, or None when nothing changed."""
     reasons: set[str] = set()
     inside_quotes = False
+    memo: dict[str, tuple[str, str] | None] = {}  # each distinct word is looked up once
 
     def replace(match: re.Match[str]) -> str:
         nonlocal inside_quotes
@@ -101,7 +107,9 @@ def correct(text: str, vocabulary: Vocabulary) -> Corrected | None:
         inside_quotes = (word.count('"') % 2 == 1) != inside_quotes
         if quoted:
             return word  # a phrase is searched exactly as typed
-        fixed = correct_word(word, vocabulary)
+        if word not in memo:
+            memo[word] = correct_word(word, vocabulary) if len(memo) < MAX_WORDS else None
+        fixed = memo[word]
         if fixed is None:
             return word
         reasons.add(fixed[1])

@@ -105,6 +105,12 @@ class MemoryBackend:
         return sum(1 for d in self.docs.values() if term in d.positions.get(name, {}))
 
     def _clause(self, doc: _Doc, clause: Clause, total: int, avg: dict[str, float]) -> float:
+        if clause.all_of:
+            per_term = [
+                sum(self._term(doc, name, t, total, avg) * boost for name, boost in TEXT_FIELDS.items())
+                for t in clause.terms
+            ]
+            return sum(per_term) * clause.weight if all(s > 0 for s in per_term) else 0.0
         score = 0.0
         for name, boost in TEXT_FIELDS.items():
             postings = doc.positions.get(name, {})

@@ -19,7 +19,9 @@ from kb.search.analysis import analyze, is_code, mixed_analyzer
 from kb.search.query import parse
 
 #: Weights of the alternatives of a concept: the form typed counts most.
-TYPED, VARIANT, SYNONYM = 1.0, 0.9, 0.85
+TYPED, VARIANT, SYNONYM, APART = 1.0, 0.9, 0.85, 0.7
+#: At most this many required words, phrases, prefixes and exclusions each: the work per query stays bounded.
+MAX_STRICT = 8
 #: More concepts than this and the text is read as "documents like this" rather than as a question.
 LIKE_THIS_CONCEPTS = 12
 #: How many of a long text's words a "like this" search keeps: the rarest in the library.
@@ -30,16 +32,17 @@ LIKE_THIS_SHARE = 0.2
 
 @dataclass(frozen=True)
 class Clause:
-    """One way to match a concept: a term, a phrase (terms at offsets) or a prefix of terms."""
+    """One way to match a concept: a term, a phrase (terms at offsets), all of some terms, or a prefix of terms."""
 
     terms: tuple[str, ...]
     offsets: tuple[int, ...] = (0,)
     weight: float = TYPED
     prefix: bool = False
+    all_of: bool = False  # every term anywhere on the page, in any order (not a phrase)
 
     @property
     def phrase(self) -> bool:
-        return len(self.terms) > 1
+        return len(self.terms) > 1 and not self.all_of
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ class QueryPlan:
 
     def keep_rarest(self, frequency: Callable[[Iterable[str]], dict[str, int]], pages: int = 0) -> QueryPlan:
         """A "like this" plan of the ``LIKE_THIS_KEEP`` concepts that say most about the text: those the text
-        repeats and the library holds rarely (tf × idf, as "more like this" searches choose), found at all."""
+        repeats and the library holds rarely (tf × idf, as "more like this" searches choose), found at all.
+        ``pages`` is the library's size; without it, one more than the most frequent word's count stands in."""
         optional = [c for c in self.concepts if not c.required]
         required = [c for c in self.concepts if c.required]
         counts = frequency({t for c in optional for t in c.terms})
@@ -92,7 +96,7 @@ class QueryPlan:
 
 
 def min_match(concepts: int, like_this: bool = False) -> int:
-    """Up to three words, any one of them will do (ranked by how many match); then half; "like this", 30 %."""
+    """Up to three words, any one of them will do (ranked by how many match); then half; "like this", a fifth."""
     if concepts <= 3:
         return min(concepts, 1)
     share = LIKE_THIS_SHARE if like_this else 0.5
@@ -105,11 +109,11 @@ def plan(text: str, synonyms: Synonyms | None = None) -> QueryPlan:
     concepts = _word_concepts(parsed.words)
     if synonyms is not None:
         concepts = synonyms.apply(concepts)
-    for word in parsed.required:
+    for word in parsed.required[:MAX_STRICT]:
         concepts += [replace(c, required=True) for c in _word_concepts([word])]
-    concepts += [c for c in (_phrase_concept(p) for p in parsed.phrases) if c is not None]
-    concepts += [Concept(p + "*", (Clause((p,), prefix=True),)) for p in parsed.prefixes]
-    excluded = [c for c in (_phrase_concept(p) for p in parsed.excluded) if c is not None]
+    concepts += [c for c in (_phrase_concept(p) for p in parsed.phrases[:MAX_STRICT]) if c is not None]
+    concepts += [Concept(p + "*", (Clause((p,), prefix=True),)) for p in parsed.prefixes[:MAX_STRICT]]
+    excluded = [c for c in (_phrase_concept(p) for p in parsed.excluded[:MAX_STRICT]) if c is not None]
     merged, repeats = _merge_repeats(concepts)
     return QueryPlan(text=text, concepts=tuple(merged), excluded=tuple(excluded), filters=dict(parsed.filters),
                      repeats=tuple(repeats))  # fmt: skip
@@ -180,6 +184,8 @@ def _code_concept(typed: str, parts: list[str]) -> Concept:
             terms = (*analyze(variant), *part_terms[1:])
             if len(terms) == len(part_terms):
                 clauses.append(Clause(terms, offsets, weight=VARIANT))
+        if " " in typed:  # two words that may not be a code at all ("цены 2024", "кВт 5"): both anywhere will do
+            clauses.append(Clause(tuple(part_terms), offsets, weight=APART, all_of=True))
     unique = list(dict.fromkeys(clauses))
     return Concept(typed, tuple(unique))
 
@@ -205,16 +211,16 @@ class Synonyms:
     entry of a group may match any entry of that group."""
 
     def __init__(self, groups: Iterable[Iterable[str]]) -> None:
-        self.groups: list[tuple[tuple[str, ...], ...]] = []
+        self.groups: list[tuple[Clause, ...]] = []
         self.by_terms: dict[tuple[str, ...], int] = {}
         for group in groups:
-            entries = tuple(dict.fromkeys(t for t in (tuple(_entry_terms(e)) for e in group) if t))
-            if len(entries) < 2:
+            entries = tuple(dict.fromkeys(c for c in (_entry_clause(e) for e in group) if c is not None))
+            if len({c.terms for c in entries}) < 2:
                 continue
             number = len(self.groups)
             self.groups.append(entries)
-            for terms in entries:
-                self.by_terms.setdefault(terms, number)
+            for entry in entries:
+                self.by_terms.setdefault(entry.terms, number)
         self.longest = max((len(t) for t in self.by_terms), default=0)
 
     def apply(self, concepts: list[Concept]) -> list[Concept]:
@@ -229,12 +235,12 @@ class Synonyms:
                 if "" in terms or terms not in self.by_terms:
                     continue
                 group = self.groups[self.by_terms[terms]]
-                clauses = list(run[0].clauses) if size == 1 else [Clause(terms, tuple(range(size)))]
-                for entry in group:
-                    if entry != terms:
-                        clauses.append(Clause(entry, tuple(range(len(entry))), weight=SYNONYM))
+                typed = next(entry for entry in group if entry.terms == terms)
+                # The words typed: as the entry stands (a phrase), else anywhere on the page; then the others.
+                clauses = list(run[0].clauses) if size == 1 else [typed, replace(typed, all_of=True, weight=APART)]
+                clauses += [replace(entry, weight=SYNONYM) for entry in group if entry.terms != terms]
                 label = " ".join(c.label for c in run)
-                result.append(Concept(label, tuple(dict.fromkeys(clauses))))
+                result.append(Concept(label, tuple(dict.fromkeys(clauses)), required=any(c.required for c in run)))
                 at += size
                 break
             else:
@@ -249,6 +255,13 @@ def _single_term(concept: Concept) -> str | None:
     return first.terms[0] if len(first.terms) == 1 and not first.prefix else None
 
 
-def _entry_terms(entry: str) -> list[str]:
-    """A synonym entry as the analyzer sees it: its words' stems, or one code."""
-    return analyze(entry)
+def _entry_clause(entry: str) -> Clause | None:
+    """A synonym entry as search matches it: one term, or a phrase whose stop words keep their places."""
+    tokens = [
+        (t.text, t.pos)
+        for t in mixed_analyzer()(entry, positions=True, mode="query", removestops=False)
+        if not t.stopped
+    ]
+    if not tokens:
+        return None
+    return Clause(tuple(t for t, _p in tokens), tuple(p - tokens[0][1] for _t, p in tokens))

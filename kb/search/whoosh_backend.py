@@ -18,6 +18,7 @@ class WhooshBackend:
 
     def __init__(self, root: Path) -> None:
         self.store = WhooshStore(root)
+        self._spellers: dict[int, Speller] = {}
 
     def replace_asset(self, asset_id: int, pages: list[IndexPage]) -> None:
         self.store.replace_asset(asset_id, pages)
@@ -46,11 +47,21 @@ class WhooshBackend:
     def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         return whoosh_eval.frequencies(self.store.searcher(), terms)
 
+    def _speller(self) -> Speller:
+        """One speller per searcher (its segments' word lists are kept across searches)."""
+        searcher = self.store.searcher()
+        cached = self._spellers.get(id(searcher))
+        if cached is None or cached.searcher is not searcher:
+            cached = Speller(searcher)
+            self._spellers = {id(searcher): cached}
+        return cached
+
     def known(self, word: str) -> bool:
-        return Speller(self.store.searcher()).known(word)
+        return self._speller().known(word)
 
     def closest(self, word: str) -> str | None:
-        return Speller(self.store.searcher()).closest(word, maxdist=2 if len(word) > 6 else 1)
+        # two letters off only for longer words: a short word two edits away is usually another word
+        return self._speller().closest(word, maxdist=2 if len(word) > 6 else 1)
 
     @staticmethod
     def close_all() -> None:

@@ -284,36 +284,6 @@ class _Evaluation:
     has: list[np.ndarray]  # per concept, the pages that have it
 
 
-class _EvaluationCache:
-    """The last few evaluations, per segment: ``hits`` shows what ``candidates`` just found without a second pass."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[Any, ...], _Evaluation] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...], evaluate: Callable[[], _Evaluation]) -> _Evaluation:
-        with self.lock:
-            found = self.entries.get(key)
-            if found is not None:
-                self.entries.move_to_end(key)
-                return found
-        value = evaluate()
-        with self.lock:
-            self.entries[key] = value
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        return value
-
-
-_EVALUATIONS = _EvaluationCache()
-
-
-def _evaluate(segment: _Segment, plan: QueryPlan, scope: Scope) -> _Evaluation:
-    key = (segment.table.segment_id, id(segment.reader), repr(plan), repr(scope))
-    return _EVALUATIONS.get(key, lambda: segment.evaluate(plan, scope))
-
-
 class _Segment:
     """One segment's view for evaluating a plan: scores of clauses and concepts over all its pages."""
 
@@ -354,6 +324,8 @@ class _Segment:
 
     def clause_scores(self, clause: Clause) -> np.ndarray | None:
         """The clause's score on every page (summed over the text fields), None where it matches nothing."""
+        if clause.all_of:
+            return self._all_of_scores(clause)
         total: np.ndarray | None = None
         for field in TEXT_FIELDS:
             if clause.prefix:
@@ -365,6 +337,21 @@ class _Segment:
             if scores is not None:
                 total = scores if total is None else total + scores
         return None if total is None else total * clause.weight
+
+    def _all_of_scores(self, clause: Clause) -> np.ndarray | None:
+        """Pages with every term of the clause, anywhere: the sum of the terms' scores."""
+        total: np.ndarray | None = None
+        mask: np.ndarray | None = None
+        for term in clause.terms:
+            found = [s for s in (self.term_scores(f, term) for f in TEXT_FIELDS) if s is not None]
+            if not found:
+                return None
+            scores = np.sum(found, axis=0)
+            total = scores if total is None else total + scores
+            mask = scores > 0 if mask is None else mask & (scores > 0)
+        if total is None or mask is None:
+            return None
+        return np.where(mask, total, 0.0) * clause.weight
 
     def _prefix_scores(self, field: str, prefix: str) -> np.ndarray | None:
         if field not in self.reader.schema:
@@ -442,10 +429,11 @@ def candidates(searcher: Any, plan: QueryPlan, scope: Scope) -> Candidates:
     if plan.empty or not table.parts:
         return Candidates.empty()
     stats = _Stats(searcher)
+    evaluations: dict[int, _Evaluation] = {}
     masks, scores, matched, excluded = [], [], [], []
-    for subsearcher, _offset, segment_table in table.parts:
+    for subsearcher, offset, segment_table in table.parts:
         segment = _Segment(subsearcher, segment_table, stats)
-        evaluation = _evaluate(segment, plan, scope)
+        evaluation = evaluations[offset] = segment.evaluate(plan, scope)
         masks.append(evaluation.mask)
         scores.append(evaluation.scores)
         matched.append(evaluation.matched)
@@ -471,15 +459,20 @@ def candidates(searcher: Any, plan: QueryPlan, scope: Scope) -> Candidates:
         refs=best.astype(np.int64),
         facet_codes={name: table.facets[name][best] for name in INDEX_FACETS},
         facet_values=_FACET_VALUES,
+        # ``hits`` reads the documents of this searcher and these evaluations: the refs mean nothing in another
+        source=(searcher, evaluations),
     )
 
 
 def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> list[AssetHit]:
     """The chosen assets as results: stored fields of the best page, up to three matching pages with
     snippets, and the concepts the best page lacks. Rating and freshness are filled in by the caller."""
-    table = SearcherTable.of(searcher)
     if not len(chosen):
         return []
+    evaluations: dict[int, _Evaluation] = {}
+    if chosen.source is not None:
+        searcher, evaluations = chosen.source
+    table = SearcherTable.of(searcher)
     stats = _Stats(searcher)
     wanted = {int(a) for a in chosen.asset_ids}
     docs = np.concatenate([table.pages_of(a) for a in wanted])
@@ -497,7 +490,7 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
         if not local.size:
             continue
         segment = _Segment(subsearcher, segment_table, stats)
-        evaluation = _evaluate(segment, plan, scope)
+        evaluation = evaluations.get(offset) or segment.evaluate(plan, scope)
         body = _body_terms(segment, plan, local)
         for d in local.tolist():
             if evaluation.mask[d]:

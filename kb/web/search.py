@@ -94,11 +94,13 @@ def search_fields(**changes: Any) -> dict[str, str]:
     """The parameters of this search with some changed, for a form that repeats it by POST (long texts)."""
     args = {k: v for k, v in _values().items() if isinstance(v, str)}
     args.pop("page", None)
+    if "q" in args:
+        args["q"] = args["q"][: MAX_CHARS + 100]  # what the search reads, not all that was sent, in every form
     for name, value in changes.items():
         if value is None:
             args.pop(name, None)
         else:
-            args[name] = str(value)
+            args[name] = str(value)[: MAX_CHARS + 100]
     return args
 
 
