@@ -75,7 +75,7 @@ class MemoryBackend:
         return written
 
     def optimize(self) -> None:
-        pass
+        """Nothing to merge: the pages live in one dictionary."""
 
     def stamps(self) -> dict[int, str]:
         return {d.page.asset_id: d.page.stamp for d in self.docs.values() if d.page.current}
