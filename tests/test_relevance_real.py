@@ -18,14 +18,14 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Set from the figures measured on 2026-11-30 (kb MRR@10 0.887 overall, empty first page 0.013; per category
+# Set from the figures measured on 2026-11-30 (kb MRR@10 0.889 overall, empty first page 0.006; per category
 # below), about 0.03 under them. They must only go up: raise them when search gets better, never lower them.
 FLOOR_MRR = 0.86
-FLOOR_EMPTY = 0.04  # the most queries (share) allowed an empty first page
+FLOOR_EMPTY = 0.03  # the most queries (share) allowed an empty first page
 FLOOR_CATEGORY = {
     "word-forms": 0.90,  # measured 0.930
     "phrases": 0.92,  # 0.955
-    "questions": 0.75,  # 0.786
+    "questions": 0.76,  # 0.797
     "long": 0.66,  # 0.698
     "mixed": 0.82,  # 0.854
     "typos": 0.92,  # 0.955
@@ -34,7 +34,7 @@ FLOOR_CATEGORY = {
     "codes": 0.92,  # 0.950
     "codes-variant": 0.87,  # 0.906
 }
-#: kb's overall MRR@10 over the plain FTS5 baseline's, measured 0.887 against 0.701.
+#: kb's overall MRR@10 over the plain FTS5 baseline's, measured 0.889 against 0.701.
 LEAD_OVER_BASELINE = 0.15
 
 

@@ -240,3 +240,16 @@ def test_synonyms_with_stop_words_and_words_typed_apart(tmp_path: Path) -> None:
         assert [h.asset_id for h in apart.hits] == [2]  # the words typed, apart on the page: still found
     finally:
         SearchIndex.close_all()
+
+
+def test_a_question_with_few_of_its_words_on_any_page_still_finds_them(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path / "relaxed")
+    try:
+        ix.replace_asset(1, [page(1, 1, "Uptime target: 99.9 % a month; service credits apply", title="SLA")])
+        ix.replace_asset(2, [page(2, 1, "Delivery terms and prices", title="Terms")])
+        found = search(ix, "what happens if the vendor misses the uptime target")
+        assert [h.asset_id for h in found.hits] == [1]  # 2 of 5 words: below the half a page needs, but the best
+        assert found.hits[0].missing == ["happens", "vendor", "misses"]
+        assert search(ix, "vendor misses delivery prices").hits[0].asset_id == 2  # half: found without relaxing
+    finally:
+        SearchIndex.close_all()

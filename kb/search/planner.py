@@ -64,6 +64,7 @@ class QueryPlan:
     filters: dict[str, str] = field(default_factory=dict)
     like_this: bool = False
     repeats: tuple[int, ...] = ()  # how often each concept was typed
+    relaxed: bool = False  # nothing had enough of the words: any one will do (ranked by how many match)
     @property
     def empty(self) -> bool:
         return not self.concepts
@@ -71,7 +72,7 @@ class QueryPlan:
     @property
     def min_match(self) -> int:
         """How many of the concepts a page must match (required ones always)."""
-        return min_match(len(self.concepts), self.like_this)
+        return 1 if self.relaxed else min_match(len(self.concepts), self.like_this)
 
     def keep_rarest(self, frequency: Callable[[Iterable[str]], dict[str, int]], pages: int = 0) -> QueryPlan:
         """A "like this" plan of the ``LIKE_THIS_KEEP`` concepts that say most about the text: those the text

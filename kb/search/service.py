@@ -77,6 +77,10 @@ def _run(
         filters={k: v for k, v in filters.items() if k != "freshness"},
     )
     found = backend.candidates(plan, scope)
+    if not len(found) and plan.min_match > 1:
+        # No page has enough of the words: rather than an empty page, the pages with any, fewest missing first.
+        plan = replace(plan, relaxed=True)
+        found = backend.candidates(plan, scope)
     fresh = ranking.freshness_of(found, facts)
     found, fresh = ranking.filter_freshness(found, fresh, filters.get("freshness"))
     facets = ranking.facets(found, fresh)
