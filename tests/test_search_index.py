@@ -253,3 +253,23 @@ def test_a_question_with_few_of_its_words_on_any_page_still_finds_them(tmp_path:
         assert search(ix, "vendor misses delivery prices").hits[0].asset_id == 2  # half: found without relaxing
     finally:
         SearchIndex.close_all()
+
+
+def test_hits_read_the_searcher_their_candidates_came_from(tmp_path: Path) -> None:
+    """A write and a refresh between finding and showing (a spelling look-up refreshes the searcher) change
+    nothing for the search under way: it shows what it found, from the index as it was."""
+    from kb.search.backend import Scope
+    from kb.search.planner import plan
+
+    ix = SearchIndex(tmp_path / "snapshot")
+    try:
+        ix.replace_asset(1, [page(1, 1, "насос для воды", title="Насос А")])
+        wanted = plan("насос")
+        found = ix.backend.candidates(wanted, Scope())
+        ix.replace_asset(1, [page(1, 1, "другой текст", title="Совсем другое")])
+        ix.replace_asset(2, [page(2, 1, "насос", title="Насос Б")])
+        assert ix.backend.known("насос")  # opens the new searcher
+        (hit,) = ix.backend.hits(wanted, Scope(), found)
+        assert (hit.asset_id, hit.title) == (1, "Насос А")
+    finally:
+        SearchIndex.close_all()

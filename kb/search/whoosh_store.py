@@ -38,6 +38,8 @@ CURRENT = "CURRENT"
 LOCK = "write.lock"
 LOCK_TIMEOUT_S = 300
 REFRESH_CHECK_S = 1.0
+#: A replaced searcher is closed this long after: no search lasts that long, and one may still be reading it.
+RETIRE_AFTER_S = 60.0
 #: The index format this kb writes: 2 added code keys and moved ratings and freshness out of the index.
 FORMAT = 2
 FORMAT_FILE = "FORMAT"
@@ -161,6 +163,7 @@ class WhooshStore:
     """A Whoosh index directory: its generations, its one writer at a time, and a searcher per process."""
 
     _searchers: dict[str, tuple[str, Any, float]] = {}
+    _retired: list[tuple[Any, float]] = []  # replaced searchers, closed after RETIRE_AFTER_S
     _searchers_lock = threading.Lock()
 
     def __init__(self, root: Path) -> None:
@@ -326,10 +329,24 @@ class WhooshStore:
                 # A new searcher, not Searcher.refresh(): refresh reuses segment readers and so misses
                 # deletions committed to an existing segment (an asset re-indexed with fewer pages).
                 if cached is not None:
-                    cached[1].close()
+                    # A search under way may still read the old searcher (its candidates carry it): close it
+                    # only once no search can be that old.
+                    self._retired.append((cached[1], now))
+                self._close_retired(now)
                 searcher = index.open_dir(str(self.root / str(name))).searcher()
             self._searchers[key] = (str(name), searcher, now)
             return searcher
+
+    @classmethod
+    def _close_retired(cls, now: float) -> None:
+        """Closes the searchers replaced more than ``RETIRE_AFTER_S`` ago (the caller holds the lock)."""
+        keep = []
+        for searcher, retired_at in cls._retired:
+            if now - retired_at > RETIRE_AFTER_S:
+                searcher.close()
+            else:
+                keep.append((searcher, retired_at))
+        cls._retired[:] = keep
 
     @classmethod
     def close_all(cls) -> None:
@@ -337,6 +354,9 @@ class WhooshStore:
             for _name, searcher, _checked in cls._searchers.values():
                 searcher.close()
             cls._searchers.clear()
+            for searcher, _retired_at in cls._retired:
+                searcher.close()
+            cls._retired.clear()
 
     def stamps(self) -> dict[int, str]:
         searcher = self.searcher()
