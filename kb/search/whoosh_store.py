@@ -38,8 +38,9 @@ CURRENT = "CURRENT"
 LOCK = "write.lock"
 LOCK_TIMEOUT_S = 300
 REFRESH_CHECK_S = 1.0
-#: A replaced searcher is closed this long after: no search lasts that long, and one may still be reading it.
-RETIRE_AFTER_S = 60.0
+#: A replaced searcher is closed this long after: no search lasts that long, and one may still be reading it
+#: (each searcher maps the index files anew: keeping them longer costs memory when versions are published often).
+RETIRE_AFTER_S = 10.0
 #: The index format this kb writes: 2 added code keys and moved ratings and freshness out of the index.
 FORMAT = 2
 FORMAT_FILE = "FORMAT"
