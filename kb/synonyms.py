@@ -159,13 +159,16 @@ def delete(db: Database, actor_id: int, group_id: int) -> None:
         session.delete(group)
 
 
+EXPORT_NAME = "synonyms.csv"
+
+
 def export_csv(session: Session) -> str:
-    """Every group as a CSV row of its entries (UTF-8, comma-separated)."""
+    """Every group as a CSV row of its entries (UTF-8 with a BOM, for spreadsheets; comma-separated)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for group in groups(session):
         writer.writerow([_cell(entry) for entry in group.entries])
-    return out.getvalue()
+    return "\ufeff" + out.getvalue()
 
 
 _FORMULA_START = ("=", "+", "-", "@")

@@ -69,14 +69,18 @@ def test_relevance_mean_reciprocal_rank(demo_index) -> None:
     assert len(QUERIES) >= 60
     reciprocal = []
     misses = []
+    by_category: dict[str, list[float]] = {}
     for query in QUERIES:
         assert query["asset"] in titles, f"unknown asset in relevance_queries.json: {query['asset']}"
         rank = _rank(index, query, titles[query["asset"]])
         reciprocal.append(1 / rank if rank and rank <= 3 else 0.0)
+        by_category.setdefault(query["why"].split(":")[0], []).append(reciprocal[-1])
         if not rank or rank > 3:
             misses.append(f"{query['q']!r} -> {query['asset']} (rank {rank})")
     mrr = sum(reciprocal) / len(reciprocal)
     print(f"\nrelevance: MRR {mrr:.3f} over {len(QUERIES)} queries; {len(misses)} outside the top 3")
+    for category, values in sorted(by_category.items()):
+        print(f"  {category:<14} {len(values):>3} queries  MRR {sum(values) / len(values):.3f}")
     for miss in misses:
         print("  miss:", miss)
     assert mrr >= TARGET_MRR, f"MRR {mrr:.3f} < {TARGET_MRR}; misses: {misses}"

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 
 from kb import reports
 from kb.api import bp
 from kb.errors import N_, ValidationError
 from kb.models import ASSET_KINDS
 from kb.web.context import db_session
+from kb.web.downloads import csv_response
 
 
 def report_filters(args: Any) -> reports.ReportFilters:
@@ -49,8 +50,4 @@ def staleness_csv() -> Any:
     # A byte-order mark so Excel reads UTF-8 (Cyrillic) correctly; LibreOffice ignores it.
     body = "\ufeff" + reports.to_csv(report)
     filename = f"kb-staleness-{report.today.isoformat()}.csv"
-    return Response(
-        body.encode("utf-8"),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(body, filename)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import jsonify, request
 from flask_login import current_user
 
 from kb import synonyms
@@ -13,6 +13,7 @@ from kb.errors import N_, ValidationError
 from kb.models import Role
 from kb.web.access import requires
 from kb.web.context import db_session, get_db
+from kb.web.downloads import csv_response
 
 
 def _group_json(group: synonyms.Group) -> dict[str, Any]:
@@ -59,11 +60,7 @@ def delete_synonyms(group_id: int) -> Any:
 
 @bp.get("/synonyms.csv")
 def export_synonyms() -> Any:
-    return Response(
-        "\ufeff" + synonyms.export_csv(db_session()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=synonyms.csv"},
-    )
+    return csv_response(synonyms.export_csv(db_session()), synonyms.EXPORT_NAME)
 
 
 @bp.post("/synonyms/import")

@@ -68,12 +68,11 @@ def order(candidates: Candidates, freshness: np.ndarray, signals: Signals, sort:
     if sort == "rating":
         stars = np.array([signals.rating_of(a) for a in ids.tolist()], dtype=np.float64)
         return np.lexsort((ids, -candidates.scores, -stars))
-    factor = np.array([STALE_FACTOR.get(f, 1.0) for f in freshness.tolist()], dtype=np.float64)
-    final = candidates.scores * factor
-    return np.lexsort((ids, -final))
+    return np.lexsort((ids, -final_scores(candidates, freshness)))
 
 
 def final_scores(candidates: Candidates, freshness: np.ndarray) -> np.ndarray:
+    """Relevance with overdue and flagged assets a little lower (``STALE_FACTOR``)."""
     factor = np.array([STALE_FACTOR.get(f, 1.0) for f in freshness.tolist()], dtype=np.float64)
     return candidates.scores * factor
 

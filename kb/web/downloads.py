@@ -62,3 +62,12 @@ def download(asset_id: int, number: int) -> Response:
     response = send_version(version)
     usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
     return response
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """A CSV download; ``text`` carries its own byte-order mark where spreadsheets need one."""
+    return Response(
+        text.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

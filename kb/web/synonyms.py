@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,6 +13,7 @@ from kb.errors import DomainError
 from kb.models import Role
 from kb.web.access import requires
 from kb.web.context import db_session, get_db
+from kb.web.downloads import csv_response
 from kb.web.i18n import translate_error
 
 bp = Blueprint("synonyms", __name__, url_prefix="/synonyms")
@@ -86,8 +87,4 @@ def import_csv() -> Any:
 @bp.get("/export.csv")
 @requires(Role.MARKETING)
 def export_csv() -> Any:
-    return Response(
-        "\ufeff" + synonyms.export_csv(db_session()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=synonyms.csv"},
-    )
+    return csv_response(synonyms.export_csv(db_session()), synonyms.EXPORT_NAME)
