@@ -76,12 +76,14 @@ QUERIES = [
     "насос pump",
     '"total cost of ownership"',
     '"cost of ownership" насос',
-    "насос -\"total cost of ownership\"",
+    'насос -"total cost of ownership"',
     "наc* pump",
     "pum*",
     "НВ-250/4",
     "kind:presentation насос",
     '"подача напор"',
+    # more than twelve words: a "find documents like this" search, matched over whole assets
+    "насос клапан станция подача напор давление цена поставка pump valve station pressure price delivery",
 ]
 
 
@@ -148,3 +150,27 @@ def test_sorted_searches_and_exclusions_use_the_same_phrase_matches(index: Searc
     assert {h.asset_id for h in newest.hits} == {h.asset_id for h in by_relevance.hits}
     without = index.search(SearchRequest(text='pump -"total cost of ownership"', per_page=100))
     assert not {h.asset_id for h in without.hits} & {h.asset_id for h in by_relevance.hits}
+
+
+@pytest.mark.parametrize("kind", ["whoosh", "memory"])
+def test_a_long_text_matches_documents_whose_pages_share_its_words(tmp_path: Path, kind: str) -> None:
+    # A customer's request names a dozen things; a specification answers them over several pages. The asset
+    # with most of the words, whatever page holds each, ranks above one page that holds a few.
+    words = "controller relay conveyor modbus ethernet inputs outputs voltage enclosure temperature wifi firmware"
+    spread = [page(1, n, f"{chunk} and some other text", title="Opta") for n, chunk in
+              enumerate(["controller relay conveyor", "modbus ethernet inputs", "outputs voltage enclosure",
+                         "temperature wifi firmware"], start=1)]  # fmt: skip
+    one_page = [page(2, 1, "controller relay conveyor modbus ethernet with some other text", title="Relay board")]
+    few = [page(3, 1, "a conveyor catalogue", title="Belts")]
+    ix = SearchIndex(tmp_path / "index", kind=kind)
+    for asset, pages in ((1, spread), (2, one_page), (3, few)):
+        ix.replace_asset(asset, pages)
+    try:
+        found = ix.search(SearchRequest(text=f"Hello, we need a {words} for our plant", correct=False))
+        assert found.like_this
+        assert [h.asset_id for h in found.hits] == [1, 2]  # the belt catalogue has too few of the words
+        best = found.hits[0]
+        assert best.missing == []  # no document is expected to hold every word of a pasted text
+        assert len(best.pages) == 3 and {p.page for p in best.pages} <= {1, 2, 3, 4}
+    finally:
+        SearchIndex.close_all()

@@ -138,25 +138,58 @@ class MemoryBackend:
     def _concept(self, doc: _Doc, concept: Concept, total: int, avg: dict[str, float]) -> float:
         return max((self._clause(doc, clause, total, avg) for clause in concept.clauses), default=0.0)
 
-    def _evaluate(self, plan: QueryPlan, scope: Scope) -> list[tuple[_Doc, float, list[bool]]]:
+    def _allowed(self, plan: QueryPlan, scope: Scope) -> list[tuple[_Doc, list[float]]]:
+        """Pages in scope, not excluded, with every required concept: each concept's score on them."""
         total, avg = self._stats()
         visible = self._visible(scope)
         out_assets = {
             d.page.asset_id for d in visible if any(self._concept(d, c, total, avg) > 0 for c in plan.excluded)
         }
-        matches = []
+        allowed = []
         for doc in visible:
             if doc.page.asset_id in out_assets:
                 continue
             scores = [self._concept(doc, c, total, avg) for c in plan.concepts]
-            has = [s > 0 for s in scores]
-            if any(c.required and not h for c, h in zip(plan.concepts, has, strict=True)):
+            if any(c.required and s <= 0 for c, s in zip(plan.concepts, scores, strict=True)):
                 continue
+            allowed.append((doc, scores))
+        return allowed
+
+    def _evaluate(self, plan: QueryPlan, scope: Scope) -> list[tuple[_Doc, float, list[bool]]]:
+        """The matching pages, their scores and which concepts each has (a "like this" search: every page with
+        some of the words, its plain sum, of an asset that has enough of them in all)."""
+        allowed = self._allowed(plan, scope)
+        if plan.like_this:
+            enough = set(self._like_this_assets(plan, allowed))
+            return [
+                (doc, sum(scores), [s > 0 for s in scores])
+                for doc, scores in allowed
+                if doc.page.asset_id in enough and sum(scores) > 0
+            ]
+        matches = []
+        for doc, scores in allowed:
+            has = [s > 0 for s in scores]
             if sum(has) < plan.min_match:
                 continue
             share = sum(has) / max(len(plan.concepts), 1)
             matches.append((doc, sum(scores) * float(coverage_factor(share, plan.like_this)), has))
         return matches
+
+    @staticmethod
+    def _like_this_assets(plan: QueryPlan, allowed: list[tuple[_Doc, list[float]]]) -> dict[int, tuple[float, float]]:
+        """A "like this" search matches documents: each concept at the asset's best page for it; the asset's
+        score and share of concepts, for assets with at least ``min_match`` of them."""
+        best: dict[int, list[float]] = {}
+        for doc, scores in allowed:
+            held = best.setdefault(doc.page.asset_id, [0.0] * len(scores))
+            best[doc.page.asset_id] = [max(a, b) for a, b in zip(held, scores, strict=True)]
+        result = {}
+        for asset_id, scores in best.items():
+            matched = sum(1 for s in scores if s > 0)
+            if matched >= plan.min_match:
+                share = matched / max(len(plan.concepts), 1)
+                result[asset_id] = (sum(scores) * float(coverage_factor(share, like_this=True)), share)
+        return result
 
     def candidates(self, plan: QueryPlan, scope: Scope) -> Candidates:
         if plan.empty:
@@ -168,6 +201,7 @@ class MemoryBackend:
                 best[key] = (score, doc.page.doc_id, has, doc)
         if not best:
             return Candidates.empty()
+        assets = self._like_this_assets(plan, self._allowed(plan, scope)) if plan.like_this else {}
         values: dict[str, list[tuple[str, ...]]] = {name: [()] for name in INDEX_FACETS}
         codes: dict[str, list[int]] = {name: [] for name in INDEX_FACETS}
         items = sorted(best.items())
@@ -178,10 +212,11 @@ class MemoryBackend:
                     values[name].append(value)
                 codes[name].append(values[name].index(value))
         refs = list(self.docs)
+        count = max(len(plan.concepts), 1)
         return Candidates(
             asset_ids=np.array([a for a, _v in items], dtype=np.int64),
-            scores=np.array([v[0] for _a, v in items]),
-            coverage=np.array([sum(v[2]) / max(len(plan.concepts), 1) for _a, v in items]),
+            scores=np.array([assets[a][0] if assets else v[0] for a, v in items]),
+            coverage=np.array([assets[a][1] if assets else sum(v[2]) / count for a, v in items]),
             updated=np.array([v[3].page.updated.timestamp() for _a, v in items]),
             refs=np.array([refs.index(v[1]) for _a, v in items], dtype=np.int64),
             facet_codes={name: np.array(c, dtype=np.intp) for name, c in codes.items()},
@@ -222,7 +257,9 @@ class MemoryBackend:
                         )  # fmt: skip
                         for _s, d in pages[:3]
                     ],
-                    missing=[c.label for c, h in zip(plan.concepts, has, strict=True) if not h],
+                    missing=[]
+                    if plan.like_this
+                    else [c.label for c, h in zip(plan.concepts, has, strict=True) if not h],
                 )
             )
         return result

@@ -65,6 +65,7 @@ class QueryPlan:
     like_this: bool = False
     repeats: tuple[int, ...] = ()  # how often each concept was typed
     relaxed: bool = False  # nothing had enough of the words: any one will do (ranked by how many match)
+
     @property
     def empty(self) -> bool:
         return not self.concepts

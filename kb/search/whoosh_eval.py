@@ -282,6 +282,8 @@ class _Evaluation:
     scores: np.ndarray  # their scores (0 elsewhere)
     matched: np.ndarray  # how many concepts each page has
     has: list[np.ndarray]  # per concept, the pages that have it
+    allowed: np.ndarray  # pages in scope with every required concept (however many others they match)
+    concept_scores: list[np.ndarray]  # per concept, its score on every page
 
 
 class _Segment:
@@ -401,17 +403,21 @@ class _Segment:
         matched = np.zeros(self.n, dtype=np.int32)
         total = np.zeros(self.n)
         has: list[np.ndarray] = []
+        per_concept: list[np.ndarray] = []
         for concept in plan.concepts:
             scores = self.concept_scores(concept)
+            per_concept.append(scores)
             hit = scores > 0
             has.append(hit)
             if concept.required:
                 mask &= hit
             matched += hit
             total += scores
+        allowed = mask.copy()
         mask &= matched >= plan.min_match
         share = matched / max(len(plan.concepts), 1)
-        return _Evaluation(mask, np.where(mask, total * coverage_factor(share, plan.like_this), 0.0), matched, has)
+        scored = np.where(mask, total * coverage_factor(share, plan.like_this), 0.0)
+        return _Evaluation(mask, scored, matched, has, allowed, per_concept)
 
     def excluded_assets(self, plan: QueryPlan, scope: Scope) -> np.ndarray:
         if not plan.excluded:
@@ -442,19 +448,33 @@ def candidates(searcher: Any, plan: QueryPlan, scope: Scope) -> Candidates:
     out = np.concatenate(excluded)
     if out.size:
         mask &= ~np.isin(table.assets, out)
-    docs = np.flatnonzero(mask)
+    if plan.like_this:
+        return _documents_like_this(searcher, table, plan, evaluations, out)
+    return _best_pages(searcher, table, evaluations, np.flatnonzero(mask), score, count / max(len(plan.concepts), 1))
+
+
+def _best_pages(
+    searcher: Any,
+    table: SearcherTable,
+    evaluations: dict[int, _Evaluation],
+    docs: np.ndarray,
+    page_score: np.ndarray,
+    page_coverage: np.ndarray,
+    asset_score: np.ndarray | None = None,
+) -> Candidates:
+    """Each asset of some pages, at its best page (the highest score, the lowest document number among
+    equals); scored by that page, or by ``asset_score`` (indexed like ``table.asset_keys``) when given."""
     if not docs.size:
         return Candidates.empty()
-    # each asset's best page: the highest score, the lowest document number among equals
-    assets, page_scores = table.asset_index[docs], score[docs]
-    order = np.lexsort((docs, -page_scores, assets))
+    assets, scores = table.asset_index[docs], page_score[docs]
+    order = np.lexsort((docs, -scores, assets))
     first = np.ones(order.size, dtype=bool)
     first[1:] = assets[order][1:] != assets[order][:-1]
     best = docs[order[first]]
     return Candidates(
         asset_ids=table.assets[best],
-        scores=score[best],
-        coverage=count[best] / max(len(plan.concepts), 1),
+        scores=page_score[best] if asset_score is None else asset_score[table.asset_index[best]],
+        coverage=page_coverage[best],
         updated=table.updated[best],
         refs=best.astype(np.int64),
         facet_codes={name: table.facets[name][best] for name in INDEX_FACETS},
@@ -462,6 +482,29 @@ def candidates(searcher: Any, plan: QueryPlan, scope: Scope) -> Candidates:
         # ``hits`` reads the documents of this searcher and these evaluations: the refs mean nothing in another
         source=(searcher, evaluations),
     )
+
+
+def _documents_like_this(
+    searcher: Any, table: SearcherTable, plan: QueryPlan, evaluations: dict[int, _Evaluation], out: np.ndarray
+) -> Candidates:
+    """A "like this" search matches documents, not pages: a pasted request's terms are spread over a whole
+    specification. Each concept counts at the asset's best page for it; the asset needs ``min_match`` of them
+    anywhere in it and is shown at the page that scores most."""
+    parts = [evaluations[offset] for _s, offset, _t in table.parts]
+    allowed = np.concatenate([e.allowed for e in parts])
+    if out.size:
+        allowed &= ~np.isin(table.assets, out)
+    per_asset = np.zeros((table.asset_keys.size, len(plan.concepts)))
+    page_total = np.zeros(table.assets.size)
+    for number in range(len(plan.concepts)):
+        scores = np.where(allowed, np.concatenate([e.concept_scores[number] for e in parts]), 0.0)
+        np.maximum.at(per_asset[:, number], table.asset_index, scores)
+        page_total += scores
+    matched = np.count_nonzero(per_asset > 0, axis=1)
+    share = matched / max(len(plan.concepts), 1)
+    asset_score = per_asset.sum(axis=1) * coverage_factor(share, like_this=True)
+    docs = np.flatnonzero((page_total > 0) & (matched >= plan.min_match)[table.asset_index])
+    return _best_pages(searcher, table, evaluations, docs, page_total, share[table.asset_index], asset_score)
 
 
 def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> list[AssetHit]:
@@ -492,9 +535,13 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
         segment = _Segment(subsearcher, segment_table, stats)
         evaluation = evaluations.get(offset) or segment.evaluate(plan, scope)
         body = _body_terms(segment, plan, local)
+        listed, scores = evaluation.mask, evaluation.scores
+        if plan.like_this:  # any page with some of the text's words (the asset as a whole had enough)
+            scores = np.sum(evaluation.concept_scores, axis=0) * evaluation.allowed
+            listed = scores > 0
         for d in local.tolist():
-            if evaluation.mask[d]:
-                page_score[d + offset] = float(evaluation.scores[d])
+            if listed[d]:
+                page_score[d + offset] = float(scores[d])
                 page_concepts[d + offset] = [bool(has[d]) for has in evaluation.has]
                 page_body_terms[d + offset] = body.get(d, set())
     highlighter = Highlighter(
@@ -524,6 +571,8 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
                 )
             )
         flags = page_concepts.get(ref, [True] * len(plan.concepts))
+        # a "like this" search expects no document to have every word of the text
+        missing = [] if plan.like_this else [c.label for c, hit in zip(plan.concepts, flags, strict=True) if not hit]
         results.append(
             AssetHit(
                 asset_id=asset_id,
@@ -537,7 +586,7 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
                 freshness="fresh",
                 score=round(score, 4),
                 pages=shown,
-                missing=[c.label for c, hit in zip(plan.concepts, flags, strict=True) if not hit],
+                missing=missing,
             )
         )
     return results
