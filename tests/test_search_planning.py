@@ -120,3 +120,25 @@ def test_a_trailing_comma_does_not_hide_a_known_or_misspelt_word() -> None:
     assert correct("price, каталог", Vocabulary()) is None
     fixed = correct("нассосы, каталог", Vocabulary())
     assert fixed is not None and fixed.text == "насосы, каталог"
+
+
+def test_neighbouring_words_make_pairs_as_typed() -> None:
+    pairs = plan("ёмкие HDD диски для старых данных").pairs
+    # a stop word between two words keeps its place: "диски для старых" is a pair two apart
+    assert [(c.terms, c.offsets) for c in pairs] == [
+        (("емк", "hdd"), (0, 1)),
+        (("hdd", "диск"), (0, 1)),
+        (("диск", "стар"), (0, 2)),
+        (("стар", "дан"), (0, 1)),
+    ]
+    assert plan("насос").pairs == ()
+    assert plan("насос насосы").pairs == ()  # one word in two forms is one concept, not a pair
+    assert plan('"total cost" ownership').pairs == ()  # a phrase already asks for its words together
+    assert plan("цены для дилеров в регионе").pairs[0].offsets == (0, 2)
+    assert not plan("для в на").pairs
+
+
+def test_a_pasted_text_has_no_pairs() -> None:
+    text = " ".join(f"слово{n} термин{n}" for n in range(20))
+    kept = plan(text).keep_rarest(lambda terms: dict.fromkeys(terms, 1), pages=100)
+    assert kept.like_this and kept.pairs == ()

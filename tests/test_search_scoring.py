@@ -174,3 +174,30 @@ def test_a_long_text_matches_documents_whose_pages_share_its_words(tmp_path: Pat
         assert len(best.pages) == 3 and {p.page for p in best.pages} <= {1, 2, 3, 4}
     finally:
         SearchIndex.close_all()
+
+
+@pytest.mark.parametrize("kind", ["whoosh", "memory"])
+def test_words_typed_together_rank_the_page_that_has_them_together_first(tmp_path: Path, kind: str) -> None:
+    ix = SearchIndex(tmp_path / "index", kind=kind)
+    apart = "Для архива подходят диски разных типов. Старые модели HDD ёмкие, но медленные."
+    together = "Для архива подходят ёмкие HDD диски: медленные, но недорогие. Модели старые и новые."
+    ix.replace_asset(1, [page(1, 1, apart, title="Хранение")])
+    ix.replace_asset(2, [page(2, 1, together, title="Хранение")])
+    try:
+        found = ix.search(SearchRequest(text="емкие hdd диски", correct=False))
+        assert [h.asset_id for h in found.hits] == [2, 1]
+        assert found.hits[0].score > found.hits[1].score * 1.2
+        # the same words without the pair: the order is the pages' own (equal words, equal lengths)
+        plain = ix.search(SearchRequest(text="диски емкие", correct=False))
+        assert {h.asset_id for h in plain.hits} == {1, 2}
+        assert plain.hits[0].score == pytest.approx(plain.hits[1].score, rel=0.05)
+    finally:
+        SearchIndex.close_all()
+
+
+def test_pairs_of_very_common_words_earn_nothing() -> None:
+    from kb.search.ranking import PAIR_MIN_PAGES, pair_counts
+
+    assert pair_counts(PAIR_MIN_PAGES, 2_000)
+    assert not pair_counts(PAIR_MIN_PAGES + 1, 2_000)
+    assert pair_counts(4_000, 100_000) and not pair_counts(6_000, 100_000)  # past 5 % of the pages

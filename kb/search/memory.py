@@ -15,7 +15,7 @@ from kb.search.analysis import mixed_analyzer
 from kb.search.backend import INDEX_FACETS, AssetHit, Candidates, PageHit, Scope
 from kb.search.documents import IndexPage
 from kb.search.planner import Clause, Concept, QueryPlan
-from kb.search.ranking import coverage_factor
+from kb.search.ranking import PAIR_WEIGHT, coverage_factor, pair_counts
 from kb.search.speller import one_edit
 from kb.search.whoosh_store import SPELLING_WORD, TEXT_FIELDS
 
@@ -166,13 +166,17 @@ class MemoryBackend:
                 for doc, scores in allowed
                 if doc.page.asset_id in enough and sum(scores) > 0
             ]
+        total, avg = self._stats()
+        pairs = [p for p in plan.pairs if all(pair_counts(self._df(f, t), total) for t in p.terms for f in TEXT_FIELDS)]
         matches = []
         for doc, scores in allowed:
             has = [s > 0 for s in scores]
             if sum(has) < plan.min_match:
                 continue
             share = sum(has) / max(len(plan.concepts), 1)
-            matches.append((doc, sum(scores) * float(coverage_factor(share, plan.like_this)), has))
+            together = sum(self._clause(doc, pair, total, avg) for pair in pairs)
+            score = (sum(scores) + PAIR_WEIGHT * together) * float(coverage_factor(share, plan.like_this))
+            matches.append((doc, score, has))
         return matches
 
     @staticmethod

@@ -6,6 +6,10 @@ satisfy it, with a weight (the form typed weighs most). Backends score a page by
 a page needs all required concepts (phrases, ``+word``) and at least ``min_match`` of the others, so a page
 lacking one word of a question still appears, lower (see ``ranking.coverage_factor``). A long pasted text
 becomes a "find documents like this" plan over its rarest words (``keep_rarest``).
+
+Words typed next to each other also make *pairs*: a page where they stand together, as typed, scores a
+little more ("ёмкие HDD диски" over a page that has the three words apart). Pairs never decide whether a page
+matches, only its order.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ LIKE_THIS_CONCEPTS = 12
 LIKE_THIS_KEEP = 24
 #: Share of the concepts a page needs in a "like this" search.
 LIKE_THIS_SHARE = 0.2
+#: At most this many pairs of neighbouring words per query.
+MAX_PAIRS = 8
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class QueryPlan:
     like_this: bool = False
     repeats: tuple[int, ...] = ()  # how often each concept was typed
     relaxed: bool = False  # nothing had enough of the words: any one will do (ranked by how many match)
+    pairs: tuple[Clause, ...] = ()  # neighbouring words as typed: a page with them together scores more
 
     @property
     def empty(self) -> bool:
@@ -94,7 +101,9 @@ class QueryPlan:
         kept = sorted((c for c in optional if weight(c) > 0), key=weight, reverse=True)[:LIKE_THIS_KEEP]
         order = {c: i for i, c in enumerate(self.concepts)}
         concepts = sorted(required + kept, key=order.__getitem__)
-        return replace(self, concepts=tuple(concepts), like_this=True, repeats=tuple(repeats[c] for c in concepts))
+        return replace(
+            self, concepts=tuple(concepts), like_this=True, repeats=tuple(repeats[c] for c in concepts), pairs=()
+        )
 
 
 def min_match(concepts: int, like_this: bool = False) -> int:
@@ -118,7 +127,7 @@ def plan(text: str, synonyms: Synonyms | None = None) -> QueryPlan:
     excluded = [c for c in (_phrase_concept(p) for p in parsed.excluded[:MAX_STRICT]) if c is not None]
     merged, repeats = _merge_repeats(concepts)
     return QueryPlan(text=text, concepts=tuple(merged), excluded=tuple(excluded), filters=dict(parsed.filters),
-                     repeats=tuple(repeats))  # fmt: skip
+                     repeats=tuple(repeats), pairs=_pairs(parsed.words, merged))  # fmt: skip
 
 
 def is_long(plan_: QueryPlan) -> bool:
@@ -161,6 +170,23 @@ def _word_concepts(words: list[str]) -> list[Concept]:
             concepts += [Concept(word, (Clause((term,)),)) for term in terms]
         at += 1
     return concepts
+
+
+def _pairs(words: list[str], concepts: list[Concept]) -> tuple[Clause, ...]:
+    """Neighbouring typed words (a stop word between them keeps its place) whose terms are concepts' own."""
+    if len(concepts) < 2:
+        return ()
+    own = {c.clauses[0].terms[0] for c in concepts if len(c.clauses[0].terms) == 1 and not c.clauses[0].prefix}
+    tokens = [
+        (t.text, t.pos)
+        for t in mixed_analyzer()(" ".join(words), positions=True, mode="query", removestops=False)
+        if not t.stopped
+    ]
+    pairs: list[Clause] = []
+    for (first, at), (second, then) in zip(tokens, tokens[1:], strict=False):
+        if first in own and second in own and first != second and then - at <= 2:
+            pairs.append(Clause((first, second), (0, then - at)))
+    return tuple(dict.fromkeys(pairs))[:MAX_PAIRS]
 
 
 def _spaced_code(letters: str, number: str) -> bool:

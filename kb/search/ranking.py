@@ -17,6 +17,11 @@ STALE_FACTOR = {"overdue": 0.85, "flagged": 0.8}
 #: A page lacking some of the query's concepts scores this power of the share it has.
 COVERAGE_POWER = 2.0
 LIKE_THIS_COVERAGE_POWER = 1.0
+#: A page where two neighbouring words of the query stand together, as typed, gains this share of their scores.
+PAIR_WEIGHT = 0.5
+#: Pairs of words this common (pages holding a word, at least ``PAIR_MIN_PAGES``) earn nothing: such words
+#: say little about a page, and their positions are the costliest to read.
+PAIR_MAX_SHARE, PAIR_MIN_PAGES = 0.05, 1000
 
 
 def coverage_factor(share: np.ndarray | float, like_this: bool = False) -> np.ndarray | float:
@@ -24,6 +29,11 @@ def coverage_factor(share: np.ndarray | float, like_this: bool = False) -> np.nd
 
     A "like this" search over a long text expects no page to have every word: the share counts less there."""
     return np.power(share, LIKE_THIS_COVERAGE_POWER if like_this else COVERAGE_POWER)
+
+
+def pair_counts(pages_with_word: int, pages: int) -> bool:
+    """Whether a word on ``pages_with_word`` of ``pages`` pages is rare enough for its pairs to count."""
+    return pages_with_word <= max(PAIR_MIN_PAGES, PAIR_MAX_SHARE * pages)
 
 
 def freshness_of(candidates: Candidates, signals: Signals) -> np.ndarray:
@@ -77,4 +87,14 @@ def final_scores(candidates: Candidates, freshness: np.ndarray) -> np.ndarray:
     return candidates.scores * factor
 
 
-__all__ = ["FRESH", "STALE_FACTOR", "coverage_factor", "facets", "filter_freshness", "freshness_of", "order"]
+__all__ = [
+    "FRESH",
+    "PAIR_WEIGHT",
+    "STALE_FACTOR",
+    "coverage_factor",
+    "pair_counts",
+    "facets",
+    "filter_freshness",
+    "freshness_of",
+    "order",
+]

@@ -29,7 +29,7 @@ from whoosh.matching.wrappers import FilterMatcher
 
 from kb.search.backend import INDEX_FACETS, AssetHit, Candidates, PageHit, Scope
 from kb.search.planner import Clause, Concept, QueryPlan
-from kb.search.ranking import coverage_factor
+from kb.search.ranking import PAIR_WEIGHT, coverage_factor, pair_counts
 from kb.search.snippets import Highlighter
 from kb.search.whoosh_store import FACET_FIELDS, TEXT_FIELDS
 
@@ -271,6 +271,12 @@ class _Stats:
             self._idf[key] = float(np.log(self.pages / (df + 1)) + 1.0)
         return self._idf[key]
 
+    def pair_counts(self, clause: Clause) -> bool:
+        """Whether both words of a pair are rare enough in every text field for the pair to count."""
+        return all(
+            pair_counts(self.searcher.doc_frequency(f, t), self.pages) for t in clause.terms for f in TEXT_FIELDS
+        )
+
 
 def _bm25(idf: float, tf: np.ndarray, lengths: np.ndarray, avg: float) -> np.ndarray:
     return idf * (tf * (BM25_K1 + 1)) / (tf + BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / avg))
@@ -413,6 +419,11 @@ class _Segment:
                 mask &= hit
             matched += hit
             total += scores
+        for pair in plan.pairs:
+            if self.stats.pair_counts(pair):
+                bonus = self.clause_scores(pair)
+                if bonus is not None:
+                    total += PAIR_WEIGHT * bonus
         allowed = mask.copy()
         mask &= matched >= plan.min_match
         share = matched / max(len(plan.concepts), 1)
