@@ -72,3 +72,28 @@ def test_the_snippet_marks_the_best_passages_and_escapes_the_text() -> None:
     assert "<script>" not in snippet and "&lt;script&gt;" in snippet
     assert snippet.count("<mark") >= 4  # the passage with both words and the most matches comes in
     assert ">клапан</mark>" in snippet and ">насос</mark>" in snippet
+
+
+def test_the_quick_match_finder_agrees_with_reading_every_token_on_real_documents() -> None:
+    # ``matches`` looks only where a term's beginning stands; on every page of the real-document set, for
+    # terms the page holds (stems, codes' keys and pieces), it must find what looking up every token finds.
+    import re
+    from pathlib import Path
+
+    from kb.search.snippets import all_matches, matches_at_term_starts
+
+    rng = random.Random(5)
+    docs = sorted((Path(__file__).parent / "realdocs").glob("*/docs/*.md"))
+    assert len(docs) > 100
+    compared = 0
+    for doc in docs:
+        for text in doc.read_text(encoding="utf-8").split("\f"):
+            terms = sorted({t for m in re.finditer(TOKEN_PATTERN, text) for t in index_terms(m.group())})
+            if not terms:
+                continue
+            for _ in range(3):
+                words = frozenset(rng.sample(terms, min(len(terms), rng.randint(1, 4))))
+                quick = matches_at_term_starts(text, words, len(text))
+                assert quick == all_matches(text, words, len(text)), (doc.name, words)
+                compared += 1
+    assert compared > 1000

@@ -1,17 +1,21 @@
 """Snippets: the passages of a page around the words it was found by, with those words marked.
 
 Whoosh's highlighter scores, orders and formats the fragments; kb cuts them (``context_fragments``) from the
-matches of a page found with ``str.find`` over its distinct words, instead of tokenizing the whole page.
+matches of a page, found by one regular expression over the places where the searched terms begin
+(``matches``), instead of tokenizing and analysing the whole page.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from whoosh import highlight
 from whoosh.analysis import Token
 
+from kb.search import codes
 from kb.search.analysis import TOKEN_RE, analyzes_per_token, index_terms, word_terms
 
 
@@ -67,14 +71,13 @@ def context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list
 
     A fragment starts at the first whole word at most ``surround`` characters before a match and takes the
     matches that follow while it stays within ``maxchars``; it ends at the last whole word at most ``surround``
-    characters after its last match. Only the matches are visited one by one (the page's words are looked up
-    once each), not every token: on a page dense with matches whoosh's token-by-token walk costs ten times more.
+    characters after its last match. Only the matches are visited one by one (``matches``), not every token:
+    on a page dense with matches whoosh's token-by-token walk costs ten times more.
     """
-    hit_words = {word for word in set(TOKEN_RE.findall(text)) if not words.isdisjoint(index_terms(word))}
-    if not hit_words:
-        return []
     maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
-    hits = sorted(hit for word in hit_words for hit in _occurrences(text, word, charlimit or len(text)))
+    hits = matches(text, words, charlimit or len(text))
+    if not hits:
+        return []
     fragments = []
     at = 0
     while at < len(hits):
@@ -92,6 +95,67 @@ def context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list
         fragments.append(highlight.mkfrag(text, tokens, startchar=start, endchar=end))
         at = upto
     return fragments
+
+
+def matches(text: str, words: frozenset[str], limit: int) -> list[tuple[int, int, str]]:
+    """(start, end, token) of every token of ``text`` indexed under one of ``words``, ending by ``limit``:
+    ``matches_at_term_starts``, or, should that find nothing, ``all_matches``."""
+    return matches_at_term_starts(text, words, limit) or all_matches(text, words, limit)
+
+
+def matches_at_term_starts(text: str, words: frozenset[str], limit: int) -> list[tuple[int, int, str]]:
+    """``matches``, looking only at the tokens where the beginning of one of ``words`` stands.
+
+    A term begins as some word inside its token begins, up to ё/е, case and a look-alike letter in a code's key
+    (stems are prefixes; English "dying" is "die"); one regular expression finds those places, so not every
+    token of the page is looked up."""
+    found: dict[int, tuple[int, int, str]] = {}
+    for match in _term_starts(words).finditer(text):
+        start = _token_start(text, match.start())
+        if start in found:
+            continue
+        token = TOKEN_RE.match(text, start)
+        if token is not None and token.end() <= limit and not words.isdisjoint(index_terms(token.group())):
+            found[start] = (start, token.end(), token.group())
+    return sorted(found.values())
+
+
+def all_matches(text: str, words: frozenset[str], limit: int) -> list[tuple[int, int, str]]:
+    """``matches`` by looking up each distinct token of the text."""
+    hit_words = {word for word in set(TOKEN_RE.findall(text)) if not words.isdisjoint(index_terms(word))}
+    return sorted(hit for word in hit_words for hit in _occurrences(text, word, limit))
+
+
+#: Letters a code's key writes in Latin, and the Cyrillic letters they stand for (``codes.key``).
+_KEY_LETTERS = {"a": "а", "b": "в", "e": "её", "k": "к", "m": "м", "h": "н", "o": "о", "p": "р", "c": "с",
+                "t": "т", "y": "у", "x": "х"}  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _term_starts(words: frozenset[str]) -> re.Pattern[str]:
+    """A pattern matching wherever a word inside a token begins as one of ``words`` begins."""
+    alternatives = set()
+    for term in words:
+        if term.startswith(codes.KEY_MARK):  # a code's key: its first letter, in either script
+            first = term[1:2]
+            alternatives.add("[" + re.escape(first + _KEY_LETTERS.get(first, "")) + "]")
+            continue
+        head = "".join("[её]" if ch == "е" else re.escape(ch) for ch in term[:2])
+        if term[1:2] == "i":  # English "dying", "lying", "tying" stem to "die", "lie", "tie"
+            head = f"(?:{head}|{re.escape(term[0])}y)"
+        alternatives.add(head)
+    if not alternatives:
+        return re.compile(r"(?!)")
+    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(alternatives)) + ")", re.IGNORECASE)
+
+
+def _token_start(text: str, at: int) -> int:
+    """Where the token holding the word that begins at ``at`` begins (``НВ-250/4`` for ``250``)."""
+    while at > 0 and _joined_before(text, at):
+        at -= 1  # onto the separator, or into the word before
+        while at > 0 and _is_word_char(text, at - 1):
+            at -= 1
+    return at
 
 
 def _is_word_char(text: str, at: int) -> bool:
@@ -137,9 +201,11 @@ def _joined_after(text: str, end: int) -> bool:
 def _fragment_end(text: str, last: int, limit: int) -> int:
     """The end of the last whole word ending at most at ``limit``, and no earlier than ``last``."""
     end = last
-    for found in TOKEN_RE.finditer(text, last, min(limit, len(text))):
-        if _joined_after(text, found.end()):
-            break  # a word cut by the limit
+    limit = min(limit, len(text))
+    for found in TOKEN_RE.finditer(text, last, limit):
+        # only a word reaching the limit (or one short of it: "НВ-" before "250") may have been cut by it
+        if found.end() >= limit - 1 and _joined_after(text, found.end()):
+            break
         end = found.end()
     return end
 
