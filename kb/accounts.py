@@ -37,6 +37,19 @@ TOKEN_PREFIX = "kb_"
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that a miss costs as much time as a wrong password.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Hash new passwords with ``hasher`` (its cost parameters) from now on; returns the one it replaces.
+
+    Stored hashes carry their own parameters and verify whatever the hasher; a password hashed with weaker
+    parameters than the hasher's is re-hashed at its next sign-in. Test suites use a cheap hasher here."""
+    global _hasher, _DUMMY_HASH
+    previous, _hasher = _hasher, hasher
+    _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+    return previous
+
+
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}$")
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -18,6 +19,21 @@ from kb.models import User
 PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-" + "x" * 32
 _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+#: Argon2 with the least work: hashing at the real cost takes a tenth of a second or more per password, and
+#: most tests sign people in; tests marked ``password_hashing`` keep the real cost.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("password_hashing"):
+        yield
+        return
+    previous = accounts.set_password_hasher(CHEAP_HASHER)
+    yield
+    accounts.set_password_hasher(previous)
 
 
 @pytest.fixture(scope="session")

@@ -42,12 +42,29 @@ def test_sign_in_and_home_page(make_user, auth: Auth, client) -> None:
     assert "Анна Иванова" in home.get_data(as_text=True)
 
 
+@pytest.mark.password_hashing
 def test_password_is_stored_with_argon2(make_user, db) -> None:
     user = make_user("sales")
     with db.session() as session:
         stored = session.get(User, user.id)
-        assert stored.password_hash.startswith("$argon2id$")
+        assert stored.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # argon2-cffi's defaults
         assert PASSWORD not in stored.password_hash
+
+
+@pytest.mark.password_hashing
+def test_a_password_hashed_at_a_lower_cost_is_rehashed_at_sign_in(make_user, auth: Auth, db) -> None:
+    from argon2 import PasswordHasher
+
+    real = accounts.set_password_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    try:
+        user = make_user("sales")
+    finally:
+        accounts.set_password_hasher(real)
+    with db.session() as session:
+        assert session.get(User, user.id).password_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert auth.login(user.email).status_code == 302
+    with db.session() as session:
+        assert session.get(User, user.id).password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 
 
 @pytest.mark.parametrize("case", ["wrong password", "unknown e-mail", "deactivated"])

@@ -12,7 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, text
 
 from conftest import SECRET_KEY
@@ -21,12 +20,6 @@ from kb.db import Database
 from kb.errors import Conflict, Forbidden, NotFound, ValidationError
 from kb.models import Asset, AssetStatus, FlagStatus, Rating, Review, StaleFlag, utcnow
 from publishing_helpers import fields, publisher_for, text_upload
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nobody signs in here: a cheap password hash keeps making users fast."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
@@ -165,7 +158,6 @@ def test_ratings_refused_on_archived_drafts_and_missing_assets(db, publisher, ma
 
 
 def test_an_inactive_account_cannot_rate(db, asset_id, sales) -> None:
-    from kb import accounts
 
     accounts.set_active(db, sales.id, False)
     with pytest.raises(Forbidden):

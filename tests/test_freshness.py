@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import event, update
 
-from kb import accounts, feedback
+from kb import feedback
 from kb.freshness import OpenFlag, QueueFilters, Signals, priority, queue
 from kb.models import Asset, AssetStatus, StaleFlag, UsageEvent, UsageKind, utcnow
 from publishing_helpers import fields, publisher_for, text_upload
@@ -138,12 +137,6 @@ def test_reasons_carry_their_numbers() -> None:
 
 
 # --- the queue from the database -----------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nobody signs in here: a cheap password hash keeps making users fast."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

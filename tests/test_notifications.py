@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from argon2 import PasswordHasher
 from sqlalchemy import func, select, update
 
 from conftest import app_config
@@ -26,12 +25,6 @@ TITLE = "Каталог насосов НВ"  # the title publishing_helpers.fie
 
 def english(text: str) -> str:
     return text
-
-
-@pytest.fixture(autouse=True)
-def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nobody signs in here: a cheap password hash keeps making users fast."""
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
