@@ -135,3 +135,13 @@ def signed_in(make_user: Callable[..., User], client: FlaskClient, auth: Auth) -
         return user
 
     return sign_in
+
+
+#: Fixtures that drive the web application through Flask's test client: a test using one is marked ``web``.
+_WEB_FIXTURES = {"client", "auth", "signed_in"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _WEB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.web)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from pypdf import PasswordType, PdfReader
 
-from kb.errors import N_
 from kb.extraction.result import Document, ExtractionFailed, Page
 from kb.extraction.text import TextBudget
+from kb.extraction.types import PDF_PASSWORD
 
-PDF_PASSWORD = N_("The PDF is password-protected.")
 #: The trailer naming the encryption dictionary sits at the end of the file, or at the start when linearized.
 _SCAN_BYTES = 64 * 1024
 _ENCRYPT_KEY = b"/Encrypt"

@@ -16,7 +16,7 @@ from typing import Any
 import defusedxml.ElementTree as SafeET
 
 from kb.errors import N_, ValidationError
-from kb.extraction import cfb, pdf
+from kb.extraction import cfb
 from kb.extraction.encoding import charset_label, detect_encoding
 from kb.extraction.zipguard import CorruptZip, UnsafeZip, check_zip
 
@@ -72,7 +72,7 @@ CSV = FileType("csv", "text/csv; charset=utf-8", ".csv", "CSV", "sheet")
 ACCEPTED: tuple[FileType, ...] = (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, MARKDOWN, HTML, TXT, CSV)
 BY_NAME = {t.name: t for t in ACCEPTED}
 
-PDF_PASSWORD = pdf.PDF_PASSWORD
+PDF_PASSWORD = N_("The PDF is password-protected.")
 DOCUMENT_PASSWORD = N_("The document is password-protected.")
 STRICT_OOXML = N_("Strict Open XML is not supported; save it as a regular .docx/.xlsx/.pptx.")
 #: Binary Excel keeps the XLSX name (so it is an Excel workbook everywhere), with its own media type and problem.
@@ -176,6 +176,8 @@ def _extension(filename: str) -> str:
 def _by_content(head: bytes, path: Path, claimed: FileType | None) -> FileType | None:
     """What the content says the file is; ``None`` for content kb does not accept."""
     if head.lstrip(b"\x00\t\n\r\f ").startswith(b"%PDF-"):
+        from kb.extraction import pdf  # pypdf is a tenth of a second to import: only for PDFs
+
         return replace(PDF, problem=PDF_PASSWORD) if pdf.needs_password(path) else PDF
     if head.startswith(b"PK\x03\x04"):
         return _zip_type(path, claimed)
