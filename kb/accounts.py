@@ -185,12 +185,37 @@ def set_active(db: Database, user_id: int, active: bool, *, actor_id: int | None
     return user
 
 
+#: Letters and digits of generated temporary passwords: none that read alike (0/O, 1/l/I).
+_TEMPORARY_ALPHABET = "abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXYZ2345679"
+
+
+def temporary_password() -> str:
+    """A random password to hand to a person once: four groups of four characters (about 91 bits)."""
+    groups = ("".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
+
+
+def set_temporary_password(db: Database, user_id: int, password: str | None = None) -> tuple[User, str]:
+    """Gives the person a temporary password (``password``, or a generated one), which they must replace at
+    their next sign-in; ends their sign-ins everywhere and forgets their failed attempts, so a person locked out
+    by mistyping can sign in at once. Returns the user and the password to hand over."""
+    password = temporary_password() if password is None else validate_password(password)
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        user.password_hash = hash_password(password)
+        user.must_change_password = True
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)))
+    return user, password
+
+
 def set_password(db: Database, user_id: int, password: str, *, keep_session_hash: str | None = None) -> None:
     """Changes the password and ends the user's other sign-ins (all of them unless one is named to keep)."""
     validate_password(password)
     with db.transaction() as session:
         user = get_user(session, user_id)
         user.password_hash = hash_password(password)
+        user.must_change_password = False
         stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
         if keep_session_hash is not None:
             stmt = stmt.where(LoginSession.token_hash != keep_session_hash)
@@ -202,6 +227,8 @@ def change_password(db: Database, user_id: int, current: str, new: str, *, sessi
         user = get_user(session, user_id)
         if not _password_matches(user.password_hash, current):
             raise ValidationError(N_("The current password is wrong."), field="current_password")
+        if current == new:
+            raise ValidationError(N_("Choose a password other than the current one."), field="new_password")
     set_password(db, user_id, new, keep_session_hash=_digest(session_token) if session_token else None)
 
 

@@ -172,6 +172,28 @@ def users_set_role(database: Database, email: str, role: str) -> None:
     click.echo(f"{user.email} is now {user.role}")
 
 
+@users.command("set-password")
+@click.argument("email")
+@click.option(
+    "--password-from-env",
+    is_flag=True,
+    help="Take the temporary password from KB_PASSWORD instead of generating one.",
+)
+@with_db
+def users_set_password(database: Database, email: str, password_from_env: bool) -> None:
+    """Give a person a temporary password, printed alone on the last line; they choose their own at sign-in.
+
+    Their sign-ins end everywhere and their failed attempts are forgotten; API tokens keep working."""
+    chosen = None
+    if password_from_env:
+        chosen = os.environ.get("KB_PASSWORD") or ""
+        if not chosen:
+            raise click.ClickException("--password-from-env needs the password in KB_PASSWORD")
+    user, password = accounts.set_temporary_password(database, _user_id(database, email), chosen)
+    click.echo(f"temporary password for {user.email} (they must choose their own at their next sign-in):")
+    click.echo(password)
+
+
 @users.command("token")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")

@@ -156,3 +156,64 @@ def test_password_change_ends_other_sessions_only(signed_in, client, app, db) ->
     assert client.get("/").status_code == 200  # this session stays
     assert elsewhere.client.get("/").status_code == 302  # the other one ended
     assert Auth(app.test_client()).login(user.email, "brand new password").status_code == 302
+
+
+def test_an_admin_sets_a_temporary_password_the_person_must_replace(signed_in, make_user, client, app, db) -> None:
+    # A person who forgot their password (and locked themselves out by trying) asks an admin.
+    target = make_user("sales")
+    theirs = Auth(app.test_client())
+    assert theirs.login(target.email).status_code == 302  # signed in somewhere before
+    theirs.logout()
+    for _attempt in range(5):
+        theirs.login(target.email, "a guess that is wrong")
+    assert "Too many failed sign-in attempts" in theirs.login(target.email).get_data(as_text=True)
+
+    signed_in("admin")
+    page = client.post(f"/admin/users/{target.id}/password", data={"csrf_token": _csrf(client, "/admin/users")})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "It is shown only now." in html
+    temporary = html.split('<code class="secret">')[1].split("</code>")[0]
+    assert len(temporary) == 19 and temporary.count("-") == 3
+    assert temporary not in client.get("/admin/users").get_data(as_text=True)  # shown once
+    stored = _user(db, target.email)
+    assert stored.must_change_password and PASSWORD not in stored.password_hash
+    with db.session() as session:  # their sign-ins ended
+        assert not session.scalars(select(LoginSession).where(LoginSession.user_id == target.id)).all()
+
+    person = Auth(app.test_client())
+    assert person.login(target.email, PASSWORD).status_code == 401  # the old password no longer works
+    assert person.login(target.email, temporary).status_code == 302  # the failures were forgotten
+    # Until they choose their own, every page leads to the password form; signing out still works.
+    for path in ("/", "/search?q=насос", "/assets", "/notifications"):
+        response = person.client.get(path)
+        assert response.status_code == 303 and response.headers["Location"].endswith("/profile#password"), path
+    assert person.client.get("/api/v1/search?q=x").status_code == 403
+    profile = person.client.get("/profile").get_data(as_text=True)
+    assert "Your password was set by an administrator" in profile and "temporary password" in profile
+    same = person.client.post(
+        "/profile/password",
+        data={"csrf_token": person.csrf("/profile"), "current_password": temporary, "new_password": temporary,
+              "confirm": temporary},
+    )  # fmt: skip
+    assert same.status_code == 400 and "Choose a password other than the current one." in same.get_data(as_text=True)
+    chosen = person.client.post(
+        "/profile/password",
+        data={"csrf_token": person.csrf("/profile"), "current_password": temporary,
+              "new_password": "my very own password", "confirm": "my very own password"},
+    )  # fmt: skip
+    assert chosen.status_code == 302
+    assert person.client.get("/").status_code == 200
+    assert not _user(db, target.email).must_change_password
+
+
+def test_temporary_passwords_for_unknown_people_are_404(signed_in, client) -> None:
+    signed_in("admin")
+    response = client.post("/admin/users/99999/password", data={"csrf_token": _csrf(client, "/admin/users")})
+    assert response.status_code == 404
+
+
+def test_only_admins_set_temporary_passwords(signed_in, make_user, client) -> None:
+    target = make_user("sales")
+    signed_in("marketing")
+    response = client.post(f"/admin/users/{target.id}/password", data={"csrf_token": _csrf(client, "/profile")})
+    assert response.status_code == 403

@@ -173,3 +173,28 @@ def test_serve_runs_several_worker_processes(cli_env) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=30)
     assert output.count("Booting worker") == 2, output
+
+
+def test_users_set_password_prints_a_temporary_password(cli_env, app) -> None:
+    from conftest import Auth
+
+    assert (
+        run("users", "create", "rep@example.com", "--role", "sales", env={"KB_PASSWORD": "long enough pw"}).exit_code
+        == 0
+    )
+    result = run("users", "set-password", "rep@example.com")
+    assert result.exit_code == 0, result.output
+    temporary = result.output.strip().splitlines()[-1]
+    assert len(temporary) == 19
+    person = Auth(app.test_client())
+    assert person.login("rep@example.com", "long enough pw").status_code == 401
+    assert person.login("rep@example.com", temporary).status_code == 302
+    assert person.client.get("/").status_code == 303  # to the password form first
+
+    chosen = run("users", "set-password", "rep@example.com", "--password-from-env", env={"KB_PASSWORD": "chosen by it"})
+    assert chosen.exit_code == 0 and chosen.output.strip().splitlines()[-1] == "chosen by it"
+    assert (
+        run("users", "set-password", "rep@example.com", "--password-from-env", env={"KB_PASSWORD": "short"}).exit_code
+        != 0
+    )
+    assert "no user with the e-mail" in run("users", "set-password", "nobody@example.com").output

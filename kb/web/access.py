@@ -4,7 +4,7 @@ Every view needs a signed-in user unless it is marked ``@public``; ``@requires(R
 ``@requires(Role.ADMIN)`` raise the bar. Because the rule is applied to every request here rather than by
 decorators that wrap each view, a new route is closed to anonymous users by default. Unsafe methods (POST, PUT,
 PATCH, DELETE) also need a CSRF token, except API calls authenticated by a bearer token, which no browser sends
-on its own.
+on its own. A person signed in with a temporary password reaches only the page where they choose their own.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
@@ -72,7 +72,30 @@ def _enforce() -> Any:
             )
     if request.method in UNSAFE_METHODS and not (current_user.is_authenticated and current_user.via_token):
         csrf.protect()
+    if access != PUBLIC and _must_change_password():
+        return _to_password_change()
     return None
+
+
+#: What a person with a temporary password may still open: the page to choose their own, and signing out.
+_WHILE_PASSWORD_IS_TEMPORARY = frozenset({"profile.show", "profile.change_password", "auth.logout"})
+
+
+def _must_change_password() -> bool:
+    return bool(
+        current_user.is_authenticated
+        and not current_user.via_token
+        and current_user.must_change_password
+        and request.endpoint not in _WHILE_PASSWORD_IS_TEMPORARY
+    )
+
+
+def _to_password_change() -> Any:
+    message = _("Your password was set by an administrator. Choose your own password to continue.")
+    if request.path.startswith("/api/"):
+        abort(403, description=message)
+    flash(message, "warning")
+    return redirect(url_for("profile.show", _anchor="password"), code=303)
 
 
 def init_app(app: Flask) -> None:

@@ -43,13 +43,14 @@ class UserForm(FlaskForm):
         self.role.choices = role_choices()
 
 
-def _render(form: UserForm | None = None, status: int = 200) -> Any:
+def _render(form: UserForm | None = None, status: int = 200, **shown: Any) -> Any:
     return (
         render_template(
             "admin/users.html",
             users=accounts.list_users(db_session()),
             form=form or UserForm(formdata=None),
             roles=role_choices(),
+            **shown,
         ),
         status,
     )
@@ -104,6 +105,14 @@ def activate(user_id: int) -> Any:
     user = accounts.set_active(get_db(), user_id, True)
     flash(_("%(email)s is active again.", email=user.email), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@requires(Role.ADMIN)
+def set_temporary_password(user_id: int) -> Any:
+    """A generated temporary password, shown in this answer only (a redirect would carry it in the cookie)."""
+    user, password = accounts.set_temporary_password(get_db(), user_id)
+    return _render(temporary={"email": user.email, "password": password})
 
 
 @bp.get("/jobs")
