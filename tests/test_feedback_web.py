@@ -191,3 +191,16 @@ def test_kb_notify_digest_twice_creates_nothing_new(app, instance_dir, monkeypat
     assert second.exit_code == 0 and second.output.startswith("0 review-due notice(s), 0 digest(s)")
     bad = CliRunner().invoke(main, ["notify", "digest", "--date", "31.12.2026"])
     assert bad.exit_code == 2 and "Invalid value" in bad.output
+
+
+@pytest.mark.parametrize(("language", "mark"), [("ru", "Следующая проверка: "), ("en", "Next review: ")])
+def test_confirming_as_current_says_the_next_review_date_once(client, auth, db, catalog, language, mark) -> None:
+    owner, asset_id = catalog
+    accounts.update_profile(db, owner.id, language=language)
+    auth.login(owner.email)
+    token = csrf_from(client.get(f"/assets/{asset_id}").get_data(as_text=True))
+    page = client.post(f"/assets/{asset_id}/confirm", data={"csrf_token": token}, follow_redirects=True)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and mark in html
+    sentence = html.split(mark, 1)[1].split("<", 1)[0]
+    assert not sentence.endswith(".."), sentence  # Russian dates end in "г.": no second period after them

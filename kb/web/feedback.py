@@ -152,7 +152,7 @@ def _flag_asset(flag_id: int) -> int:
 @requires(Role.MARKETING)
 def confirm(asset_id: int) -> Any:
     next_review = reviews.confirm_current(get_db(), current_user.id, asset_id)
-    flash(_("Confirmed as current. Next review: %(date)s.", date=format_date(next_review)), "success")
+    flash(_("Confirmed as current. Next review: %(date)s", date=format_date(next_review)), "success")
     return _back(asset_id, anchor="")
 
 
