@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
 from flask import Flask
 
@@ -148,3 +150,31 @@ def test_health_check_reports_an_unavailable_database(tmp_path: Path) -> None:
     response = app.test_client().get("/healthz")
     assert response.status_code == 503 and response.json["database"] == "unavailable"
     app.extensions["kb_db"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("count", "fresh", "drafts"),
+    [(1, "актуальный", "черновик"), (3, "актуальных", "черновика"), (5, "актуальных", "черновиков"),
+     (11, "актуальных", "черновиков"), (21, "актуальный", "черновик"), (24, "актуальных", "черновика")],
+)  # fmt: skip
+def test_counted_words_agree_with_the_number_in_russian(app, count: int, fresh: str, drafts: str) -> None:
+    from flask_babel import force_locale
+
+    from kb.web.templating import counted
+
+    with app.test_request_context("/"), force_locale("ru"):
+        assert counted("fresh", count) == fresh
+        assert counted("drafts", count) == drafts
+    with app.test_request_context("/"), force_locale("en"):
+        assert counted("drafts", count) == ("draft" if count == 1 else "drafts")
+        assert counted("fresh", count) == "fresh"
+
+
+def test_the_staleness_report_tiles_agree_with_their_numbers(signed_in, client, db) -> None:
+    from kb import accounts
+
+    user = signed_in("sales")
+    accounts.update_profile(db, user.id, language="ru")
+    html = client.get("/reports/staleness").get_data(as_text=True)
+    # an empty library: "0 опубликованных", never "0 опубликован"
+    assert re.search(r'<span class="number">0</span><a[^>]*>опубликованных</a>', html), html[html.find("tiles") :][:600]

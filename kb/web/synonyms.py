@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from kb import synonyms
@@ -80,7 +81,7 @@ def import_csv() -> Any:
         added = synonyms.import_groups(get_db(), current_user.id, rows, replace=request.form.get("replace") == "1")
     except DomainError as error:
         return _page(translate_error(error), error.status)
-    flash(_("Imported %(n)d new group(s).", n=added), "success")
+    flash(ngettext("Imported %(num)d new group.", "Imported %(num)d new groups.", added), "success")
     return redirect(url_for("synonyms.index"))
 
 

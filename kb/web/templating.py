@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, npgettext
 from flask_babel import gettext as _
 
 from kb.accounts import PASSWORD_MIN_LENGTH
@@ -78,6 +78,25 @@ def freshness_label(status: str) -> str:
     }.get(status, status)
 
 
+#: The word after a count on a tile, in each plural form (context "tile": 1 актуальный, 3 актуальных).
+_COUNTED = {
+    "published": lambda n: npgettext("tile", "published", "published", n),
+    "published_assets": lambda n: npgettext("tile", "published asset", "published assets", n),
+    "drafts": lambda n: npgettext("tile", "draft", "drafts", n),
+    "archived": lambda n: npgettext("tile", "archived", "archived", n),
+    "fresh": lambda n: npgettext("tile", "fresh", "fresh", n),
+    "review_due": lambda n: npgettext("tile", "review due", "review due", n),
+    "overdue": lambda n: npgettext("tile", "overdue", "overdue", n),
+    "flagged": lambda n: npgettext("tile", "flagged", "flagged", n),
+}
+
+
+def counted(what: str, count: int) -> str:
+    """The word that follows ``count`` of ``what`` (a freshness status, "published", "drafts", ...), agreeing
+    with the number as each language wants."""
+    return _COUNTED[what](count) if what in _COUNTED else what
+
+
 def facet_label(name: str) -> str:
     return {
         "kind": _("Kind"),
@@ -130,6 +149,7 @@ def init_app(app: Flask) -> None:
         extraction_label=extraction_label,
         file_size=file_size,
         freshness_label=freshness_label,
+        counted=counted,
         facet_label=facet_label,
         has_endpoint=has_endpoint,
         format_date=format_date,
