@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from kb.errors import N_, NotFound
+from kb.errors import N_, Archived, NotFound
 from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, Role, User
 
 
@@ -31,8 +31,26 @@ def get_asset(session: Session, asset_id: int, role: Role | str) -> Asset:
         .options(joinedload(Asset.current_version), joinedload(Asset.owner))
     ).first()
     if asset is None:
+        _raise_if_archived(session, asset_id)
         raise NotFound(N_("No such asset."))
     return asset
+
+
+def _raise_if_archived(session: Session, asset_id: int) -> None:
+    """An archived asset is gone for sales, but their old links say so, and where to go instead (a draft stays
+    unknown: it was never theirs to see)."""
+    archived = session.scalars(select(Asset).where(Asset.id == asset_id, Asset.status == AssetStatus.ARCHIVED)).first()
+    if archived is None:
+        return
+    replacement = session.get(Asset, archived.replaced_by_id) if archived.replaced_by_id else None
+    raise Archived(
+        N_("This asset was archived and is no longer offered."),
+        title=archived.title,
+        archived_on=(archived.archived_at or archived.updated_at).date(),
+        replaced_by=(replacement.id, replacement.title)
+        if replacement is not None and replacement.status == AssetStatus.PUBLISHED
+        else None,
+    )
 
 
 @dataclass(frozen=True)

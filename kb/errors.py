@@ -39,6 +39,22 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Archived(DomainError):
+    """The asset was archived: a person without access to archived assets learns when, and what replaced it
+    (``replaced_by``: the id and title of a published asset, or None)."""
+
+    status = 410
+    code = "archived"
+
+    def __init__(
+        self, message: str, *, title: str, archived_on: Any, replaced_by: tuple[int, str] | None, **params: Any
+    ) -> None:
+        super().__init__(message, **params)
+        self.title = title
+        self.archived_on = archived_on
+        self.replaced_by = replaced_by
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

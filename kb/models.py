@@ -238,6 +238,9 @@ class Asset(Base):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When it was archived, and the asset that takes its place (for people who open an old link).
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
 
     owner: Mapped[User] = relationship(foreign_keys=[owner_id])
     current_version: Mapped[AssetVersion | None] = relationship(foreign_keys=[current_version_id], post_update=True)

@@ -410,28 +410,37 @@ class Publisher:
     # metadata and status
 
     def update_metadata(
-        self, actor_id: int, asset_id: int, changes: Mapping[str, Any], *, status: str | None = None
+        self,
+        actor_id: int,
+        asset_id: int,
+        changes: Mapping[str, Any],
+        *,
+        status: str | None = None,
+        replaced_by: Any = None,
     ) -> None:
         """Edits metadata (and, when given, the status) in one transaction, without creating a version.
 
-        A new review interval moves the next review date.
+        A new review interval moves the next review date. ``replaced_by`` goes with archiving (``set_status``).
         """
         target = _status(status) if status is not None else None
         with self.db.transaction() as session:
             _require_publisher(session, actor_id)
             asset = _lock_asset(session, asset_id)
             if target is not None:
-                _apply_status(asset, target)
+                _apply_status(session, asset, target, replaced_by)
+            elif replaced_by is not None:
+                raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
             if changes:
                 _apply_fields(session, asset, changes)
             enqueue_index(session, asset.id)
 
-    def set_status(self, actor_id: int, asset_id: int, status: str) -> None:
-        """Publishes a draft, archives an asset, or restores an archived one."""
+    def set_status(self, actor_id: int, asset_id: int, status: str, *, replaced_by: Any = None) -> None:
+        """Publishes a draft, archives an asset (saying, if marketing wants, which asset replaces it: people who
+        open the archived one's link are sent on to it), or restores an archived one."""
         target = _status(status)
         with self.db.transaction() as session:
             _require_publisher(session, actor_id)
-            _apply_status(_lock_asset(session, asset_id), target)
+            _apply_status(session, _lock_asset(session, asset_id), target, replaced_by)
             enqueue_index(session, asset_id)
 
 
@@ -475,13 +484,44 @@ def _status(status: Any) -> AssetStatus:
         raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
 
 
-def _apply_status(asset: Asset, target: AssetStatus) -> None:
+def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_by: Any = None) -> None:
+    if replaced_by is not None and target != AssetStatus.ARCHIVED:
+        raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
+    if target == AssetStatus.ARCHIVED:
+        replacement = _replacement(session, asset, replaced_by)
+        if asset.status == target:  # already archived: only the replacement may change
+            asset.replaced_by_id = replacement
+            return
+        asset.replaced_by_id = replacement
+        asset.archived_at = utcnow()
     if asset.status == target:
         return
     if target == AssetStatus.DRAFT:
         raise Conflict(N_("A published or archived asset cannot go back to draft."), field="status")
+    if target == AssetStatus.PUBLISHED:
+        asset.archived_at, asset.replaced_by_id = None, None
     asset.status = target
     asset.updated_at = utcnow()
+
+
+def _replacement(session: Session, asset: Asset, replaced_by: Any) -> int | None:
+    """The id of the published asset that replaces ``asset``: an id, or a link to the asset's page."""
+    if replaced_by is None or replaced_by == "":
+        return None
+    number = replaced_by
+    if isinstance(replaced_by, str):
+        match = re.fullmatch(r"(?:\S*/assets/)?(\d{1,12})/?(?:[?#]\S*)?", replaced_by.strip())
+        number = int(match.group(1)) if match else None
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < MAX_ID:
+        raise ValidationError(N_("Give the replacement as an asset number or a link to its page."), field="replaced_by")
+    if number == asset.id:
+        raise ValidationError(N_("An asset cannot replace itself."), field="replaced_by")
+    other = session.get(Asset, number)
+    if other is None or other.status != AssetStatus.PUBLISHED:
+        raise ValidationError(
+            N_("Asset %(id)s is not a published asset; choose a published one."), field="replaced_by", id=number
+        )
+    return number
 
 
 _TEXT_FIELDS = ("title", "kind", "description", "product", "region", "language")

@@ -259,9 +259,11 @@ def test_drafts_and_archived_assets_are_hidden_from_sales(app, make_user, db) ->
     Auth(sales).login(make_user("sales").email)
     listing = sales.get("/assets").get_data(as_text=True)
     assert "Опубликован" in listing and "Черновик" not in listing and "Архив" not in listing
-    for hidden in (draft, archived):
-        assert sales.get(f"/assets/{hidden.asset_id}").status_code == 404
-        assert sales.get(f"/assets/{hidden.asset_id}/versions/1/download").status_code == 404
+    assert sales.get(f"/assets/{draft.asset_id}").status_code == 404  # never theirs to see
+    assert sales.get(f"/assets/{draft.asset_id}/versions/1/download").status_code == 404
+    gone = sales.get(f"/assets/{archived.asset_id}")  # an old link: it says what happened
+    assert gone.status_code == 410 and "Архив" in gone.get_data(as_text=True)
+    assert sales.get(f"/assets/{archived.asset_id}/versions/1/download").status_code == 410
     assert sales.get(f"/assets/{visible.asset_id}").status_code == 200
     marketing = app.test_client()
     Auth(marketing).login(owner.email)
@@ -320,3 +322,92 @@ def test_markdown_in_cp1251_is_shown_readable(app, signed_in, client) -> None:
     published = publisher_for(app).create_asset(user.id, fields(user), FileUpload(io.BytesIO(data), "прайс.md"))
     html = client.get(f"/assets/{published.asset_id}").get_data(as_text=True)
     assert "<h1>Прайс-лист</h1>" in html and "Поставка по всей России." in html
+
+
+def _archive(client, asset_id: int, replaced_by: str):
+    page = client.get(f"/assets/{asset_id}").get_data(as_text=True)
+    return client.post(
+        f"/assets/{asset_id}/status",
+        data={"csrf_token": csrf_from(page), "status": "archived", "replaced_by": replaced_by},
+    )
+
+
+def test_an_archived_asset_tells_an_old_link_what_replaced_it(app, make_user, db) -> None:
+    from kb.models import AssetStatus
+
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    old = publisher.create_asset(owner.id, fields(owner, title="Прайс-лист 2025"), text_upload("цены 2025"))
+    new = publisher.create_asset(owner.id, fields(owner, title="Прайс-лист 2026"), text_upload("цены 2026"))
+    draft = publisher.create_asset(
+        owner.id, fields(owner, title="Черновик"), text_upload("d"), status=AssetStatus.DRAFT
+    )
+    marketing = app.test_client()
+    Auth(marketing).login(owner.email)
+
+    bad = [
+        ("не номер", "Give the replacement as an asset number or a link to its page."),
+        (str(old.asset_id), "An asset cannot replace itself."),
+        (str(draft.asset_id), f"Asset {draft.asset_id} is not a published asset"),
+        ("999999", "Asset 999999 is not a published asset"),
+        ("-5", "Give the replacement as an asset number or a link to its page."),
+    ]
+    for typed, message in bad:
+        response = _archive(marketing, old.asset_id, typed)
+        assert response.status_code == 400 and message in response.get_data(as_text=True), typed
+        with db.session() as session:
+            assert session.get(Asset, old.asset_id).status == "published"  # nothing changed
+
+    done = _archive(marketing, old.asset_id, f"http://kb.example/assets/{new.asset_id}?s=3")
+    assert done.status_code == 302
+    page = marketing.get(f"/assets/{old.asset_id}").get_data(as_text=True)
+    assert "Archived on" in page and "Прайс-лист 2026" in page  # marketing sees it, marked, with its replacement
+
+    sales = app.test_client()
+    Auth(sales).login(make_user("sales").email)
+    gone = sales.get(f"/assets/{old.asset_id}")
+    html = gone.get_data(as_text=True)
+    assert gone.status_code == 410
+    assert "Прайс-лист 2025" in html and "was archived on" in html
+    assert f'href="/assets/{new.asset_id}"' in html and "Прайс-лист 2026" in html
+    from kb import accounts
+
+    token = accounts.create_token(db, owner.id, "t").secret
+    sales_token = accounts.create_token(db, _sales_id(db), "t").secret
+    api = sales.get(f"/api/v1/assets/{old.asset_id}", headers={"Authorization": f"Bearer {sales_token}"})
+    assert api.status_code == 410
+    assert api.json["error"]["code"] == "archived" and api.json["error"]["replaced_by"]["id"] == new.asset_id
+    assert api.json["error"]["archived_on"]
+    mine = sales.get(f"/api/v1/assets/{old.asset_id}", headers={"Authorization": f"Bearer {token}"})
+    assert mine.status_code == 200 and mine.json["replaced_by"] == new.asset_id and mine.json["archived_at"]
+
+    # Restored, it is published again and forgets the replacement.
+    page = marketing.get(f"/assets/{old.asset_id}").get_data(as_text=True)
+    marketing.post(f"/assets/{old.asset_id}/status", data={"csrf_token": csrf_from(page), "status": "published"})
+    with db.session() as session:
+        restored = session.get(Asset, old.asset_id)
+        assert restored.status == "published" and restored.archived_at is None and restored.replaced_by_id is None
+    assert sales.get(f"/assets/{old.asset_id}").status_code == 200
+
+
+def _sales_id(db) -> int:
+    from kb.models import User
+
+    with db.session() as session:
+        return session.scalars(select(User.id).where(User.role == "sales")).first()
+
+
+def test_search_marks_archived_assets_for_marketing_and_hides_them_from_sales(app, make_user) -> None:
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    gone = publisher.create_asset(owner.id, fields(owner, title="Старый каталог клапанов"), text_upload("клапаны"))
+    publisher.set_status(owner.id, gone.asset_id, "archived")
+    worker_for(app).run_until_idle()
+    marketing = app.test_client()
+    Auth(marketing).login(owner.email)
+    html = marketing.get("/search?q=клапаны").get_data(as_text=True)
+    hit = html[html.index("Старый каталог клапанов") :][:600]
+    assert 'class="badge badge-archived"' in hit and "fresh-fresh" not in hit
+    sales = app.test_client()
+    Auth(sales).login(make_user("sales").email)
+    assert "Старый каталог клапанов" not in sales.get("/search?q=клапаны").get_data(as_text=True)

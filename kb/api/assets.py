@@ -140,9 +140,16 @@ def update_asset(asset_id: int) -> Any:
         raise ValidationError(N_("Send a JSON object with the fields to change."))
     assets.get_asset(db_session(), asset_id, current_user.role)
     status = body.pop("status", None)
+    replaced_by = body.pop("replaced_by", None)
     if "owner" in body and "owner_id" not in body:
         body["owner_id"] = body.pop("owner")
-    get_publisher().update_metadata(current_user.id, asset_id, body, status=str(status) if status is not None else None)
+    get_publisher().update_metadata(
+        current_user.id,
+        asset_id,
+        body,
+        status=str(status) if status is not None else None,
+        replaced_by=replaced_by,
+    )
     return _asset_response(asset_id)
 
 

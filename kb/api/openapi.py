@@ -121,6 +121,8 @@ SPEC: dict[str, Any] = {
                     "title": {"type": "string"},
                     "kind": {"type": "string"},
                     "status": {"type": "string", "enum": ["draft", "published", "archived"]},
+                    "archived_at": {"type": ["string", "null"], "format": "date-time"},
+                    "replaced_by": {"type": ["integer", "null"], "description": "what replaces an archived asset"},
                     "current_version": {"type": ["integer", "null"]},
                     "segments": {"type": "array", "items": {"type": "string"}},
                     "tags": {"type": "array", "items": {"type": "string"}},
@@ -143,6 +145,7 @@ SPEC: dict[str, Any] = {
                                 "version": {"type": "integer"},
                                 "score": {"type": "number"},
                                 "freshness": {"type": "string"},
+                                "status": {"type": "string", "enum": ["published", "draft", "archived"]},
                                 "missing": {"type": "array", "items": {"type": "string"}},
                                 "hits": {
                                     "type": "array",
@@ -184,12 +187,14 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/assets/{asset_id}": {
             "get": {
-                "summary": "One asset with its versions",
+                "summary": "One asset with its versions (sales asking for an archived one get 410 with "
+                "archived_on and replaced_by)",
                 "parameters": [_ASSET_ID],
-                "responses": {"200": _json(_ref("Asset")), **_ERRORS},
+                "responses": {"200": _json(_ref("Asset")), "410": _ERROR, **_ERRORS},
             },  # fmt: skip
             "patch": {
-                "summary": "Edit metadata and/or status in one step (marketing); no new version",
+                "summary": "Edit metadata and/or status in one step (marketing); no new version. Archiving may name "
+                'the published asset that replaces it: {"status": "archived", "replaced_by": 12}',
                 "parameters": [_ASSET_ID],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {"200": _json(_ref("Asset")), "409": _ERROR, **_ERRORS},

@@ -57,6 +57,8 @@ def asset_json(asset: Asset, versions: list[AssetVersion] | None = None) -> dict
         "review_interval_days": asset.review_interval_days,
         "next_review_on": asset.next_review_on.isoformat(),
         "status": str(asset.status),
+        "archived_at": asset.archived_at.isoformat() if asset.archived_at else None,
+        "replaced_by": asset.replaced_by_id,
         "current_version": current.number if current else None,
         "created_at": asset.created_at.isoformat(),
         "updated_at": asset.updated_at.isoformat(),

@@ -112,6 +112,7 @@ class AssetHit:
     score: float
     pages: list[PageHit]
     missing: list[str] = field(default_factory=list)  # words of the query this asset's best page lacks
+    status: str = "published"  # draft and archived assets appear to marketing only
 
 
 @dataclass(frozen=True)

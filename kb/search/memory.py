@@ -242,6 +242,7 @@ class MemoryBackend:
             result.append(
                 AssetHit(
                     asset_id=asset_id,
+                    status=page.status,
                     title=page.title,
                     kind=page.kind,
                     product=page.product,

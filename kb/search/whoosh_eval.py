@@ -587,6 +587,7 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
         results.append(
             AssetHit(
                 asset_id=asset_id,
+                status=fields["status"],
                 title=fields["title"],
                 kind=fields["kind"],
                 product=fields["product"],

@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 from kb import analytics, assets, changes, usage
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
-from kb.models import ASSET_KINDS, AssetStatus, Role, UsageKind
+from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
 from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
 from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
 from kb.web import downloads
@@ -246,6 +246,7 @@ def render_asset_page(
     return render_template(
         "assets/show.html",
         asset=asset,
+        replacement=session.get(Asset, asset.replaced_by_id) if asset.replaced_by_id else None,
         shown=shown,
         history=history,
         pages=pages,
@@ -416,7 +417,8 @@ def edit(asset_id: int) -> Any:
 @requires(Role.MARKETING)
 def set_status(asset_id: int) -> Any:
     status = request.form.get("status", "")
-    get_publisher().set_status(current_user.id, asset_id, status)
+    replaced_by = request.form.get("replaced_by", "").strip() if status == "archived" else None
+    get_publisher().set_status(current_user.id, asset_id, status, replaced_by=replaced_by or None)
     messages = {
         "published": _("The asset is published."),
         "archived": _("The asset is archived; sales no longer see it."),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kb.errors import DomainError
+from kb.errors import Archived, DomainError
 from kb.web.i18n import translate_error
 
 API_PREFIX = "/api/"
@@ -109,7 +109,24 @@ def _csrf_error(_exc: CSRFError) -> Any:
 
 
 def _domain_error(exc: DomainError) -> Any:
+    if isinstance(exc, Archived):
+        return _archived(exc)
     return error_response(exc.status, translate_error(exc), code=exc.code, field=exc.field)
+
+
+def _archived(exc: Archived) -> Any:
+    """410 for an archived asset: when it was archived and, when marketing named one, what replaced it."""
+    replacement = None
+    if exc.replaced_by is not None:
+        number, title = exc.replaced_by
+        replacement = {"id": number, "title": title, "url": url_for("assets.show", asset_id=number)}
+    if wants_json():
+        return json_error(
+            exc.status, exc.code, translate_error(exc), archived_on=exc.archived_on.isoformat(), replaced_by=replacement
+        )
+    return render_template(
+        "assets/archived.html", title=exc.title, archived_on=exc.archived_on, replacement=replacement
+    ), exc.status
 
 
 def _internal_error(_exc: Exception) -> Any:

@@ -156,6 +156,7 @@ def api() -> Any:
                     "rating": hit.rating,
                     "score": hit.score,
                     "freshness": hit.freshness,
+                    "status": hit.status,
                     "open_flags": open_flags.get(hit.asset_id, 0),
                     "missing": hit.missing,
                     "hits": [asdict(page) for page in hit.pages],

@@ -17,8 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN, also on SQLite: a batch copy of ``users`` would have to drop the table others point at.
+    op.add_column("users", sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
