@@ -2,14 +2,17 @@
 
 ``priority`` is a pure function of an asset's signals (open flags and their age, review date, ratings, use);
 ``queue`` gathers the signals of all published assets from the database in a fixed number of queries and
-ranks them. The formula (also in the README)::
+ranks them. What hurts sales now (open flags on assets people use) comes before mere age, and no part has a
+cap where items would tie. The formula (also in the README)::
 
-    flag weight  = 10 × (0.3 + 0.7 × 0.5^(age in days / 30))   per open flag: new 10, a month old 6.5, never below 3
-    overdue      = min(0.2 × days overdue, 20)
+    flag         = 10 × severity × (0.3 + 0.7 × 0.5^(age in days / 30))   per open flag, severity by its reason:
+                   1.5 prices outdated, wrong specs, legal terms expired, broken file; 1.2 superseded; 1 otherwise
+                   (a new "prices outdated" flag 15, a month old 9.75, never below 4.5)
+    overdue      = 2 + 3 × log2(1 + days overdue / 30)   (1 day 2.1, a month 5, a quarter 8, a year 13.2, and on)
     review due   = 1 when the review is due within 14 days
     low rating   = 4 × (3 − average) when the current version's average is at most 2.5 from at least 3 ratings
     old but used = 3 when used 20+ times in 30 days and not updated for 180+ days
-    score        = (sum of the above) × (1 + log2(1 + views and downloads in 30 days) / 4)
+    score        = (sum of the above) × (1 + log2(1 + views and downloads in 30 days) / 2)
 """
 
 from __future__ import annotations
@@ -36,11 +39,20 @@ from kb.models import (
 )
 from kb.search.signals import REVIEW_DUE_DAYS, freshness
 
-FLAG_WEIGHT = 10.0
+FLAG_WEIGHT = 25.0
 FLAG_FLOOR = 0.3
 FLAG_HALF_LIFE_DAYS = 30.0
-OVERDUE_PER_DAY = 0.2
-OVERDUE_CAP = 20.0
+#: How much a flag's reason hurts a sale: wrong prices, specs or legal terms and a broken file most.
+FLAG_SEVERITY = {
+    "prices_outdated": 1.5,
+    "specs_wrong": 1.5,
+    "legal_expired": 1.5,
+    "broken_file": 1.5,
+    "superseded": 1.2,
+}
+OVERDUE_BASE = 2.0
+OVERDUE_PER_DOUBLING = 3.0
+OVERDUE_UNIT_DAYS = 30.0
 REVIEW_DUE_WEIGHT = 1.0
 LOW_RATING_AVERAGE = 2.5
 LOW_RATING_MIN_COUNT = 3
@@ -95,28 +107,34 @@ class Priority:
         return any(r.code != "usage" for r in self.reasons)
 
 
-def flag_weight(age_days: int) -> float:
-    return FLAG_WEIGHT * (FLAG_FLOOR + (1 - FLAG_FLOOR) * 0.5 ** (max(age_days, 0) / FLAG_HALF_LIFE_DAYS))
+def flag_weight(age_days: int, reasons: tuple[str, ...] = ()) -> float:
+    """One open flag's points: its reason's severity, fading by half a month but never below 30 %."""
+    severity = max((FLAG_SEVERITY.get(r, 1.0) for r in reasons), default=1.0)
+    decay = FLAG_FLOOR + (1 - FLAG_FLOOR) * 0.5 ** (max(age_days, 0) / FLAG_HALF_LIFE_DAYS)
+    return FLAG_WEIGHT * severity * decay
+
+
+def overdue_points(days: int) -> float:
+    """Grows with every day overdue, fast in the first months and slowly after: no cap, so no ties."""
+    return OVERDUE_BASE + OVERDUE_PER_DOUBLING * math.log2(1 + days / OVERDUE_UNIT_DAYS)
 
 
 def usage_multiplier(uses: int) -> float:
-    return 1 + math.log2(1 + max(uses, 0)) / 4
+    return 1 + math.log2(1 + max(uses, 0)) / 2
 
 
 def priority(signals: Signals, today: date) -> Priority:
     """The asset's score and the reasons that make it up (empty reasons: nothing to do)."""
     reasons: list[Reason] = []
     if signals.flags:
-        points = sum(flag_weight((today - f.raised_on).days) for f in signals.flags)
+        points = sum(flag_weight((today - f.raised_on).days, f.reasons) for f in signals.flags)
         by_reason = Counter(code for f in signals.flags for code in f.reasons)
         reasons.append(
             Reason("flagged", points, {"count": len(signals.flags), "by_reason": dict(by_reason.most_common())})
         )
     days_to_review = (signals.next_review_on - today).days
     if days_to_review < 0:
-        reasons.append(
-            Reason("overdue", min(OVERDUE_PER_DAY * -days_to_review, OVERDUE_CAP), {"days": -days_to_review})
-        )
+        reasons.append(Reason("overdue", overdue_points(-days_to_review), {"days": -days_to_review}))
     elif days_to_review <= REVIEW_DUE_DAYS:
         reasons.append(Reason("review_due", REVIEW_DUE_WEIGHT, {"days": days_to_review}))
     if (

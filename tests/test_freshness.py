@@ -42,19 +42,30 @@ def _signals(
 
 # --- the score ------------------------------------------------------------------------------------------------
 
-# (id, signals, expected score, expected {reason code: points}, expected multiplier)
+# (id, signals, expected score, expected {reason code: points}, expected multiplier), worked out by hand:
+# flag 25 × severity × (0.3 + 0.7 × 0.5^(days/30)); overdue 2 + 3 × log2(1 + days/30); × (1 + log2(1 + uses)/2)
 CASES = [
     ("nothing", _signals(), 0.0, {}, 1.0),
-    ("a new flag", _signals(flags=(_flag(0),)), 10.0, {"flagged": 10.0}, 1.0),
-    ("a flag raised 30 days ago", _signals(flags=(_flag(30),)), 6.5, {"flagged": 6.5}, 1.0),
-    ("a flag raised 60 days ago", _signals(flags=(_flag(60),)), 4.75, {"flagged": 4.75}, 1.0),
-    ("a flag ten years old keeps the floor", _signals(flags=(_flag(3650),)), 3.0, {"flagged": 3.0}, 1.0),
-    ("a flag dated tomorrow counts as new", _signals(flags=(_flag(-1),)), 10.0, {"flagged": 10.0}, 1.0),
-    ("two new flags add up", _signals(flags=(_flag(0), _flag(0))), 20.0, {"flagged": 20.0}, 1.0),
-    ("overdue by 1 day", _signals(review_in=-1), 0.2, {"overdue": 0.2}, 1.0),
-    ("overdue by 10 days", _signals(review_in=-10), 2.0, {"overdue": 2.0}, 1.0),
-    ("overdue by 100 days hits the cap", _signals(review_in=-100), 20.0, {"overdue": 20.0}, 1.0),
-    ("overdue by 1000 days stays at the cap", _signals(review_in=-1000), 20.0, {"overdue": 20.0}, 1.0),
+    ("a new 'prices outdated' flag", _signals(flags=(_flag(0),)), 37.5, {"flagged": 37.5}, 1.0),
+    ("a flag raised 30 days ago", _signals(flags=(_flag(30),)), 24.38, {"flagged": 24.375}, 1.0),
+    ("a flag raised 60 days ago", _signals(flags=(_flag(60),)), 17.81, {"flagged": 17.8125}, 1.0),
+    ("a flag ten years old keeps the floor", _signals(flags=(_flag(3650),)), 11.25, {"flagged": 11.25}, 1.0),
+    ("a flag dated tomorrow counts as new", _signals(flags=(_flag(-1),)), 37.5, {"flagged": 37.5}, 1.0),
+    ("two new flags add up", _signals(flags=(_flag(0), _flag(0))), 75.0, {"flagged": 75.0}, 1.0),
+    ("missing information weighs less", _signals(flags=(_flag(0, "missing_info"),)), 25.0, {"flagged": 25.0}, 1.0),
+    ("superseded, in between", _signals(flags=(_flag(0, "superseded"),)), 30.0, {"flagged": 30.0}, 1.0),
+    (
+        "the worst reason of a flag counts",
+        _signals(flags=(_flag(0, "other", "specs_wrong"),)),
+        37.5,
+        {"flagged": 37.5},
+        1.0,
+    ),
+    ("overdue by 1 day", _signals(review_in=-1), 2.14, {"overdue": 2.1419}, 1.0),
+    ("overdue by 30 days", _signals(review_in=-30), 5.0, {"overdue": 5.0}, 1.0),
+    ("overdue by 90 days", _signals(review_in=-90), 8.0, {"overdue": 8.0}, 1.0),
+    ("overdue by 210 days", _signals(review_in=-210), 11.0, {"overdue": 11.0}, 1.0),
+    ("overdue by 1000 days: no cap", _signals(review_in=-1000), 17.3, {"overdue": 17.3046}, 1.0),
     ("review due today", _signals(review_in=0), 1.0, {"review_due": 1.0}, 1.0),
     ("review due in 14 days", _signals(review_in=14), 1.0, {"review_due": 1.0}, 1.0),
     ("review due in 15 days is not yet due", _signals(review_in=15), 0.0, {}, 1.0),
@@ -63,23 +74,24 @@ CASES = [
     ("average 2.5 from only 2 ratings", _signals(average=2.5, count=2), 0.0, {}, 1.0),
     ("average 2.6 from 10 ratings is not low", _signals(average=2.6, count=10), 0.0, {}, 1.0),
     ("no ratings at all", _signals(average=None, count=0), 0.0, {}, 1.0),
-    # 3 uses: 1 + log2(4)/4 = 1.5;  15 uses: 1 + log2(16)/4 = 2;  255 uses: 1 + log2(256)/4 = 3
-    ("a new flag, used 3 times", _signals(flags=(_flag(0),), uses=3), 15.0, {"flagged": 10.0, "usage": 5.0}, 1.5),
-    ("a new flag, used 15 times", _signals(flags=(_flag(0),), uses=15), 20.0, {"flagged": 10.0, "usage": 10.0}, 2.0),
-    ("overdue 10 days, used 255 times", _signals(review_in=-10, uses=255), 6.0, {"overdue": 2.0, "usage": 4.0}, 3.0),
+    # 3 uses: 1 + log2(4)/2 = 2;  15 uses: 1 + log2(16)/2 = 3;  255 uses: 1 + log2(256)/2 = 5
+    ("a new flag, used 3 times", _signals(flags=(_flag(0),), uses=3), 75.0, {"flagged": 37.5, "usage": 37.5}, 2.0),
+    ("a new flag, used 15 times", _signals(flags=(_flag(0),), uses=15), 112.5, {"flagged": 37.5, "usage": 75.0}, 3.0),
+    ("overdue 30 days, used 255 times", _signals(review_in=-30, uses=255), 25.0, {"overdue": 5.0, "usage": 20.0}, 5.0),
     # Use alone is no reason to act: the multiplier has nothing to multiply.
-    ("used 255 times, nothing wrong", _signals(uses=255), 0.0, {}, 3.0),
-    # Old but used: 20+ uses and 180+ days since the last version; 31 uses: 1 + log2(32)/4 = 2.25.
-    ("old but used", _signals(version_age=180, uses=31), 6.75, {"old_but_used": 3.0, "usage": 3.75}, 2.25),
-    ("old, used 19 times only", _signals(version_age=400, uses=19), 0.0, {}, 2.08),
-    ("used 31 times, 179 days old", _signals(version_age=179, uses=31), 0.0, {}, 2.25),
-    # Everything at once: 10 + 6.5 + 2 (10 days overdue) + 8 (average 1.0) + 3 (old but used) = 29.5, × 2.25.
+    ("used 255 times, nothing wrong", _signals(uses=255), 0.0, {}, 5.0),
+    # Old but used: 20+ uses and 180+ days since the last version; 31 uses: 1 + log2(32)/2 = 3.5.
+    ("old but used", _signals(version_age=180, uses=31), 10.5, {"old_but_used": 3.0, "usage": 7.5}, 3.5),
+    ("old, used 19 times only", _signals(version_age=400, uses=19), 0.0, {}, 3.161),
+    ("used 31 times, 179 days old", _signals(version_age=179, uses=31), 0.0, {}, 3.5),
+    # Everything at once: 37.5 + 24.375 + 3.2451 (10 days overdue) + 8 (average 1.0) + 3 (old but used)
+    # = 76.1201, × 3.5.
     (
         "everything at once",
         _signals(flags=(_flag(0), _flag(30)), review_in=-10, average=1.0, count=4, version_age=365, uses=31),
-        66.38,
-        {"flagged": 16.5, "overdue": 2.0, "low_rating": 8.0, "old_but_used": 3.0, "usage": 36.875},
-        2.25,
+        266.42,
+        {"flagged": 61.875, "overdue": 3.2451, "low_rating": 8.0, "old_but_used": 3.0, "usage": 190.3003},
+        3.5,
     ),
 ]
 
@@ -91,10 +103,49 @@ CASES = [
 )
 def test_priority_table(signals: Signals, score: float, points: dict[str, float], multiplier: float) -> None:
     ranked = priority(signals, TODAY)
-    assert ranked.score == score
-    assert {r.code: r.points for r in ranked.reasons} == pytest.approx(points)
+    assert ranked.score == pytest.approx(score, abs=0.01)
+    assert {r.code: r.points for r in ranked.reasons} == pytest.approx(points, abs=1e-4)
     assert ranked.multiplier == multiplier
     assert ranked.needs_attention is bool(set(points) - {"usage"})
+
+
+#: Twenty assets as a company's library has them, in the order marketing should take them: what hurts sales
+#: now (an open flag on an asset people use) before mere age, use before disuse, and no ties.
+REALISTIC_MIX = [
+    ("price list KX: wrong specs 5 days, prices 20 days, 12 uses",
+     _signals(flags=(_flag(5, "specs_wrong"), _flag(20, "prices_outdated")), uses=12)),
+    ("catalog НВ: a new 'prices outdated' flag, used daily", _signals(flags=(_flag(0),), uses=30)),
+    ("44-ФЗ template: legal terms expired 10 days ago, 6 uses", _signals(flags=(_flag(10, "legal_expired"),), uses=6)),
+    ("deck ШУН: broken file 2 days ago, 2 uses", _signals(flags=(_flag(2, "broken_file"),), uses=2)),
+    ("datasheet KX-350: 2 years overdue, 25 uses", _signals(review_in=-730, version_age=800, uses=25)),
+    ("case ТЭЦ: 'other' flag 3 days ago, 4 uses", _signals(flags=(_flag(3, "other"),), uses=4)),
+    ("catalog ЗКС: 100 days overdue, 10 uses", _signals(review_in=-100, uses=10)),
+    ("'missing information' 60 days ago, 1 use", _signals(flags=(_flag(60, "missing_info"),), uses=1)),
+    ("223-ФЗ template: 3 years overdue, unused", _signals(review_in=-1095, version_age=1200)),
+    ("ТЗ template: 2 years overdue, unused", _signals(review_in=-730, version_age=800)),
+    ("price list EMEA: rated 1.5 by 4, 8 uses", _signals(average=1.5, count=4, uses=8)),
+    ("'prices outdated' 90 days ago, unused", _signals(flags=(_flag(90),))),
+    ("КП template: a year overdue, unused", _signals(review_in=-365, version_age=500)),
+    ("deck Аква-Дом: 40 days overdue, 3 uses", _signals(review_in=-40, uses=3)),
+    ("brochure: 300 days old, 40 uses", _signals(version_age=300, uses=40)),
+    ("case Урал: 10 days overdue", _signals(review_in=-10)),
+    ("catalog ТО: review in 5 days, 20 uses", _signals(review_in=5, uses=20)),
+    ("template: review in 12 days", _signals(review_in=12)),
+    ("fresh catalog, 50 uses", _signals(uses=50)),
+    ("fresh deck", _signals()),
+]  # fmt: skip
+
+
+def test_a_realistic_library_is_ranked_as_marketing_should_take_it() -> None:
+    scores = {name: priority(signals, TODAY).score for name, signals in REALISTIC_MIX}
+    ranked = sorted(scores, key=lambda name: -scores[name])
+    assert ranked == [name for name, _signals_ in REALISTIC_MIX]
+    needing = [score for score in scores.values() if score > 0]
+    assert len(set(needing)) == len(needing) == 18  # no ties, no cap: every item has its own place
+    # the case: a fresh "prices outdated" flag on a catalog sales use every day is not behind items
+    # that are merely overdue, however long
+    catalog = scores["catalog НВ: a new 'prices outdated' flag, used daily"]
+    assert all(catalog > scores[name] for name in scores if "overdue" in name)
 
 
 def test_no_signals_means_nothing_to_do() -> None:
@@ -122,7 +173,7 @@ def test_reasons_carry_their_numbers() -> None:
     }
     assert list(reasons["flagged"].params["by_reason"])[0] == "prices_outdated"  # most common first
     assert reasons["overdue"].params == {"days": 12}
-    assert reasons["overdue"].points == pytest.approx(2.4)
+    assert reasons["overdue"].points == pytest.approx(3.4563, abs=1e-4)
     assert reasons["low_rating"].params == {"average": 2.0, "count": 4}
     assert reasons["low_rating"].points == pytest.approx(4.0)
     assert reasons["old_but_used"].params == {"days": 200, "uses": 31}
@@ -188,14 +239,14 @@ def library(app, db, people):
     today = utcnow().date()
     ids: dict[str, int] = {}
 
-    # 2 new flags (prices outdated, both) and 15 uses: 20 × (1 + log2(16)/4) = 40.
+    # 2 new flags (prices outdated, both) and 15 uses: 75 × (1 + log2(16)/2) = 225.
     ids["catalog"] = _asset(app, maria, "Каталог НВ", kind="catalog", product="Насосы НВ")
     feedback.raise_flag(db, sales[0].id, ids["catalog"], "prices_outdated")
     feedback.raise_flag(db, sales[1].id, ids["catalog"], "prices_outdated", "Цены 2025 года")
     _uses(db, ids["catalog"], 15)
     _uses(db, ids["catalog"], 40, days_ago=45)  # older than 30 days: not counted
 
-    # Old but used: published 200 days ago, reviewed yearly, 31 uses: 3 × 2.25 = 6.75.
+    # Old but used: published 200 days ago, reviewed yearly, 31 uses: 3 × 3.5 = 10.5.
     ids["old"] = _asset(
         app,
         oleg,
@@ -207,12 +258,12 @@ def library(app, db, people):
     )
     _uses(db, ids["old"], 31)
 
-    # One flag raised 30 days ago: 6.5.
+    # One flag (wrong specs) raised 30 days ago, never opened: 37.5 × 0.65 = 24.38: a flag outranks mere age.
     ids["datasheet"] = _asset(app, oleg, "Даташит клапана", kind="datasheet", product="Клапаны")
     flag = feedback.raise_flag(db, sales[0].id, ids["datasheet"], "specs_wrong", page=2)
     _set(db, StaleFlag, flag.flag_id, created_at=utcnow() - timedelta(days=30))
 
-    # 30 days overdue: 6.
+    # 30 days overdue: 2 + 3 × log2(2) = 5.
     ids["overdue"] = _asset(app, oleg, "Презентация НВ", kind="presentation", product="Насосы НВ")
     _set(db, Asset, ids["overdue"], next_review_on=today - timedelta(days=30))
 
@@ -251,8 +302,8 @@ def test_queue_ranks_by_harm_and_leaves_out_what_needs_nothing(db, library, peop
     with db.session() as session:
         ranked = queue(session, today)
     order = [item.asset_id for item in ranked.items]
-    assert order == [library[k] for k in ("catalog", "old", "datasheet", "overdue", "low", "due")]
-    assert [item.score for item in ranked.items] == [40.0, 6.75, 6.5, 6.0, 4.0, 1.0]
+    assert order == [library[k] for k in ("catalog", "datasheet", "old", "overdue", "low", "due")]
+    assert [item.score for item in ranked.items] == pytest.approx([225.0, 24.38, 10.5, 5.0, 4.0, 1.0], abs=0.01)
     assert ranked.total == 6
     for excluded in ("fine", "fixed", "draft", "archived"):
         assert library[excluded] not in order
@@ -264,7 +315,7 @@ def test_queue_ranks_by_harm_and_leaves_out_what_needs_nothing(db, library, peop
     flagged = next(r for r in top.reasons if r.code == "flagged")
     assert flagged.params == {"count": 2, "by_reason": {"prices_outdated": 2}}
     assert next(r for r in top.reasons if r.code == "usage").params == {"uses": 15}
-    datasheet = ranked.items[2]
+    datasheet = ranked.items[1]
     assert datasheet.flags[0].page == 2 and datasheet.flags[0].reasons == ("specs_wrong",)
     assert {item.asset_id: item.freshness for item in ranked.items}[library["overdue"]] == "overdue"
     assert ranked.items[-1].freshness == "review_due"
