@@ -57,7 +57,7 @@ lint: $(VENV)/.installed-test
 
 # Extract translatable strings and merge them into the English and Russian catalogs.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l -o kb/translations/messages.pot --no-location --sort-output kb templates
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NP_:1,2 -k _l -o kb/translations/messages.pot --no-location --sort-output kb templates
 	$(BIN)/pybabel update -i kb/translations/messages.pot -d kb/translations --no-wrap --ignore-obsolete -N
 
 clean:

@@ -15,6 +15,11 @@ def N_(message: str) -> str:
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a count for the catalogs, in its singular and plural (``ngettext`` picks the form)."""
+    return singular, plural
+
+
 class DomainError(Exception):
     status = 400
     code = "invalid_request"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from kb import jobs
 from kb.db import Database
-from kb.errors import N_, NotFound
+from kb.errors import N_, NP_, NotFound
 from kb.models import Asset, AssetStatus, AssetVersion, Follow, Notification, NotificationKind, Role, User, utcnow
 
 EMAIL_JOB = "email_notification"
@@ -37,8 +37,11 @@ MESSAGES = {
     NotificationKind.FLAG_RESOLVED: N_("Your flag on “%(title)s” was resolved"),
     NotificationKind.FLAG_DISMISSED: N_("Your flag on “%(title)s” was dismissed"),
     NotificationKind.NEW_VERSION: N_("“%(title)s” has a new version %(version)s"),
-    NotificationKind.DIGEST: N_("Your freshness queue: %(count)s asset(s) need attention"),
 }
+#: The digest's sentence, with a count (``ngettext`` picks the form; Russian has three).
+DIGEST, DIGEST_PLURAL = NP_(
+    "Your freshness queue: %(count)s asset needs attention", "Your freshness queue: %(count)s assets need attention"
+)
 RESOLVED_BY_VERSION = N_("Your flag on “%(title)s” was resolved by version %(version)s")
 
 
@@ -185,8 +188,13 @@ def mark_read(db: Database, user_id: int, notification_ids: list[int] | None = N
         return session.execute(statement.values(read_at=utcnow())).rowcount or 0
 
 
-def message(view: NotificationView, gettext: Callable[[str], str]) -> str:
-    """The notification in one sentence, in the language ``gettext`` translates to."""
+def message(
+    view: NotificationView,
+    gettext: Callable[[str], str],
+    ngettext: Callable[[str, str, int], str] | None = None,
+) -> str:
+    """The notification in one sentence, in the language ``gettext`` (and ``ngettext``, for counts) translate
+    to; without ``ngettext``, English plurals."""
     reasons = ", ".join(gettext(_reason_label(code)) for code in view.data.get("reasons") or [view.data.get("reason")])
     params = {
         "actor": view.actor or gettext("Someone"),
@@ -196,6 +204,11 @@ def message(view: NotificationView, gettext: Callable[[str], str]) -> str:
         "version": view.data.get("version") or view.version or "",
         "count": view.data.get("count", 0),
     }
+    if view.kind == NotificationKind.DIGEST:
+        count = int(params["count"] or 0)
+        if ngettext is None:
+            return gettext(DIGEST if count == 1 else DIGEST_PLURAL) % params
+        return ngettext(DIGEST, DIGEST_PLURAL, count) % params
     template = MESSAGES[NotificationKind(view.kind)]
     if view.kind == NotificationKind.FLAG_RESOLVED and params["version"]:
         template = RESOLVED_BY_VERSION
@@ -220,8 +233,9 @@ def translations(language: str) -> NullTranslations:
 
 def email_for(view: NotificationView, user: User, base_url: str, sender: str) -> EmailMessage:
     """The e-mail of one notification, in the recipient's language, with a link to the asset or queue."""
-    gettext = translations(user.preferred_language or "ru").gettext
-    subject = message(view, gettext)
+    catalog = translations(user.preferred_language or "ru")
+    gettext = catalog.gettext
+    subject = message(view, gettext, catalog.ngettext)
     lines = [subject, ""]
     for key in ("comment", "note"):
         if view.data.get(key):

@@ -206,7 +206,7 @@ WORDING = [
     (_view(NotificationKind.REVIEW_DUE, {"review_on": "2026-06-08"}), f"“{TITLE}” is due for review on 2026-06-08"),
     (
         _view(NotificationKind.DIGEST, {"count": 3, "items": []}, title=None),
-        "Your freshness queue: 3 asset(s) need attention",
+        "Your freshness queue: 3 assets need attention",
     ),
 ]
 
@@ -278,9 +278,9 @@ def test_digest_is_idempotent_and_lists_each_owners_queue(app, db, owner, sales,
             )
         return asset_id
 
-    flagged = asset(owner, "Флаг", 60)  # 10 points
+    flagged = asset(owner, "Флаг", 60)  # 37.5 points
     feedback.raise_flag(db, sales.id, flagged, "prices_outdated")
-    overdue = asset(owner, "Просрочен", -10)  # 2 points
+    overdue = asset(owner, "Просрочен", -10)  # 2 + 3 × log2(4/3) = 3.25 points
     due = asset(owner, "Скоро", 7)  # 1 point
     asset(owner, "Свежий", 60)
     asset(oleg, "Свежий у Олега", 60)  # Олег has nothing to do: no digest
@@ -305,11 +305,11 @@ def test_digest_is_idempotent_and_lists_each_owners_queue(app, db, owner, sales,
     assert [i["asset_id"] for i in summary.data["items"]] == [i.asset_id for i in expected] == [flagged, overdue, due]
     assert summary.data["count"] == 3
     assert [(i["title"], i["score"]) for i in summary.data["items"]] == [
-        ("Флаг", 10.0),
-        ("Просрочен", 2.0),
+        ("Флаг", 37.5),
+        ("Просрочен", 3.25),
         ("Скоро", 1.0),
     ]
-    assert message(summary, english) == "Your freshness queue: 3 asset(s) need attention"
+    assert message(summary, english) == "Your freshness queue: 3 assets need attention"
 
     # Run again the same day: nothing new.
     assert created(digest.run(db, today)) == (0, 0)
@@ -449,12 +449,12 @@ def test_digest_email_lists_the_items_with_links(mail_app, smtp) -> None:
     worker_for(mail_app).run_until_idle()
     subjects = sorted(m["Subject"] for m in inbox.messages)
     assert subjects == [
-        "Your freshness queue: 1 asset(s) need attention",
+        "Your freshness queue: 1 asset needs attention",
         f"sales flagged “{TITLE}” as outdated: Prices outdated",  # no display name: the e-mail's local part
     ]
     digest_mail = next(m for m in inbox.messages if m["Subject"].startswith("Your freshness queue"))
     body = digest_mail.get_content()
-    assert f"- {TITLE} (10.0): http://127.0.0.1:5000/assets/{asset_id}" in body
+    assert f"- {TITLE} (37.5): http://127.0.0.1:5000/assets/{asset_id}" in body
     assert "http://127.0.0.1:5000/freshness" in body
 
 
@@ -466,3 +466,17 @@ def _index_jobs(db) -> int:
 
     with db.session() as session:
         return session.scalar(select(func.count()).where(Job.kind == INDEX_JOB)) or 0
+
+
+@pytest.mark.parametrize(
+    ("count", "russian"),
+    [(1, "1 материал требует"), (3, "3 материала требуют"), (5, "5 материалов требуют"), (21, "21 материал требует")],
+)
+def test_the_digest_says_its_count_in_russian_plural_forms(count: int, russian: str) -> None:
+    view = _view(NotificationKind.DIGEST, {"count": count, "items": []}, title=None)
+    catalog = notifications.translations("ru")
+    assert russian in message(view, catalog.gettext, catalog.ngettext)
+    english = notifications.translations("en")
+    assert message(view, english.gettext, english.ngettext).endswith(
+        "needs attention" if count == 1 else "need attention"
+    )

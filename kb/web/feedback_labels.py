@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import get_translations, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 
 from kb import notifications
 from kb.feedback import REASON_LABELS
@@ -44,4 +44,4 @@ def queue_reason_text(reason: Reason) -> str:
 
 
 def notification_text(view: notifications.NotificationView) -> str:
-    return notifications.message(view, _)
+    return notifications.message(view, _, get_translations().ngettext)
