@@ -411,3 +411,16 @@ def test_search_marks_archived_assets_for_marketing_and_hides_them_from_sales(ap
     sales = app.test_client()
     Auth(sales).login(make_user("sales").email)
     assert "Старый каталог клапанов" not in sales.get("/search?q=клапаны").get_data(as_text=True)
+
+
+def test_sales_read_what_the_text_state_means_for_them_not_the_jargon(app, make_user) -> None:
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    published = publisher.create_asset(owner.id, fields(owner, title="Каталог"), text_upload("# Насосы"))
+    sales = app.test_client()
+    Auth(sales).login(make_user("sales").email)
+    pending = sales.get(f"/assets/{published.asset_id}").get_data(as_text=True)
+    assert "search will find its text in a moment" in pending and "text extraction" not in pending
+    worker_for(app).run_until_idle()
+    done = sales.get(f"/assets/{published.asset_id}").get_data(as_text=True)
+    assert "text extracted" not in done and 'class="extraction' not in done  # all is well: nothing to say

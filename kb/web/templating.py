@@ -69,6 +69,15 @@ def extraction_label(status: str) -> str:
     }.get(status, status)
 
 
+def extraction_note(status: str) -> str:
+    """What sales need to know of a version's text, in their words; nothing when all is well."""
+    return {
+        "pending": _("This version was just published: search will find its text in a moment."),
+        "empty": _("Search cannot read this file's text (a scanned document?): download it to see it."),
+        "failed": _("Search cannot read this file: download it to see it."),
+    }.get(status, "")
+
+
 def freshness_label(status: str) -> str:
     return {
         "fresh": _("fresh"),
@@ -147,6 +156,7 @@ def init_app(app: Flask) -> None:
         status_label=status_label,
         content_language_label=content_language_label,
         extraction_label=extraction_label,
+        extraction_note=extraction_note,
         file_size=file_size,
         freshness_label=freshness_label,
         counted=counted,
