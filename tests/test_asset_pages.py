@@ -424,3 +424,21 @@ def test_sales_read_what_the_text_state_means_for_them_not_the_jargon(app, make_
     worker_for(app).run_until_idle()
     done = sales.get(f"/assets/{published.asset_id}").get_data(as_text=True)
     assert "text extracted" not in done and 'class="extraction' not in done  # all is well: nothing to say
+
+
+def test_only_text_written_in_kb_offers_to_edit_its_text(app, signed_in, client, tmp_path) -> None:
+    user = signed_in("marketing")
+    publisher = publisher_for(app)
+    note = publisher.create_asset(user.id, fields(user, title="Заметка"), text_upload("# Текст", "note.md"))
+    import io
+
+    import fixtures_files as F
+    from kb.publishing import FileUpload
+
+    path = F.make_pdf(tmp_path / "c.pdf", ["Каталог насосов"])
+    pdf = publisher.create_asset(
+        user.id, fields(user, title="Каталог PDF"), FileUpload(io.BytesIO(path.read_bytes()), "c.pdf")
+    )
+    assert f'href="/assets/{note.asset_id}/write"' in client.get(f"/assets/{note.asset_id}").get_data(as_text=True)
+    page = client.get(f"/assets/{pdf.asset_id}").get_data(as_text=True)
+    assert "/write" not in page and f'href="/assets/{pdf.asset_id}/versions/new"' in page
