@@ -38,6 +38,7 @@ SETTINGS: dict[str, str] = {
     "KB_SMTP_PASSWORD": "mail server password",
     "KB_SMTP_STARTTLS": "upgrade the mail connection with STARTTLS (1 or 0)",
     "KB_MAIL_FROM": "sender address of e-mail notifications",
+    "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
 }
 
 
@@ -71,6 +72,18 @@ class Settings:
     smtp: SmtpSettings | None = None
     testing: bool = False
     search_backend: str = "whoosh"
+    timezone: str = "Europe/Moscow"
+
+
+def _timezone(name: str, raw: Any) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = str(raw).strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be a time zone name such as Europe/Moscow or UTC, got {value!r}") from None
+    return value
 
 
 def _int_between(name: str, raw: Any, minimum: int, maximum: int) -> int:
@@ -184,6 +197,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         smtp=_smtp(get),
         testing=bool(source.get("TESTING", False)),
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
+        timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
     )
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_date
 from babel.support import NullTranslations, Translations
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kb import jobs
+from kb.dates import DATE_PATTERN
 from kb.db import Database
 from kb.errors import N_, NP_, NotFound
 from kb.models import Asset, AssetStatus, AssetVersion, Follow, Notification, NotificationKind, Role, User, utcnow
@@ -192,15 +194,17 @@ def message(
     view: NotificationView,
     gettext: Callable[[str], str],
     ngettext: Callable[[str, str, int], str] | None = None,
+    date_text: Callable[[date], str] | None = None,
 ) -> str:
     """The notification in one sentence, in the language ``gettext`` (and ``ngettext``, for counts) translate
-    to; without ``ngettext``, English plurals."""
+    to, with dates as ``date_text`` writes them; without ``ngettext``, English plurals; without ``date_text``,
+    ISO dates."""
     reasons = ", ".join(gettext(_reason_label(code)) for code in view.data.get("reasons") or [view.data.get("reason")])
     params = {
         "actor": view.actor or gettext("Someone"),
         "title": view.asset_title or gettext("a deleted asset"),
         "reasons": reasons,
-        "date": view.data.get("review_on", ""),
+        "date": _date(view.data.get("review_on", ""), date_text),
         "version": view.data.get("version") or view.version or "",
         "count": view.data.get("count", 0),
     }
@@ -213,6 +217,15 @@ def message(
     if view.kind == NotificationKind.FLAG_RESOLVED and params["version"]:
         template = RESOLVED_BY_VERSION
     return gettext(template) % params
+
+
+def _date(value: str, date_text: Callable[[date], str] | None) -> str:
+    if not value or date_text is None:
+        return value
+    try:
+        return date_text(date.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def _reason_label(code: object) -> str:
@@ -233,9 +246,10 @@ def translations(language: str) -> NullTranslations:
 
 def email_for(view: NotificationView, user: User, base_url: str, sender: str) -> EmailMessage:
     """The e-mail of one notification, in the recipient's language, with a link to the asset or queue."""
-    catalog = translations(user.preferred_language or "ru")
+    language = user.preferred_language or "ru"
+    catalog = translations(language)
     gettext = catalog.gettext
-    subject = message(view, gettext, catalog.ngettext)
+    subject = message(view, gettext, catalog.ngettext, lambda d: format_date(d, DATE_PATTERN, locale=language))
     lines = [subject, ""]
     for key in ("comment", "note"):
         if view.data.get(key):

@@ -64,6 +64,8 @@ def test_explicit_secret_key_is_used(tmp_path: Path) -> None:
         ("KB_SECRET_KEY", "short", "KB_SECRET_KEY must be at least 32 characters"),
         ("KB_SECURE_COOKIES", "maybe", "KB_SECURE_COOKIES must be 1 or 0"),
         ("KB_TRUSTED_PROXIES", "many", "KB_TRUSTED_PROXIES must be a whole number"),
+        ("KB_TIMEZONE", "Moscow", "KB_TIMEZONE must be a time zone name"),
+        ("KB_TIMEZONE", "../../etc/passwd", "KB_TIMEZONE must be a time zone name"),
         ("KB_INDEX_DIR", "/proc/kb-index", "KB_INDEX_DIR cannot be created"),
     ],
 )

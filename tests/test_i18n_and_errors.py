@@ -181,3 +181,22 @@ def test_the_staleness_report_tiles_agree_with_their_numbers(signed_in, client, 
     html = client.get("/reports/staleness").get_data(as_text=True)
     # an empty library: "0 опубликованных", never "0 опубликован"
     assert re.search(r'<span class="number">0</span><a[^>]*>опубликованных</a>', html), html[html.find("tiles") :][:600]
+
+
+def test_every_page_writes_dates_one_way_in_each_language(app) -> None:
+    from datetime import UTC, date, datetime
+
+    from flask_babel import force_locale
+
+    from kb.web.templating import date_text, datetime_text
+
+    moment = datetime(2026, 11, 5, 6, 30, tzinfo=UTC)
+    with app.test_request_context("/"), force_locale("ru"):
+        assert date_text(date(2026, 11, 5)) == date_text("2026-11-05") == "5 нояб. 2026"
+        assert datetime_text(moment) == "5 нояб. 2026, 09:30"  # KB_TIMEZONE: Moscow unless set
+    with app.test_request_context("/"), force_locale("en"):
+        assert date_text(date(2026, 11, 5)) == "5 Nov 2026"
+        assert datetime_text(moment).startswith("5 Nov 2026, ")
+    templates = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").rglob("*.html")]
+    # no page formats a date its own way (chart axes use day.month on purpose)
+    assert not [t for t in templates if "format_date(" in t or "format_datetime(" in t]

@@ -248,9 +248,7 @@ def render_asset_page(
         asset=asset,
         replacement=session.get(Asset, asset.replaced_by_id) if asset.replaced_by_id else None,
         # Written in kb: the text can be edited here; a PDF or a deck gets a new file instead.
-        current_is_markdown=bool(
-            asset.current_version and _base_type(asset.current_version.media_type) == MARKDOWN
-        ),
+        current_is_markdown=bool(asset.current_version and _base_type(asset.current_version.media_type) == MARKDOWN),
         shown=shown,
         history=history,
         pages=pages,

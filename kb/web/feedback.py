@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -23,6 +22,7 @@ from kb.web.access import requires
 from kb.web.auth import safe_next
 from kb.web.context import get_db, get_publisher
 from kb.web.i18n import translate_error
+from kb.web.templating import date_text
 
 bp = Blueprint("feedback", __name__)
 
@@ -152,7 +152,7 @@ def _flag_asset(flag_id: int) -> int:
 @requires(Role.MARKETING)
 def confirm(asset_id: int) -> Any:
     next_review = reviews.confirm_current(get_db(), current_user.id, asset_id)
-    flash(_("Confirmed as current. Next review: %(date)s", date=format_date(next_review)), "success")
+    flash(_("Confirmed as current. Next review: %(date)s", date=date_text(next_review)), "success")
     return _back(asset_id, anchor="")
 
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from kb import notifications
 from kb.feedback import REASON_LABELS
 from kb.freshness import Reason
+from kb.web.templating import date_text
 
 
 def flag_reason_label(code: str) -> str:
@@ -44,4 +45,4 @@ def queue_reason_text(reason: Reason) -> str:
 
 
 def notification_text(view: notifications.NotificationView) -> str:
-    return notifications.message(view, _, get_translations().ngettext)
+    return notifications.message(view, _, get_translations().ngettext, date_text)

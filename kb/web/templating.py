@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, npgettext
 from flask_babel import gettext as _
 
 from kb.accounts import PASSWORD_MIN_LENGTH
+from kb.dates import DATE_PATTERN, DATETIME_PATTERN
 from kb.models import Role
 
 # (endpoint, label, least role). Items whose endpoint does not exist yet are not shown.
@@ -67,6 +70,22 @@ def extraction_label(status: str) -> str:
         "empty": _("no text found (a scan?)"),
         "failed": _("text extraction failed"),
     }.get(status, status)
+
+
+def date_text(value: date | datetime | str | None) -> str:
+    """A date as every page writes it (``DATE_PATTERN``); a moment is first put in the reader's time zone."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return format_datetime(value, DATE_PATTERN)
+    return format_date(value, DATE_PATTERN)
+
+
+def datetime_text(value: datetime | None) -> str:
+    """A moment as every page writes it (``DATETIME_PATTERN``), in the reader's time zone."""
+    return format_datetime(value, DATETIME_PATTERN) if value is not None else ""
 
 
 def extraction_note(status: str) -> str:
@@ -164,5 +183,7 @@ def init_app(app: Flask) -> None:
         has_endpoint=has_endpoint,
         format_date=format_date,
         format_datetime=format_datetime,
+        date_text=date_text,
+        datetime_text=datetime_text,
         password_min_length=PASSWORD_MIN_LENGTH,
     )
