@@ -16,9 +16,15 @@ PER_PAGE = 50
 
 @bp.get("")
 def index() -> Any:
+    """The notifications, newest first; those shown count as read from now on (the header's count clears),
+    and are marked "new" on this page only."""
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
     items = notifications.list_for(db_session(), current_user.id, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
-    return render_template("notifications.html", items=items[:PER_PAGE], page=page, has_more=len(items) > PER_PAGE)
+    shown = items[:PER_PAGE]
+    unread = [n.id for n in shown if not n.read]
+    if unread and not current_user.via_token:
+        notifications.mark_read(get_db(), current_user.id, unread)
+    return render_template("notifications.html", items=shown, page=page, has_more=len(items) > PER_PAGE)
 
 
 @bp.post("/read")
