@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from kb.errors import N_, Archived, NotFound
+from kb.errors import N_, Archived, NotFound, ValidationError
 from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, Role, User
+
+#: An asset named by its number, or by a link to its page (as people copy it from the address bar).
+_ASSET_REF = re.compile(r"(?:\S*/assets/)?(\d{1,12})/?(?:[?#]\S*)?")
+MAX_ID = 2**63 - 1
+
+
+def parse_asset_ref(value: object, field: str) -> int | None:
+    """The asset number in ``value`` (a number, or a link to an asset's page); None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    number: object = value
+    if isinstance(value, str):
+        match = _ASSET_REF.fullmatch(value.strip())
+        number = int(match.group(1)) if match else None
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < MAX_ID:
+        raise ValidationError(N_("Give the asset as its number or a link to its page."), field=field)
+    return number
 
 
 def can_see_unpublished(role: Role | str) -> bool:

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from kb import feedback, jobs, notifications, reviews
+from kb.assets import parse_asset_ref
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
@@ -506,14 +507,9 @@ def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_
 
 def _replacement(session: Session, asset: Asset, replaced_by: Any) -> int | None:
     """The id of the published asset that replaces ``asset``: an id, or a link to the asset's page."""
-    if replaced_by is None or replaced_by == "":
+    number = parse_asset_ref(replaced_by, "replaced_by")
+    if number is None:
         return None
-    number = replaced_by
-    if isinstance(replaced_by, str):
-        match = re.fullmatch(r"(?:\S*/assets/)?(\d{1,12})/?(?:[?#]\S*)?", replaced_by.strip())
-        number = int(match.group(1)) if match else None
-    if not isinstance(number, int) or isinstance(number, bool) or not 0 < number < MAX_ID:
-        raise ValidationError(N_("Give the replacement as an asset number or a link to its page."), field="replaced_by")
     if number == asset.id:
         raise ValidationError(N_("An asset cannot replace itself."), field="replaced_by")
     other = session.get(Asset, number)

@@ -191,4 +191,20 @@ def test_content_page_for_marketing_only_and_gap_form(client, auth, make_user, c
     bad_id = client.post(
         "/reports/content/gaps", data={"csrf_token": token, "query": query, "status": "covered", "asset_id": "x1"}
     )
-    assert bad_id.status_code == 400
+    assert bad_id.status_code == 400 and "number or a link" in bad_id.get_data(as_text=True)
+    by_link = client.post(
+        "/reports/content/gaps",
+        data={
+            "csrf_token": token,
+            "query": query,
+            "status": "covered",
+            "asset_id": f"https://kb.example/assets/{asset_id}",
+        },
+    )  # a link copied from the address bar names the asset too
+    assert by_link.status_code == 302
+    missing = client.post(
+        "/reports/content/gaps", data={"csrf_token": token, "query": query, "status": "covered", "asset_id": "999999"}
+    )
+    assert missing.status_code == 404
+    # the form no longer lists every asset of the library in each row
+    assert "<select" not in client.get("/reports/content").get_data(as_text=True).split('id="gaps"')[-1]

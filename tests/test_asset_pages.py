@@ -346,11 +346,11 @@ def test_an_archived_asset_tells_an_old_link_what_replaced_it(app, make_user, db
     Auth(marketing).login(owner.email)
 
     bad = [
-        ("не номер", "Give the replacement as an asset number or a link to its page."),
+        ("не номер", "Give the asset as its number or a link to its page."),
         (str(old.asset_id), "An asset cannot replace itself."),
         (str(draft.asset_id), f"Asset {draft.asset_id} is not a published asset"),
         ("999999", "Asset 999999 is not a published asset"),
-        ("-5", "Give the replacement as an asset number or a link to its page."),
+        ("-5", "Give the asset as its number or a link to its page."),
     ]
     for typed, message in bad:
         response = _archive(marketing, old.asset_id, typed)

@@ -68,9 +68,6 @@ def content() -> Any:
         searches=analytics.search_analytics(session, today, days=days),
         rated=analytics.top_rated(session),
         unopened=analytics.unopened(session, today),
-        assets=session.execute(
-            select(Asset.id, Asset.title).where(Asset.status == AssetStatus.PUBLISHED).order_by(Asset.title)
-        ).all(),
         errors={},
     )
 
@@ -82,9 +79,9 @@ def mark_gap() -> Any:
     from flask_babel import gettext as _
     from flask_login import current_user
 
-    from kb.api.assets import _int
+    from kb.assets import parse_asset_ref
 
-    asset_id = _int("asset_id", request.form.get("asset_id"))
+    asset_id = parse_asset_ref(request.form.get("asset_id"), "asset_id")
     analytics.mark_gap(
         get_db(),
         current_user.id,
