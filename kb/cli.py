@@ -146,11 +146,35 @@ def _user_id(database: Database, email: str) -> int:
 
 @users.command("deactivate")
 @click.argument("email")
+@click.option("--assets-to", "assets_to", metavar="EMAIL", help="Hand their assets to this marketing colleague.")
 @with_db
-def users_deactivate(database: Database, email: str) -> None:
+def users_deactivate(database: Database, email: str, assets_to: str | None) -> None:
     """Deactivate a user; their sessions end and their tokens stop working at once."""
-    user = accounts.set_active(database, _user_id(database, email), False)
+    leaving = _user_id(database, email)
+    if assets_to:
+        handed = _hand_over(database, leaving, _user_id(database, assets_to))
+        click.echo(f"{handed} asset(s) of {email} now owned by {assets_to}")
+    user = accounts.set_active(database, leaving, False)
     click.echo(f"deactivated {user.email}")
+
+
+def _hand_over(database: Database, from_id: int, to_id: int) -> int:
+    """The leaving person's assets to a colleague, done in the name of the first active admin."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from kb.models import User
+    from kb.publishing import Publisher
+
+    with database.session() as session:
+        admin = session.scalars(
+            select(User.id).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id)
+        ).first()
+    if admin is None:
+        raise click.ClickException("handing over assets needs an active admin account to act as")
+    context = _worker_context(database)
+    publisher = Publisher(database, context.blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    return publisher.hand_over(admin, from_id, to_id)
 
 
 @users.command("activate")

@@ -435,6 +435,26 @@ class Publisher:
                 _apply_fields(session, asset, changes)
             enqueue_index(session, asset.id)
 
+    def hand_over(self, actor_id: int, from_user_id: int, to_user_id: int) -> int:
+        """Makes ``to_user_id`` the owner of every asset ``from_user_id`` owns (a person leaving hands their
+        work to a colleague); returns how many. The new owner must be active and in marketing."""
+        if from_user_id == to_user_id:
+            raise ValidationError(N_("Choose someone else to take the assets."), field="owner_id")
+        with self.db.transaction() as session:
+            _require_publisher(session, actor_id)
+            if session.get(User, from_user_id) is None:
+                raise NotFound(N_("No such user."))
+            receiver = session.get(User, to_user_id)
+            if receiver is None or not receiver.active or not Role(receiver.role).includes(Role.MARKETING):
+                raise ValidationError(N_("Assets go to an active person with the marketing role."), field="owner_id")
+            owned = list(session.scalars(select(Asset.id).where(Asset.owner_id == from_user_id)))
+            for asset_id in owned:
+                asset = _lock_asset(session, asset_id)
+                asset.owner_id = to_user_id
+                asset.updated_at = utcnow()
+                enqueue_index(session, asset_id)
+        return len(owned)
+
     def set_status(self, actor_id: int, asset_id: int, status: str, *, replaced_by: Any = None) -> None:
         """Publishes a draft, archives an asset (saying, if marketing wants, which asset replaces it: people who
         open the archived one's link are sent on to it), or restores an archived one."""

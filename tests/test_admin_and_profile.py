@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from conftest import PASSWORD, Auth, csrf_from
-from kb.models import LoginSession, Role, User
+from kb.models import Asset, LoginSession, Role, User
 
 
 def _csrf(client, path: str) -> str:
@@ -217,3 +217,36 @@ def test_only_admins_set_temporary_passwords(signed_in, make_user, client) -> No
     signed_in("marketing")
     response = client.post(f"/admin/users/{target.id}/password", data={"csrf_token": _csrf(client, "/profile")})
     assert response.status_code == 403
+
+
+def test_deactivating_asks_first_and_hands_a_leavers_assets_to_a_colleague(
+    app, signed_in, make_user, client, db
+) -> None:
+    from publishing_helpers import fields, publisher_for, text_upload
+
+    signed_in("admin")
+    leaving = make_user("marketing", display_name="Уходящий Сотрудник")
+    colleague = make_user("marketing", display_name="Коллега")
+    sales = make_user("sales")
+    publisher = publisher_for(app)
+    for title in ("Каталог A", "Каталог B"):
+        publisher.create_asset(leaving.id, fields(leaving, title=title), text_upload("текст"))
+
+    page = client.get("/admin/users?q=уходящий").get_data(as_text=True)  # finding the person
+    rows = page.split("<tbody>", 1)[1].split("</tbody>")[0]
+    assert rows.count("<tr") == 1 and f"<td>{leaving.email}</td>" in rows
+    assert "Deactivate…" in page and "2 assets of theirs go to" in page  # a confirmation, not a one-click button
+    assert "Nobody's name or e-mail contains" in client.get("/admin/users?q=zzz").get_data(as_text=True)
+
+    token = _csrf(client, "/admin/users")
+    wrong = client.post(f"/admin/users/{leaving.id}/deactivate", data={"csrf_token": token, "owner_id": str(sales.id)})
+    assert wrong.status_code == 400 and "active person with the marketing role" in wrong.get_data(as_text=True)
+    assert _user(db, leaving.email).active  # nothing half-done
+    done = client.post(
+        f"/admin/users/{leaving.id}/deactivate", data={"csrf_token": token, "owner_id": str(colleague.id)}
+    )
+    assert done.status_code == 302
+    with db.session() as session:
+        owners = set(session.scalars(select(Asset.owner_id)))
+    assert owners == {colleague.id} and not _user(db, leaving.email).active
+    assert "2 assets have a new owner." in client.get("/admin/users").get_data(as_text=True)

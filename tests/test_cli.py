@@ -198,3 +198,27 @@ def test_users_set_password_prints_a_temporary_password(cli_env, app) -> None:
         != 0
     )
     assert "no user with the e-mail" in run("users", "set-password", "nobody@example.com").output
+
+
+def test_users_deactivate_can_hand_their_assets_to_a_colleague(cli_env, app) -> None:
+    from sqlalchemy import select
+
+    from kb import accounts
+    from kb.models import Asset
+    from publishing_helpers import fields, publisher_for, text_upload
+
+    db = app.extensions["kb_db"]
+    accounts.create_user(db, "admin@example.com", "long enough pw", "admin")
+    leaving = accounts.create_user(db, "leaving@example.com", "long enough pw", "marketing")
+    accounts.create_user(db, "stays@example.com", "long enough pw", "marketing")
+    accounts.create_user(db, "rep@example.com", "long enough pw", "sales")
+    publisher_for(app).create_asset(leaving.id, fields(leaving, title="Каталог"), text_upload("текст"))
+
+    to_sales = run("users", "deactivate", "leaving@example.com", "--assets-to", "rep@example.com")
+    assert to_sales.exit_code != 0 and "marketing role" in to_sales.output
+    assert "leaving@example.com\tmarketing\tactive" in run("users", "list").output  # nothing half-done
+    done = run("users", "deactivate", "leaving@example.com", "--assets-to", "stays@example.com")
+    assert done.exit_code == 0 and "1 asset(s) of leaving@example.com now owned by stays@example.com" in done.output
+    with db.session() as session:
+        owner = session.scalars(select(Asset.owner_id)).one()
+        assert accounts.find_user(session, "stays@example.com").id == owner

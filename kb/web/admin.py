@@ -7,18 +7,20 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import func, select
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from kb import accounts
 from kb import jobs as background_jobs
-from kb.errors import DomainError
-from kb.models import Role
+from kb.errors import N_, DomainError, ValidationError
+from kb.models import Asset, Role
 from kb.web.access import requires
-from kb.web.context import db_session, get_db
+from kb.web.context import db_session, get_db, get_publisher
 from kb.web.forms import attach_error
 from kb.web.templating import role_label
 
@@ -44,10 +46,20 @@ class UserForm(FlaskForm):
 
 
 def _render(form: UserForm | None = None, status: int = 200, **shown: Any) -> Any:
+    session = db_session()
+    everyone = accounts.list_users(session)
+    wanted = (request.args.get("q") or "").strip().lower()[:200]
+    listed = [u for u in everyone if wanted in u.email or wanted in u.display_name.lower()] if wanted else everyone
+    owned = dict(session.execute(select(Asset.owner_id, func.count()).group_by(Asset.owner_id)).all())
+    receivers = [u for u in everyone if u.active and Role(u.role).includes(Role.MARKETING)]
     return (
         render_template(
             "admin/users.html",
-            users=accounts.list_users(db_session()),
+            users=listed,
+            wanted=wanted,
+            total=len(everyone),
+            owned=owned,
+            receivers=receivers,
             form=form or UserForm(formdata=None),
             roles=role_choices(),
             **shown,
@@ -91,12 +103,42 @@ def set_role(user_id: int) -> Any:
     return redirect(url_for("admin.users"))
 
 
+def _hand_over(user_id: int) -> int:
+    """Hands the person's assets to the one chosen in the form (none chosen: they keep them); how many."""
+    receiver = parse_asset_owner(request.form.get("owner_id"))
+    if receiver is None:
+        return 0
+    return get_publisher().hand_over(current_user.id, user_id, receiver)
+
+
 @bp.post("/users/<int:user_id>/deactivate")
 @requires(Role.ADMIN)
 def deactivate(user_id: int) -> Any:
+    handed = _hand_over(user_id)
     user = accounts.set_active(get_db(), user_id, False, actor_id=current_user.id)
     flash(_("%(email)s is deactivated and signed out everywhere.", email=user.email), "success")
+    if handed:
+        flash(ngettext("%(num)d asset has a new owner.", "%(num)d assets have a new owner.", handed), "success")
     return redirect(url_for("admin.users"))
+
+
+@bp.post("/users/<int:user_id>/hand-over")
+@requires(Role.ADMIN)
+def hand_over(user_id: int) -> Any:
+    """A person's assets to a colleague, without deactivating anyone (someone moving to another team)."""
+    if not request.form.get("owner_id"):
+        raise ValidationError(N_("Choose who takes the assets."), field="owner_id")
+    handed = _hand_over(user_id)
+    flash(ngettext("%(num)d asset has a new owner.", "%(num)d assets have a new owner.", handed), "success")
+    return redirect(url_for("admin.users"))
+
+
+def parse_asset_owner(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationError(N_("Choose who takes the assets."), field="owner_id")
+    return int(value)
 
 
 @bp.post("/users/<int:user_id>/activate")
