@@ -116,6 +116,18 @@ def test_admin_creates_a_user_in_the_browser(live_server: str, page, make_user) 
     page.wait_for_url(f"{live_server}/admin/users")
     assert page.locator("text=new.rep@example.com").count() >= 1
     _shot(page, "admin-users")
+    # Deactivating asks first; a temporary password is shown once.
+    row = page.locator("tr", has_text="new.rep@example.com")
+    row.locator("summary", has_text="Deactivate").click()
+    confirm = row.locator("details.confirm form")
+    assert confirm.is_visible() and "signed out everywhere" in confirm.inner_text()
+    _shot(page, "admin-deactivate-confirm")
+    row.locator("button", has_text="Set temporary password").click()
+    assert len(page.inner_text("#temporary-password code")) == 19
+    row = page.locator("tr", has_text="new.rep@example.com")
+    row.locator("summary", has_text="Deactivate").click()
+    row.locator("details.confirm button.danger").click()
+    assert page.locator("tr.muted", has_text="new.rep@example.com").count() == 1
 
 
 #: The main pages of the three faces (and the admin's), walked at both widths in both languages.
