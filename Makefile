@@ -45,7 +45,7 @@ test: $(VENV)/.installed-test translations
 
 # The domain and the pages without browsers, real server processes or whole corpora: under a minute.
 test-fast: $(VENV)/.installed-test translations
-	$(BIN)/pytest -q -n $(JOBS) --dist loadfile -m "not browser and not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(JOBS) --dist loadfile -m "not browser and not slow and not web" $(PYTEST_ARGS)
 
 # The search benchmark (benchmarks/README.md): ASSETS=10000 for the full run.
 ASSETS ?= 1000

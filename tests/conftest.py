@@ -36,6 +36,20 @@ def _cheap_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
     accounts.set_password_hasher(previous)
 
 
+@pytest.fixture(autouse=True)
+def _extraction_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Extraction runs in this process (a sandbox child costs a tenth of a second or more per file): the tests'
+    files are their own. Tests marked ``extraction_isolation`` (the sandbox's own, hostile files) keep it."""
+    from kb.extraction import run
+
+    if request.node.get_closest_marker("extraction_isolation"):
+        yield
+        return
+    previous = run.set_isolation(False)
+    yield
+    run.set_isolation(previous)
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file with every migration applied, copied for each test (faster than migrating each time)."""
