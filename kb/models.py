@@ -237,7 +237,8 @@ class Asset(Base):
     )
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Indexed: search asks for the latest change on every query (kb.search.signals.not_fresh_now).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, index=True)
     # When it was archived, and the asset that takes its place (for people who open an old link).
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))

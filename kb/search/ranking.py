@@ -37,7 +37,7 @@ def pair_counts(pages_with_word: int, pages: int) -> bool:
 
 
 def freshness_of(candidates: Candidates, signals: Signals) -> np.ndarray:
-    return np.array([signals.freshness_of(a) for a in candidates.asset_ids.tolist()], dtype=object)
+    return signals.freshness_array(candidates.asset_ids)
 
 
 def filter_freshness(
@@ -83,7 +83,9 @@ def order(candidates: Candidates, freshness: np.ndarray, signals: Signals, sort:
 
 def final_scores(candidates: Candidates, freshness: np.ndarray) -> np.ndarray:
     """Relevance with overdue and flagged assets a little lower (``STALE_FACTOR``)."""
-    factor = np.array([STALE_FACTOR.get(f, 1.0) for f in freshness.tolist()], dtype=np.float64)
+    factor = np.ones(freshness.size)
+    for status, value in STALE_FACTOR.items():
+        factor[freshness == status] = value
     return candidates.scores * factor
 
 

@@ -1,9 +1,11 @@
 """What search reads from the database when it searches: each asset's freshness and average rating.
 
 They change every day (a rating, a flag, a confirmation, the calendar itself), so they are not in the index:
-an index job for each would queue behind new versions waiting for extraction. Two queries per search read
-them: the assets that are not fresh (open flags, review overdue or due soon) and, when sorting by rating or
-showing results, the average ratings.
+an index job for each would queue behind new versions waiting for extraction. Per search, one small query
+tells whether the assets that are not fresh (open flags, review overdue or due soon) changed since this
+process last read them (the latest change to any asset or flag, and how many flags); only then are they read
+again, thousands of rows in a large library. The average ratings are read for the page of results, or all of
+them when sorting by rating. Nothing is shared between processes: each checks the database itself.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -44,6 +47,20 @@ class Signals:
     def freshness_of(self, asset_id: int) -> str:
         return self.stale.get(asset_id, FRESH)
 
+    def freshness_array(self, asset_ids: np.ndarray) -> np.ndarray:
+        """``freshness_of`` for many assets at once (thousands of candidates in a large library)."""
+        result = np.full(asset_ids.size, FRESH, dtype=object)
+        if not self.stale or not asset_ids.size:
+            return result
+        keys = np.fromiter(self.stale.keys(), dtype=np.int64, count=len(self.stale))
+        values = np.array(list(self.stale.values()), dtype=object)
+        order = np.argsort(keys)
+        keys, values = keys[order], values[order]
+        at = np.minimum(np.searchsorted(keys, asset_ids), keys.size - 1)
+        found = keys[at] == asset_ids
+        result[found] = values[at[found]]
+        return result
+
     def rating_of(self, asset_id: int) -> float:
         return self.ratings.get(asset_id, 0.0)
 
@@ -59,6 +76,26 @@ def not_fresh(session: Session, today: date) -> dict[int, str]:
     return {asset_id: freshness(review_on, 1 if is_flagged else 0, today) for asset_id, review_on, is_flagged in rows}
 
 
+#: The last ``not_fresh`` this process read: (database, day, what it was read at) and the answer.
+_NOT_FRESH_CACHE: tuple[tuple[object, ...], dict[int, str]] | None = None
+
+
+def not_fresh_now(session: Session, today: date) -> dict[int, str]:
+    """``not_fresh``, read again only when an asset or a flag changed (or the day did) since this process last
+    read it; every change to an asset's review date, status or flags moves one of these marks."""
+    global _NOT_FRESH_CACHE
+    # a new asset changes the first mark too; one deleted leaves an entry that matches nothing
+    assets_changed = session.scalar(select(func.max(Asset.updated_at)))
+    flags_changed, flags = session.execute(select(func.max(StaleFlag.updated_at), func.count(StaleFlag.id))).one()
+    mark = (str(session.get_bind().url), today, assets_changed, flags_changed, flags)
+    cached = _NOT_FRESH_CACHE
+    if cached is not None and cached[0] == mark:
+        return cached[1]
+    stale = not_fresh(session, today)
+    _NOT_FRESH_CACHE = (mark, stale)
+    return stale
+
+
 def ratings(session: Session, asset_ids: Iterable[int] | None = None) -> dict[int, float]:
     """asset id -> average stars, for the rated assets (of ``asset_ids`` when given)."""
     query = select(Rating.asset_id, func.avg(Rating.stars)).group_by(Rating.asset_id)
@@ -72,4 +109,4 @@ def ratings(session: Session, asset_ids: Iterable[int] | None = None) -> dict[in
 
 def load(session: Session, today: date, *, all_ratings: bool = False) -> Signals:
     """The signals a search needs; every rating only when results are sorted by rating."""
-    return Signals(stale=not_fresh(session, today), ratings=ratings(session) if all_ratings else {})
+    return Signals(stale=not_fresh_now(session, today), ratings=ratings(session) if all_ratings else {})
