@@ -35,8 +35,16 @@ TOUCH_INTERVAL = timedelta(minutes=5)
 TOKEN_PREFIX = "kb_"
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so that a miss costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Verified against when the e-mail is unknown, so that a miss costs as much time as a wrong password: one per
+# hasher, made on first use.
+_DUMMY_HASHES: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    key = id(_hasher)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASHES[key]
 
 
 def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
@@ -44,9 +52,8 @@ def set_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
 
     Stored hashes carry their own parameters and verify whatever the hasher; a password hashed with weaker
     parameters than the hasher's is re-hashed at its next sign-in. Test suites use a cheap hasher here."""
-    global _hasher, _DUMMY_HASH
+    global _hasher
     previous, _hasher = _hasher, hasher
-    _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
     return previous
 
 
@@ -307,7 +314,7 @@ def sign_in(
     with db.transaction() as session:
         _check_throttle(session, email, ip_address, now)
         user = find_user(session, email) if email else None
-        matches = _password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
+        matches = _password_matches(user.password_hash if user else _dummy_hash(), password or "")
         succeeded = bool(user and user.active and matches)
         session.add(LoginAttempt(email=email, ip_address=ip_address, attempted_at=now, succeeded=succeeded))
         session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - ATTEMPTS_KEPT))

@@ -142,6 +142,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow  # a real server
 def test_serve_runs_several_worker_processes(cli_env) -> None:
     port = _free_port()
     process = subprocess.Popen(

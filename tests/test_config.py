@@ -100,6 +100,7 @@ def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # real processes
 def test_wsgi_start_up_stops_with_one_line_for_a_bad_setting(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
@@ -114,6 +115,7 @@ def test_wsgi_start_up_stops_with_one_line_for_a_bad_setting(tmp_path: Path) -> 
     assert result.stderr.strip() == "kb: KB_MAX_UPLOAD_MB must be a whole number, got 'lots'"
 
 
+@pytest.mark.slow  # real processes
 def test_cli_stops_with_one_line_for_a_bad_setting(tmp_path: Path) -> None:
     kb = Path(sys.executable).parent / "kb"
     result = subprocess.run(

@@ -16,7 +16,7 @@ from kb.extraction.run import _child_environment, _result
 from kb.extraction.types import PDF, PPTX, TXT
 from kb.models import ExtractionStatus
 
-pytestmark = pytest.mark.extraction_isolation
+pytestmark = [pytest.mark.extraction_isolation, pytest.mark.slow]  # child processes
 
 #: Enough for the interpreter, kb and a parser (about 150 MiB of address space), far from enough for the
 #: pathological file below.

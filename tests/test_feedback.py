@@ -192,6 +192,7 @@ RATER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # several processes
 def test_one_rating_per_person_when_several_processes_rate_at_once(
     db, instance_dir: Path, asset_id, make_user, tmp_path: Path
 ) -> None:

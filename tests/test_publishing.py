@@ -264,6 +264,7 @@ def _every_format(tmp_path):  # type: ignore[no-untyped-def]
     }
 
 
+@pytest.mark.slow  # a sandbox child per format
 @pytest.mark.extraction_isolation  # the real path: the worker, the store and the sandbox's child process
 def test_every_format_is_extracted_from_the_store_through_the_worker(app, publisher, marketing, db, tmp_path) -> None:
     """Stored blobs have no file extension; every reader must cope with that."""
