@@ -273,3 +273,24 @@ def test_hits_read_the_searcher_their_candidates_came_from(tmp_path: Path) -> No
         assert (hit.asset_id, hit.title) == (1, "Насос А")
     finally:
         SearchIndex.close_all()
+
+
+def test_compound_segment_parts_are_read_from_the_mapping_not_copied() -> None:
+    import io
+    import pickle
+
+    from whoosh.filedb.structfile import BufferFile
+
+    from kb.search.whoosh_store import _ViewReader
+
+    data = b"first line\nsecond\n" + pickle.dumps({"терм": [1, 2, 3]}) + b"tail"
+    view = memoryview(bytearray(data))
+    reader, copy = _ViewReader(view), io.BytesIO(data)
+    for step in (lambda f: f.readline(), lambda f: f.read(3), lambda f: f.seek(-4, io.SEEK_END),
+                 lambda f: f.read(), lambda f: f.seek(18), lambda f: pickle.load(f), lambda f: f.tell(),
+                 lambda f: f.seek(2, io.SEEK_CUR), lambda f: f.read(100), lambda f: f.readline(5)):  # fmt: skip
+        assert step(reader) == step(copy)
+    buffer = bytearray(4)
+    reader.seek(0)
+    assert reader.readinto(buffer) == 4 and bytes(buffer) == b"firs"
+    assert isinstance(BufferFile(view).file, _ViewReader)  # whoosh's parts now read through it

@@ -28,6 +28,7 @@ from typing import Any
 
 from whoosh import index
 from whoosh.fields import BOOLEAN, DATETIME, ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb import structfile
 from whoosh.util import fib
 from whoosh.writing import MERGE_SMALL
 
@@ -52,6 +53,63 @@ MERGE_MAX_DOCS = 2_000
 TEXT_FIELDS = {"title": 4.0, "tags": 3.0, "page_title": 1.5, "description": 1.5, "body": 1.0}
 FACET_FIELDS = {"kind": "kind", "product": "product", "segment": "segment", "region": "region",
                 "language": "language"}  # fmt: skip
+
+
+class _ViewReader:
+    """A read-only file over a memoryview of the mapped index, without copying it.
+
+    Whoosh reads the parts of a compound segment file through ``BufferFile``, which wraps each part's
+    memoryview in a ``BytesIO``: a private copy of the whole part. At 10,000 assets that was about 430 MB per
+    searcher on top of the mapped file itself. This reader serves the same reads from the mapping."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._at = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else min(self._at + size, len(self._view))
+        data = bytes(self._view[self._at : end])
+        self._at = end
+        return data
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = len(self._view) if size is None or size < 0 else min(self._at + size, len(self._view))
+        end = self._at
+        while end < limit and self._view[end] != 0x0A:
+            end += 1
+        return self.read(min(end + 1, limit) - self._at)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._at, os.SEEK_END: len(self._view)}[whence]
+        self._at = max(0, base + offset)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+    def flush(self) -> None:
+        """Nothing to flush: the file is read-only."""
+
+    def close(self) -> None:
+        self._view = memoryview(b"")
+
+
+def _buffer_file_init(self: Any, buf: Any, name: str | None = None, onclose: Any = None) -> None:
+    # whoosh.filedb.structfile.BufferFile.__init__, reading through _ViewReader instead of a BytesIO copy
+    self._buf = buf
+    self._name = name
+    self.file = _ViewReader(memoryview(buf))
+    self.onclose = onclose
+    self.is_real = False
+    self.is_closed = False
+
+
+structfile.BufferFile.__init__ = _buffer_file_init  # whoosh-reloaded is pinned (pyproject.toml)
 
 
 class IndexOutdated(Exception):
