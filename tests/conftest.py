@@ -6,6 +6,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -26,14 +27,19 @@ _CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="cs
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
-@pytest.fixture(autouse=True)
-def _cheap_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
-    if request.node.get_closest_marker("password_hashing"):
+def _unless_marked(request: pytest.FixtureRequest, marker: str, switch: Callable[[Any], Any], value: object):
+    """Sets a process-wide switch for one test (``switch`` returns the previous value), unless it is marked."""
+    if request.node.get_closest_marker(marker):
         yield
         return
-    previous = accounts.set_password_hasher(CHEAP_HASHER)
+    previous = switch(value)
     yield
-    accounts.set_password_hasher(previous)
+    switch(previous)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield from _unless_marked(request, "password_hashing", accounts.set_password_hasher, CHEAP_HASHER)
 
 
 @pytest.fixture(autouse=True)
@@ -42,12 +48,7 @@ def _extraction_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     files are their own. Tests marked ``extraction_isolation`` (the sandbox's own, hostile files) keep it."""
     from kb.extraction import run
 
-    if request.node.get_closest_marker("extraction_isolation"):
-        yield
-        return
-    previous = run.set_isolation(False)
-    yield
-    run.set_isolation(previous)
+    yield from _unless_marked(request, "extraction_isolation", run.set_isolation, False)
 
 
 @pytest.fixture(scope="session")

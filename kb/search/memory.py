@@ -155,10 +155,13 @@ class MemoryBackend:
             allowed.append((doc, scores))
         return allowed
 
-    def _evaluate(self, plan: QueryPlan, scope: Scope) -> list[tuple[_Doc, float, list[bool]]]:
+    def _evaluate(
+        self, plan: QueryPlan, scope: Scope, allowed: list[tuple[_Doc, list[float]]] | None = None
+    ) -> list[tuple[_Doc, float, list[bool]]]:
         """The matching pages, their scores and which concepts each has (a "like this" search: every page with
         some of the words, its plain sum, of an asset that has enough of them in all)."""
-        allowed = self._allowed(plan, scope)
+        if allowed is None:
+            allowed = self._allowed(plan, scope)
         if plan.like_this:
             enough = set(self._like_this_assets(plan, allowed))
             return [
@@ -199,13 +202,14 @@ class MemoryBackend:
         if plan.empty:
             return Candidates.empty()
         best: dict[int, tuple[float, str, list[bool], _Doc]] = {}
-        for doc, score, has in self._evaluate(plan, scope):
+        allowed = self._allowed(plan, scope)
+        for doc, score, has in self._evaluate(plan, scope, allowed):
             key = doc.page.asset_id
             if key not in best or (score, -_order(doc)) > (best[key][0], -_order(best[key][3])):
                 best[key] = (score, doc.page.doc_id, has, doc)
         if not best:
             return Candidates.empty()
-        assets = self._like_this_assets(plan, self._allowed(plan, scope)) if plan.like_this else {}
+        assets = self._like_this_assets(plan, allowed) if plan.like_this else {}
         values: dict[str, list[tuple[str, ...]]] = {name: [()] for name in INDEX_FACETS}
         codes: dict[str, list[int]] = {name: [] for name in INDEX_FACETS}
         items = sorted(best.items())

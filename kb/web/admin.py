@@ -105,7 +105,7 @@ def set_role(user_id: int) -> Any:
 
 def _hand_over(user_id: int) -> int:
     """Hands the person's assets to the one chosen in the form (none chosen: they keep them); how many."""
-    receiver = parse_asset_owner(request.form.get("owner_id"))
+    receiver = _receiver_id(request.form.get("owner_id"))
     if receiver is None:
         return 0
     return get_publisher().hand_over(current_user.id, user_id, receiver)
@@ -133,7 +133,8 @@ def hand_over(user_id: int) -> Any:
     return redirect(url_for("admin.users"))
 
 
-def parse_asset_owner(value: str | None) -> int | None:
+def _receiver_id(value: str | None) -> int | None:
+    """The person chosen in the form to take someone's assets; None when nobody was chosen."""
     if not value:
         return None
     if not value.isdigit() or len(value) > 18:
