@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from kb.errors import N_, Archived, NotFound, ValidationError
-from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, Role, User
+from kb.feedback import open_flag_counts
+from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, FlagStatus, Role, StaleFlag, User
+from kb.search.signals import REVIEW_DUE_DAYS, freshness
 
 #: An asset named by its number, or by a link to its page (as people copy it from the address bar).
 _ASSET_REF = re.compile(r"(?:\S*/assets/)?(\d{1,12})/?(?:[?#]\S*)?")
@@ -71,48 +75,141 @@ def _raise_if_archived(session: Session, asset_id: int) -> None:
     )
 
 
+#: How the library can be ordered, each with the direction that comes first: the latest change, A to Z,
+#: the soonest review (the most urgent on top).
+LIBRARY_SORTS = {"updated": "desc", "title": "asc", "product": "asc", "owner": "asc", "review": "asc"}
+DEFAULT_SORT = "updated"
+
+
+@dataclass(frozen=True)
+class LibraryQuery:
+    """What the library shows: filters, and the order (a name from ``LIBRARY_SORTS``, "-" before it reverses)."""
+
+    kind: str | None = None
+    status: str | None = None
+    owner_id: int | None = None
+    product: str | None = None
+    freshness: str | None = None
+    sort: str = DEFAULT_SORT
+
+    @property
+    def sort_key(self) -> str:
+        return self.sort.lstrip("-")
+
+    @property
+    def descending(self) -> bool:
+        first = LIBRARY_SORTS[self.sort_key]
+        return (first == "desc") != self.sort.startswith("-")
+
+
+def parse_sort(value: str | None) -> str | None:
+    """A valid sort name from a request, or None."""
+    if not value or value.lstrip("-") not in LIBRARY_SORTS or value.count("-") > 1:
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class AssetPage:
     items: list[Asset]
     total: int
     page: int
     per_page: int
+    #: Open flags of the listed assets, and the freshness of the published ones among them.
+    open_flags: dict[int, int] = field(default_factory=dict)
+    freshness: dict[int, str] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
 
+def _open_flag() -> Any:
+    return exists().where(StaleFlag.asset_id == Asset.id, StaleFlag.status == FlagStatus.OPEN)
+
+
+def _freshness_filter(state: str, today: date) -> Any:
+    """The SQL condition for one freshness state (kb.search.signals.freshness); only published assets have one."""
+    due = today + timedelta(days=REVIEW_DUE_DAYS)
+    published = Asset.status == AssetStatus.PUBLISHED
+    if state == "flagged":
+        return and_(published, _open_flag())
+    condition = {
+        "overdue": Asset.next_review_on < today,
+        "review_due": Asset.next_review_on.between(today, due),
+        "fresh": Asset.next_review_on > due,
+    }[state]
+    return and_(published, ~_open_flag(), condition)
+
+
+def _order(query: LibraryQuery) -> list[Any]:
+    column: Any = {
+        "updated": Asset.updated_at,
+        "title": Asset.title,
+        "product": Asset.product,
+        "owner": User.display_name,
+        "review": Asset.next_review_on,
+    }[query.sort_key]
+    order = [column.desc() if query.descending else column.asc(), Asset.id.desc() if query.descending else Asset.id]
+    if query.sort_key == "product":  # assets without a product last, whichever the direction
+        order.insert(0, Asset.product == "")
+    return order
+
+
 def list_assets(
     session: Session,
     role: Role | str,
+    query: LibraryQuery | None = None,
     *,
-    kind: str | None = None,
-    status: str | None = None,
-    owner_id: int | None = None,
     page: int = 1,
     per_page: int = 25,
+    today: date | None = None,
 ) -> AssetPage:
-    stmt = visible_assets(role)
-    if kind:
-        stmt = stmt.where(Asset.kind == kind)
-    if status:
-        stmt = stmt.where(Asset.status == status)
-    if owner_id:
-        stmt = stmt.where(Asset.owner_id == owner_id)
+    """One page of the assets a role may see, filtered and ordered as ``query`` says."""
+    query = query or LibraryQuery()
+    today = today or date.today()
+    stmt = visible_assets(role).join(User, User.id == Asset.owner_id)
+    if query.kind:
+        stmt = stmt.where(Asset.kind == query.kind)
+    if query.status:
+        stmt = stmt.where(Asset.status == query.status)
+    if query.owner_id:
+        stmt = stmt.where(Asset.owner_id == query.owner_id)
+    if query.product:
+        stmt = stmt.where(Asset.product == query.product)
+    if query.freshness:
+        stmt = stmt.where(_freshness_filter(query.freshness, today))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     page = max(1, page)
-    items = session.scalars(
-        stmt.options(joinedload(Asset.current_version), joinedload(Asset.owner))
-        .order_by(Asset.updated_at.desc(), Asset.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).unique()
-    return AssetPage(list(items), total, page, per_page)
+    items = list(
+        session.scalars(
+            stmt.options(joinedload(Asset.current_version), joinedload(Asset.owner))
+            .order_by(*_order(query))
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+        ).unique()
+    )
+    flags = open_flag_counts(session, [a.id for a in items])
+    states = {
+        a.id: freshness(a.next_review_on, flags.get(a.id, 0), today) for a in items if a.status == AssetStatus.PUBLISHED
+    }
+    return AssetPage(items, total, page, per_page, flags, states)
 
 
 def recent_assets(session: Session, role: Role | str, limit: int = 10) -> list[Asset]:
     return list_assets(session, role, page=1, per_page=limit).items
+
+
+def library_choices(session: Session, role: Role | str) -> tuple[list[tuple[int, str]], list[str]]:
+    """The owners and the products of the assets a role may see, for the library's filters."""
+    visible = visible_assets(role).subquery()
+    owners = session.execute(
+        select(User.id, User.display_name).where(User.id.in_(select(visible.c.owner_id))).order_by(User.display_name)
+    ).all()
+    products = session.scalars(
+        select(visible.c.product).where(visible.c.product != "").distinct().order_by(visible.c.product)
+    ).all()
+    return [(i, n) for i, n in owners], list(products)
 
 
 def status_counts(session: Session, role: Role | str) -> dict[str, int]:

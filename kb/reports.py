@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
-from kb.search.signals import freshness
+from kb.search.signals import FRESHNESS_STATES, freshness
 
-STATUSES = ("fresh", "review_due", "overdue", "flagged")
+STATUSES = FRESHNESS_STATES
 NO_TEXT = (ExtractionStatus.EMPTY, ExtractionStatus.FAILED)
 
 

@@ -13,6 +13,7 @@ from kb.api.serialize import asset_json, version_json
 from kb.errors import N_, ValidationError
 from kb.models import ASSET_KINDS, AssetStatus, Role
 from kb.publishing import AssetFields, FileUpload, Published, parse_tags
+from kb.search.signals import FRESHNESS_STATES
 from kb.web import downloads
 from kb.web.access import requires
 from kb.web.context import db_session, get_publisher
@@ -85,15 +86,35 @@ def list_assets() -> Any:
     status = request.args.get("status") or None
     if status and status not in set(AssetStatus):
         raise ValidationError(N_("Unknown status %(status)s."), field="status", status=status[:20])
+    freshness = request.args.get("freshness") or None
+    if freshness and freshness not in FRESHNESS_STATES:
+        raise ValidationError(
+            N_("Choose a freshness: %(states)s."), field="freshness", states=", ".join(FRESHNESS_STATES)
+        )
+    sort = request.args.get("sort") or assets.DEFAULT_SORT
+    if assets.parse_sort(sort) is None:
+        names = ", ".join(assets.LIBRARY_SORTS)
+        raise ValidationError(N_("Sort by one of %(sorts)s, with - before it to reverse."), field="sort", sorts=names)
+    query = assets.LibraryQuery(
+        kind=kind,
+        status=status,
+        owner_id=_int("owner_id", request.args.get("owner_id")),
+        product=request.args.get("product") or None,
+        freshness=freshness,
+        sort=sort,
+    )
     per_page = min(_int("per_page", request.args.get("per_page"), default=25) or 25, MAX_PER_PAGE)
     page = _int("page", request.args.get("page"), default=1) or 1
-    result = assets.list_assets(db_session(), current_user.role, kind=kind, status=status, page=page, per_page=per_page)
+    result = assets.list_assets(db_session(), current_user.role, query, page=page, per_page=per_page)
     return jsonify(
         {
             "total": result.total,
             "page": result.page,
             "per_page": result.per_page,
-            "items": [asset_json(a) for a in result.items],
+            "items": [
+                {**asset_json(a), "freshness": result.freshness.get(a.id), "open_flags": result.open_flags.get(a.id, 0)}
+                for a in result.items
+            ],
         }
     )
 

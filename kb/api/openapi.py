@@ -170,10 +170,15 @@ SPEC: dict[str, Any] = {
         },
         "/api/v1/assets": {
             "get": {
-                "summary": "Assets you may see, newest first",
+                "summary": "Assets you may see, the latest change first (sort: updated, title, product, owner, "
+                "review; -name reverses); each with its freshness (published ones) and open flags",
                 "parameters": [
                     _param("kind"),
                     _param("status"),
+                    _param("owner_id", schema_type="integer"),
+                    _param("product"),
+                    _param("freshness"),
+                    _param("sort"),
                     _param("page", schema_type="integer"),
                     _param("per_page", schema_type="integer"),
                 ],  # fmt: skip

@@ -23,6 +23,8 @@ from kb.models import Asset, FlagStatus, Rating, StaleFlag
 #: Review due this many days ahead counts as "review due".
 REVIEW_DUE_DAYS = 14
 FRESH = "fresh"
+#: The freshness states, from the best to the worst.
+FRESHNESS_STATES = (FRESH, "review_due", "overdue", "flagged")
 
 
 def freshness(next_review_on: date, open_flags: int, today: date) -> str:

@@ -17,6 +17,7 @@ from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
 from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
 from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
+from kb.search.signals import FRESHNESS_STATES
 from kb.web import downloads
 from kb.web import feedback as feedback_views
 from kb.web.access import requires
@@ -111,11 +112,30 @@ def accepted_types() -> str:
 
 @bp.get("")
 def index() -> Any:
-    kind = request.args.get("kind") if request.args.get("kind") in ASSET_KINDS else None
-    status = request.args.get("status") if request.args.get("status") in set(AssetStatus) else None
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    result = assets.list_assets(db_session(), current_user.role, kind=kind, status=status, page=page)
-    return render_template("assets/index.html", result=result, kind=kind, status=status, kinds=ASSET_KINDS)
+    session = db_session()
+    args = request.args
+    owners, products = assets.library_choices(session, current_user.role)
+    owner_id = args.get("owner", type=int)
+    query = assets.LibraryQuery(
+        kind=args.get("kind") if args.get("kind") in ASSET_KINDS else None,
+        status=args.get("status") if args.get("status") in set(AssetStatus) else None,
+        owner_id=owner_id if owner_id in {i for i, _ in owners} else None,
+        product=args.get("product") if args.get("product") in products else None,
+        freshness=args.get("freshness") if args.get("freshness") in FRESHNESS_STATES else None,
+        sort=assets.parse_sort(args.get("sort")) or assets.DEFAULT_SORT,
+    )
+    page = min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    result = assets.list_assets(session, current_user.role, query, page=page)
+    return render_template(
+        "assets/index.html",
+        result=result,
+        query=query,
+        kinds=ASSET_KINDS,
+        owners=owners,
+        products=products,
+        freshness_states=FRESHNESS_STATES,
+        sorts=assets.LIBRARY_SORTS,
+    )
 
 
 # --- new asset ---------------------------------------------------------------------------------------------
