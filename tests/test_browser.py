@@ -449,3 +449,50 @@ def test_a_misspelt_search_is_corrected_and_a_synonym_added_on_the_page_works_at
     assert "the search read its beginning" in page.content()  # 4,000 characters are read, and it says so
     _shot(page, "search-long-text")
     SearchIndex.close_all()
+
+
+def test_on_a_phone_the_page_starts_near_the_top_and_the_menu_opens_on_a_tap(
+    live_server: str, page, make_user, app
+) -> None:
+    from publishing_helpers import fields, publisher_for, text_upload, worker_for
+
+    owner = make_user("marketing", display_name="Мария Смирнова")
+    sales = make_user("sales", display_name="Иван Петров")
+    publisher = publisher_for(app)
+    for n in range(6):
+        publisher.create_asset(
+            owner.id,
+            fields(owner, title=f"Каталог насосов {n}", product=f"Насосы {n % 2}"),
+            text_upload(f"# Насосы {n}\n\nНасос для водоканала, подача {n * 10} м³/ч.\n\n" + "Описание. " * 80),
+        )
+    worker_for(app).run_until_idle()
+    _sign_in(page, live_server, sales.email)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server}/")
+    header = page.locator(".site-header").bounding_box()
+    assert header is not None and header["height"] <= 80, header  # was 380 of 844 px
+    assert not page.locator(".main-nav").is_visible()
+    page.click(".menu-toggle")
+    assert page.locator(".main-nav").is_visible() and page.locator(".menu-toggle").get_attribute("aria-expanded") == "true"
+    _shot(page, "phone-menu-open")
+    page.click(".main-nav >> text=Library")
+    page.wait_for_url(f"{live_server}/assets")
+
+    page.goto(f"{live_server}/search?q=насос")
+    first_hit = page.locator(".results article.result").first.bounding_box()
+    facets = page.locator("#facets").bounding_box()
+    assert first_hit is not None and facets is not None
+    assert first_hit["y"] < 844 and first_hit["y"] < facets["y"]  # results first, the filters after them
+    assert page.locator(".jump-to-facets").is_visible()
+    assert not page.locator(".site-header .search-box").is_visible()  # the page's own form is right there
+    _shot(page, "phone-search")
+
+    page.locator(".results article.result h2 a").first.click()
+    page.wait_for_load_state()
+    download = page.locator(".head-download a")
+    box = download.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 844, box  # Download in the first screen
+    _shot(page, "phone-asset")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert not download.is_visible() and page.locator(".main-nav").is_visible()  # the desktop is as it was
+    assert not page.locator(".menu-toggle").is_visible()
