@@ -473,7 +473,8 @@ def test_on_a_phone_the_page_starts_near_the_top_and_the_menu_opens_on_a_tap(
     assert header is not None and header["height"] <= 80, header  # was 380 of 844 px
     assert not page.locator(".main-nav").is_visible()
     page.click(".menu-toggle")
-    assert page.locator(".main-nav").is_visible() and page.locator(".menu-toggle").get_attribute("aria-expanded") == "true"
+    assert page.locator(".main-nav").is_visible()
+    assert page.locator(".menu-toggle").get_attribute("aria-expanded") == "true"
     _shot(page, "phone-menu-open")
     page.click(".main-nav >> text=Library")
     page.wait_for_url(f"{live_server}/assets")
