@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
@@ -9,8 +10,9 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from kb import accounts, assets
+from kb import home as home_pages
 from kb.errors import N_, ValidationError
-from kb.models import LANGUAGES
+from kb.models import LANGUAGES, Role, utcnow
 from kb.web.access import public
 from kb.web.auth import safe_next
 from kb.web.context import db_session, get_db
@@ -21,11 +23,18 @@ bp = Blueprint("main", __name__)
 
 @bp.get("/")
 def home() -> Any:
+    """Everyone's home: their own work first (by role), then what changed in the library lately."""
+    session = db_session()
     role = current_user.role
+    user = current_user.user
+    today = date.today()
+    marketing = current_user.can(Role.MARKETING)
     return render_template(
         "home.html",
-        recent=assets.recent_assets(db_session(), role),
-        counts=assets.status_counts(db_session(), role),
+        recent=assets.recent_assets(session, role),
+        counts=assets.status_counts(session, role),
+        work=home_pages.marketing_home(session, user, today) if marketing else None,
+        mine=None if marketing else home_pages.sales_home(session, user, today, utcnow()),
     )
 
 
