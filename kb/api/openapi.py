@@ -541,7 +541,9 @@ SPEC["paths"].update(
         },
         "/api/v1/synonyms.csv": {
             "get": {
-                "summary": "Every group as CSV (UTF-8 with BOM): a row per group, an entry per column",
+                "summary": "Every group as CSV (UTF-8 with BOM): a row per group, an entry per column; "
+                "`delimiter` is `,` (the default) or `;`",
+                "parameters": [_param("delimiter")],
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_ERRORS},
             }
         },
