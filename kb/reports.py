@@ -2,16 +2,18 @@
 
 ``staleness`` reads every published asset with its owner, current version and open flags in a fixed number
 of queries and computes the tiles (counts per freshness status, assets without text, the fresh share), the
-breakdowns by owner, kind, product and segment (worst first) and the full list. ``to_csv``, ``to_markdown`` and
-``to_json`` serve the CLI, the API and the downloads; they know nothing of Flask.
+breakdowns by owner, kind, product and segment (worst first) and the full list. ``to_csv``, ``to_xlsx``,
+``to_markdown`` and ``to_json`` serve the CLI, the API and the downloads; they know nothing of Flask. The JSON and
+the default CSV speak in codes (``kind=catalog``, ``freshness=flagged``); a download for people gets its headers
+and values in the reader's language through ``Labels``, which the web layer fills from its translations.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -182,30 +184,73 @@ COLUMNS = (
 )
 
 
-def _cells(row: ReportRow) -> list[Any]:
-    values = asdict(row)
-    values["segments"] = ", ".join(row.segments)
-    values["last_version_on"] = row.last_version_on.isoformat()
-    values["next_review_on"] = row.next_review_on.isoformat()
-    values["has_text"] = "yes" if row.has_text else "no"
-    values["version"] = row.version if row.version is not None else ""
-    return [values[column] for column in COLUMNS]
+@dataclass(frozen=True)
+class Labels:
+    """How a download reads: the column headers, the words for kinds, statuses and yes/no, the sheet's name and
+    its date format. The default is the codes themselves, as programs want them; the web layer fills one in the
+    reader's language for the page's downloads."""
+
+    headers: Mapping[str, str] = field(default_factory=lambda: {column: column for column in COLUMNS})
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    yes: str = "yes"
+    no: str = "no"
+    sheet: str = "staleness"
+    date_format: str = "yyyy-mm-dd"
+
+
+CODES = Labels()
+
+
+def _values(row: ReportRow, labels: Labels) -> list[Any]:
+    """A row for a spreadsheet: numbers as numbers, dates as dates, codes in the labels' words."""
+    return [
+        row.asset_id,
+        row.title,
+        labels.kinds.get(row.kind, row.kind),
+        row.product,
+        ", ".join(row.segments),
+        row.owner,
+        row.version,
+        row.last_version_on,
+        row.next_review_on,
+        labels.statuses.get(row.freshness, row.freshness),
+        row.days_overdue,
+        row.open_flags,
+        labels.yes if row.has_text else labels.no,
+    ]  # in the order of COLUMNS
 
 
 def _safe(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula (titles are typed by people)."""
+    """A CSV cell a spreadsheet will not run as a formula (titles and names are typed by people)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
 
-def to_csv(report: StalenessReport) -> str:
-    """The list as CSV with a header row; the caller encodes it (UTF-8 with a BOM opens right in Excel)."""
+def _plain(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()  # Excel reads ISO dates as dates whatever its locale
+    return value
+
+
+def _cells(row: ReportRow) -> list[Any]:
+    """A row in codes, dates as ISO text: what the JSON carries."""
+    return [_plain(value) for value in _values(row, CODES)]
+
+
+def to_csv(report: StalenessReport, labels: Labels = CODES, delimiter: str = ",") -> str:
+    """The list as CSV with a header row; the caller encodes it (UTF-8 with a BOM opens right in Excel).
+
+    With the default labels the header and the values are codes (``has_text`` is ``yes``/``no``).
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([_safe(labels.headers.get(column, column)) for column in COLUMNS])
     for row in report.rows:
-        writer.writerow([_safe(cell) for cell in _cells(row)])
+        writer.writerow([_safe(_plain(cell)) for cell in _values(row, labels)])
     return buffer.getvalue()
 
 
@@ -304,18 +349,57 @@ def overdue_buckets(report: StalenessReport) -> list[Bucket]:
     return _bucket([r.days_overdue for r in report.rows], OVERDUE_BUCKETS)
 
 
-def to_xlsx(report: StalenessReport, headers: list[str] | None = None) -> bytes:
-    """The list as an Excel workbook: one sheet, a header row, dates as dates, Cyrillic intact."""
-    from openpyxl import Workbook
+MAX_COLUMN_WIDTH = 60
 
+
+def _width(value: Any, date_format: str) -> int:
+    if isinstance(value, date):
+        return len(date_format)
+    return len(str(value)) if value is not None else 0
+
+
+def to_xlsx(report: StalenessReport, labels: Labels = CODES, asset_url: Callable[[int], str] | None = None) -> bytes:
+    """The list as an Excel workbook, ready to work with: a bold header row that stays in view, a filter on every
+    column, widths that fit the content (up to ``MAX_COLUMN_WIDTH``), numbers and dates as such, and each title a
+    link to ``asset_url(asset_id)`` when given. Text is always text: a title "=1+1" is not run as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    header = [labels.headers.get(column, column) for column in COLUMNS]
+    table = [_values(row, labels) for row in report.rows]
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("staleness")
-    sheet.append(headers or list(COLUMNS))
-    for row in report.rows:
-        cells = _cells(row)
-        cells[COLUMNS.index("last_version_on")] = row.last_version_on
-        cells[COLUMNS.index("next_review_on")] = row.next_review_on
-        sheet.append([_safe(cell) for cell in cells])
+    sheet = workbook.create_sheet(labels.sheet[:31])  # Excel's limit for a sheet's name
+    for index, column in enumerate(zip(header, *table, strict=True), start=1):
+        fitted = max(_width(value, labels.date_format) for value in column) + 2
+        sheet.column_dimensions[get_column_letter(index)].width = min(fitted, MAX_COLUMN_WIDTH)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(table) + 1}"
+
+    def cell(value: Any, **style: Any) -> WriteOnlyCell:
+        made = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str):
+            made.data_type = "s"  # openpyxl would take "=..." for a formula
+        for name, setting in style.items():
+            setattr(made, name, setting)
+        return made
+
+    bold = Font(bold=True)
+    sheet.append([cell(text, font=bold) for text in header])
+    title_at = COLUMNS.index("title")
+    for row, values in zip(report.rows, table, strict=True):
+        cells: list[Any] = []
+        for index, value in enumerate(values):
+            if isinstance(value, date):
+                cells.append(cell(value, number_format=labels.date_format))
+            elif index == title_at and asset_url is not None:
+                cells.append(cell(value, hyperlink=asset_url(row.asset_id), style="Hyperlink"))
+            elif isinstance(value, str) and value.startswith("="):
+                cells.append(cell(value))
+            else:
+                cells.append(value)
+        sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -162,13 +162,17 @@ def delete(db: Database, actor_id: int, group_id: int) -> None:
 EXPORT_NAME = "synonyms.csv"
 
 
-def export_csv(session: Session) -> str:
-    """Every group as a CSV row of its entries (UTF-8 with a BOM, for spreadsheets; comma-separated)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    for group in groups(session):
-        writer.writerow([_cell(entry) for entry in group.entries])
-    return "\ufeff" + out.getvalue()
+def export_csv(session: Session, delimiter: str = ",") -> str:
+    """Every group as a CSV row of its entries, UTF-8 with a BOM for spreadsheets; ``delimiter`` is ``,`` or ``;``
+    (what Russian Excel splits by). An entry holding either is quoted, so ``parse_csv`` tells them apart."""
+    rows = (delimiter.join(_quoted(_cell(entry)) for entry in group.entries) for group in groups(session))
+    return "\ufeff" + "".join(row + "\n" for row in rows)
+
+
+def _quoted(entry: str) -> str:
+    if any(char in entry for char in ',;"'):
+        return '"' + entry.replace('"', '""') + '"'
+    return entry
 
 
 _FORMULA_START = ("=", "+", "-", "@")
@@ -177,6 +181,14 @@ _FORMULA_START = ("=", "+", "-", "@")
 def _cell(entry: str) -> str:
     """An entry a spreadsheet will not run as a formula; ``parse_csv`` takes the quote off again."""
     return "'" + entry if entry.startswith(_FORMULA_START) else entry
+
+
+def _delimiter(text: str) -> str:
+    """``;`` or ``,``, whichever separates more fields outside quotes; ``;`` on a tie, as an entry is more likely
+    to hold a comma ("коммерческое предложение, КП") than a semicolon."""
+    outside = text.split('"')[::2]
+    semicolons, commas = (sum(part.count(char) for part in outside) for char in ";,")
+    return ";" if semicolons and semicolons >= commas else ","
 
 
 def parse_csv(data: bytes) -> list[list[str]]:
@@ -189,7 +201,7 @@ def parse_csv(data: bytes) -> list[list[str]]:
         raise ValidationError(N_("The file is not UTF-8 text: save it as CSV UTF-8."), field="file") from None
     if "\x00" in text:
         raise ValidationError(N_("The file is not a CSV text file."), field="file")
-    delimiter = ";" if text.count(";") > text.count(",") else ","
+    delimiter = _delimiter(text)
     rows = []
     for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
         if not any(cell.strip() for cell in row):

@@ -388,7 +388,7 @@ def test_marketing_opens_the_report_filters_by_owner_and_downloads_the_csv(
         page.click("text=Download CSV")
     path = download_info.value.path()
     rows = list(csv.DictReader(io.StringIO(Path(path).read_bytes().decode("utf-8-sig"))))
-    assert [r["title"] for r in rows] == ["Презентация KX"] and rows[0]["owner"] == "Андрей Волков"
+    assert [r["Asset"] for r in rows] == ["Презентация KX"] and rows[0]["Owner"] == "Андрей Волков"
 
 
 def test_a_misspelt_search_is_corrected_and_a_synonym_added_on_the_page_works_at_once(

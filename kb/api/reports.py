@@ -12,7 +12,7 @@ from kb.api import bp
 from kb.errors import N_, ValidationError
 from kb.models import ASSET_KINDS
 from kb.web.context import db_session
-from kb.web.downloads import csv_response
+from kb.web.downloads import csv_delimiter, csv_response
 
 
 def report_filters(args: Any) -> reports.ReportFilters:
@@ -46,8 +46,11 @@ def staleness_json() -> Any:
 
 @bp.get("/reports/staleness.csv")
 def staleness_csv() -> Any:
+    """The list for programs: codes in the header and the values, ',' unless ``?delimiter=;`` asks otherwise (the
+    page's download, ``/reports/staleness.csv``, is the one in the reader's words)."""
+    delimiter = csv_delimiter(request.args, ",")
     report = _report()
     # A byte-order mark so Excel reads UTF-8 (Cyrillic) correctly; LibreOffice ignores it.
-    body = "\ufeff" + reports.to_csv(report)
+    body = "\ufeff" + reports.to_csv(report, delimiter=delimiter)
     filename = f"kb-staleness-{report.today.isoformat()}.csv"
     return csv_response(body, filename)

@@ -13,7 +13,7 @@ from kb.errors import N_, ValidationError
 from kb.models import Role
 from kb.web.access import requires
 from kb.web.context import db_session, get_db
-from kb.web.downloads import csv_response
+from kb.web.downloads import csv_delimiter, csv_response
 
 
 def _group_json(group: synonyms.Group) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def delete_synonyms(group_id: int) -> Any:
 
 @bp.get("/synonyms.csv")
 def export_synonyms() -> Any:
-    return csv_response(synonyms.export_csv(db_session()), synonyms.EXPORT_NAME)
+    return csv_response(synonyms.export_csv(db_session(), csv_delimiter(request.args, ",")), synonyms.EXPORT_NAME)
 
 
 @bp.post("/synonyms/import")

@@ -1,11 +1,14 @@
-"""The staleness report page, with its CSV and XLSX downloads: the same figures as the CLI and the API."""
+"""The staleness report page, with its CSV and XLSX downloads: the same figures as the CLI and the API, the
+downloads in the reader's words (headers, kinds, statuses) where the API keeps the codes."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from kb import analytics, reports
@@ -13,9 +16,12 @@ from kb.api.reports import report_filters
 from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, Role, User
 from kb.web.access import requires
 from kb.web.context import db_session, get_db
+from kb.web.downloads import csv_delimiter, csv_response, excel_delimiter
+from kb.web.templating import freshness_label, kind_label
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 100
+FILTERS = ("owner", "kind", "product", "segment", "freshness")
 
 
 def _report() -> reports.StalenessReport:
@@ -35,7 +41,8 @@ def staleness() -> Any:
         .where(User.id.in_(select(Asset.owner_id).where(Asset.status == AssetStatus.PUBLISHED)))
         .order_by(User.display_name)
     ).all()
-    args = {k: v for k, v in request.args.items() if v and k != "page"}
+    # Only the filters travel into the links: another name (``endpoint``, ``delimiter``) would reach url_for.
+    args = {k: v for k in FILTERS if (v := request.args.get(k))}
     return render_template(
         "reports/staleness.html",
         report=report,
@@ -51,6 +58,7 @@ def staleness() -> Any:
         owners=owners,
         statuses=reports.STATUSES,
         trend=reports.fresh_trend(session, date.today()),
+        csv_delimiter=excel_delimiter(),
     )
 
 
@@ -94,11 +102,59 @@ def mark_gap() -> Any:
     return redirect(url_for("reports.content", days=request.form.get("days") or None, _anchor="gaps"))
 
 
+#: The date format of the XLSX download's date cells, per language (the other: ISO, which no reader misreads).
+DATE_FORMATS = {"ru": "dd.mm.yyyy"}
+
+
+def export_labels() -> reports.Labels:
+    """The downloads' headers and words in the reader's language."""
+    headers = {
+        "asset_id": _("Number"),
+        "title": _("Asset"),
+        "kind": _("Kind"),
+        "product": _("Product"),
+        "segments": _("Segments"),
+        "owner": _("Owner"),
+        "version": _("Version"),
+        "last_version_on": _("Last version"),
+        "next_review_on": _("Next review"),
+        "freshness": _("Freshness"),
+        "days_overdue": _("Days overdue"),
+        "open_flags": _("Open flags"),
+        "has_text": _("Searchable text"),
+    }
+    locale = get_locale()
+    return reports.Labels(
+        headers=headers,
+        kinds={kind: kind_label(kind) for kind in ASSET_KINDS},
+        statuses={status: freshness_label(status) for status in reports.STATUSES},
+        yes=_("yes"),
+        no=_("no"),
+        sheet=_("Staleness report"),
+        date_format=DATE_FORMATS.get(locale.language if locale else "", "yyyy-mm-dd"),
+    )
+
+
+@bp.get("/staleness.csv")
+def staleness_csv() -> Any:
+    """The list for a spreadsheet: the reader's words, UTF-8 with a byte-order mark, and the delimiter their
+    Excel splits by on a double click (``?delimiter=`` chooses)."""
+    delimiter = csv_delimiter(request.args, excel_delimiter())
+    report = _report()
+    body = "\ufeff" + reports.to_csv(report, export_labels(), delimiter)
+    return csv_response(body, f"kb-staleness-{report.today.isoformat()}.csv")
+
+
+def _asset_url(asset_id: int) -> str:
+    """The asset's page as the reader reached kb (a link that works from the saved file too)."""
+    return url_for("assets.show", asset_id=asset_id, _external=True)
+
+
 @bp.get("/staleness.xlsx")
 def staleness_xlsx() -> Any:
     report = _report()
     return Response(
-        reports.to_xlsx(report),
+        reports.to_xlsx(report, export_labels(), asset_url=_asset_url),
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="kb-staleness-{report.today.isoformat()}.xlsx"'},
     )

@@ -14,7 +14,7 @@ from kb.errors import DomainError
 from kb.models import Role
 from kb.web.access import requires
 from kb.web.context import db_session, get_db
-from kb.web.downloads import csv_response
+from kb.web.downloads import csv_delimiter, csv_response, excel_delimiter
 from kb.web.i18n import translate_error
 
 bp = Blueprint("synonyms", __name__, url_prefix="/synonyms")
@@ -88,4 +88,5 @@ def import_csv() -> Any:
 @bp.get("/export.csv")
 @requires(Role.MARKETING)
 def export_csv() -> Any:
-    return csv_response(synonyms.export_csv(db_session()), synonyms.EXPORT_NAME)
+    delimiter = csv_delimiter(request.args, excel_delimiter())  # opens in columns with a double click
+    return csv_response(synonyms.export_csv(db_session(), delimiter), synonyms.EXPORT_NAME)
