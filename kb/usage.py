@@ -44,6 +44,14 @@ def record(
         return event.id
 
 
+def search_text(session: Session, search_id: int, user_id: int) -> str | None:
+    """What this person typed in their search ``search_id``; None for someone else's search or no such one."""
+    event = session.get(UsageEvent, search_id)
+    if event is None or event.kind != UsageKind.SEARCH or event.user_id != user_id:
+        return None
+    return event.query
+
+
 def counts_for_asset(session: Session, asset_id: int, days: int = 30, now: datetime | None = None) -> dict[str, int]:
     """Views and downloads of an asset in the last ``days`` days."""
     since = (now or utcnow()) - timedelta(days=days)

@@ -2,7 +2,8 @@
 
 ``get_backend(index_dir)`` gives the configured backend (``KB_SEARCH_BACKEND``: ``whoosh``, the embedded
 default, or ``memory`` for fast tests), one per index directory and process; ``reset_backend()`` forgets
-them. ``search(backend, request, session=...)`` runs a search (``service``); query planning (``planner``:
+them. ``search(backend, request, session=...)`` runs a search (``service``); ``searched_terms`` and ``marked_spans``
+mark a search's words in a whole text (``marking``); query planning (``planner``:
 analysis, codes, synonyms) and correction (``correction``) are shared by every backend.
 """
 
@@ -22,6 +23,7 @@ from kb.search.backend import (
     SearchRequest,
     SearchResults,
 )
+from kb.search.marking import marked_spans, searched_terms
 from kb.search.service import search
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ __all__ = [
     "SearchResults",
     "backend_of",
     "get_backend",
+    "marked_spans",
     "reset_backend",
+    "searched_terms",
     "search",
 ]

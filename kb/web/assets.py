@@ -11,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, changes, usage
+from kb import analytics, assets, changes, search, usage
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
@@ -244,16 +244,17 @@ def render_asset_page(
     if wanted is not None and not 1 <= wanted < MAX_ID:
         abort(404)
     shown_id = assets.get_version(session, asset.id, wanted).id if wanted is not None else asset.current_version_id
+    search_id = request.args.get("s", type=int)
+    search_id = search_id if search_id is not None and 0 < search_id < MAX_ID else None
     if status == 200:
         # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
-        search_id = request.args.get("s", type=int)
         usage.record(
             get_db(),
             UsageKind.VIEW,
             user_id=current_user.id,
             asset_id=asset.id,
             version_id=shown_id,
-            search_id=search_id if search_id is not None and 0 < search_id < MAX_ID else None,
+            search_id=search_id,
         )
         asset = assets.get_asset(session, asset_id, current_user.role)
     history = assets.versions(session, asset.id)
@@ -263,9 +264,12 @@ def render_asset_page(
     if shown is not None and _base_type(shown.media_type) == MARKDOWN:
         text = _stored_text(shown.sha256, shown.media_type)
         rendered = markdown_to_html(text) if text is not None else None
+    searched = usage.search_text(session, search_id, current_user.id) if search_id is not None else None
     return render_template(
         "assets/show.html",
         asset=asset,
+        searched=searched,
+        searched_terms=search.searched_terms(searched, session) if searched else frozenset(),
         replacement=session.get(Asset, asset.replaced_by_id) if asset.replaced_by_id else None,
         # Written in kb: the text can be edited here; a PDF or a deck gets a new file instead.
         current_is_markdown=bool(asset.current_version and _base_type(asset.current_version.media_type) == MARKDOWN),

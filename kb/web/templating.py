@@ -162,6 +162,7 @@ def has_endpoint(endpoint: str) -> bool:
 def init_app(app: Flask) -> None:
     from kb.feedback import REASONS
     from kb.web.feedback_labels import flag_reason_label, notification_text, queue_reason_text
+    from kb.web.page_text import marked, marked_html, sheet_table
 
     app.jinja_env.globals.update(
         flag_reason_label=flag_reason_label,
@@ -186,4 +187,7 @@ def init_app(app: Flask) -> None:
         date_text=date_text,
         datetime_text=datetime_text,
         password_min_length=PASSWORD_MIN_LENGTH,
+        marked=marked,
+        marked_html=marked_html,
+        sheet_table=sheet_table,
     )
