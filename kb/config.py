@@ -38,6 +38,7 @@ SETTINGS: dict[str, str] = {
     "KB_SMTP_PASSWORD": "mail server password",
     "KB_SMTP_STARTTLS": "upgrade the mail connection with STARTTLS (1 or 0)",
     "KB_MAIL_FROM": "sender address of e-mail notifications",
+    "KB_PASSWORD_RESET_HOURS": "how long a password reset link sent by e-mail works, in hours",
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
 }
 
@@ -73,6 +74,7 @@ class Settings:
     testing: bool = False
     search_backend: str = "whoosh"
     timezone: str = "Europe/Moscow"
+    password_reset_hours: int = 1
 
 
 def _timezone(name: str, raw: Any) -> str:
@@ -198,6 +200,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         testing=bool(source.get("TESTING", False)),
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
+        password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
     )
 
 
