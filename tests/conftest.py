@@ -140,6 +140,11 @@ def mail_app(instance_dir: Path, smtp: tuple[Inbox, int]) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def mail_client(mail_app: Flask) -> FlaskClient:
+    return mail_app.test_client()
+
+
+@pytest.fixture
 def db(app: Flask) -> Database:
     return app.extensions["kb_db"]
 
@@ -203,7 +208,7 @@ def signed_in(make_user: Callable[..., User], client: FlaskClient, auth: Auth) -
 
 
 #: Fixtures that drive the web application through Flask's test client: a test using one is marked ``web``.
-_WEB_FIXTURES = {"client", "auth", "signed_in"}
+_WEB_FIXTURES = {"client", "auth", "signed_in", "mail_client"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from conftest import PASSWORD
+from conftest import PASSWORD, Auth, csrf_from
 from kb import accounts, password_reset
 from kb.errors import Gone, NotFound, Throttled, ValidationError
 from kb.models import Job, LoginAttempt, LoginSession, PasswordResetRequest, User
@@ -287,3 +287,182 @@ def test_deactivation_ends_the_link(mail_app, mail_db, smtp, person) -> None:
     with pytest.raises(Gone) as caught:
         password_reset.reset_password(mail_db, token, NEW_PASSWORD)
     assert caught.value.message == password_reset.DEAD_LINK
+
+
+# --- the pages ---------------------------------------------------------------------------------------------------
+
+
+def _ask(client, email: str, *, headers: dict[str, str] | None = None):
+    token = csrf_from(client.get("/password/forgot", headers=headers).get_data(as_text=True))
+    return client.post("/password/forgot", data={"csrf_token": token, "email": email}, headers=headers)
+
+
+def _set(client, path: str, password: str, confirm: str | None = None):
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    return client.post(path, data={"csrf_token": token, "new_password": password, "confirm": confirm or password})
+
+
+def test_forgot_password_end_to_end(mail_app, mail_client, smtp, person) -> None:
+    inbox, _port = smtp
+    english = {"Accept-Language": "en"}
+    login = mail_client.get("/login", headers=english).get_data(as_text=True)
+    assert 'href="/password/forgot"' in login and "Forgot your password?" in login
+
+    asked = _ask(mail_client, "Anna@Example.com", headers=english)
+    assert asked.status_code == 303 and asked.headers["Location"] == "/password/forgot/sent"
+    sent = mail_client.get("/password/forgot/sent", headers=english)
+    assert sent.status_code == 200 and "It works once, within 1 hour." in sent.get_data(as_text=True)
+    assert inbox.messages == []  # the worker writes the mail, not the request
+    worker_for(mail_app).run_until_idle()
+    [mail] = inbox.messages
+    assert mail["To"] == person.email and mail["Subject"] == "Set a new password for kb"  # the page's language
+    path = "/password/reset/" + _link_token(mail)
+
+    # Someone signed in as Anna elsewhere.
+    elsewhere = Auth(mail_app.test_client())
+    assert elsewhere.login(person.email).status_code == 302
+
+    page = mail_client.get(path, headers=english)
+    assert page.status_code == 200 and person.email in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
+    differ = _set(mail_client, path, NEW_PASSWORD, "something else entirely")
+    assert differ.status_code == 400 and "The passwords differ." in differ.get_data(as_text=True)
+    done = _set(mail_client, path, NEW_PASSWORD)
+    assert done.status_code == 303 and done.headers["Location"] == "/login"
+    assert "Your new password is set" in mail_client.get("/login", headers=english).get_data(as_text=True)
+
+    assert elsewhere.client.get("/profile").status_code == 302  # that sign-in has ended
+    auth = Auth(mail_client)
+    assert auth.login(person.email, PASSWORD).status_code == 401
+    assert auth.login(person.email, NEW_PASSWORD).status_code == 302
+    used = mail_client.get(path, headers=english)
+    assert used.status_code == 410
+    html = used.get_data(as_text=True)
+    assert "This password reset link has already been used." in html and 'href="/password/forgot"' in html
+    again = mail_client.post(path, data={"csrf_token": csrf_from(html), "new_password": "x" * 12, "confirm": "x" * 12})
+    assert again.status_code == 410
+
+
+def test_setting_the_password_needs_a_csrf_token(mail_app, mail_client, smtp, person) -> None:
+    path = "/password/reset/" + _mailed_token(mail_app, smtp, person.email)
+    refused = mail_client.post(path, data={"new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert refused.status_code == 400 and "security token" in refused.get_data(as_text=True)
+    assert _set(mail_client, path, NEW_PASSWORD).status_code == 303  # the link still works
+
+
+def test_a_short_password_is_refused_on_the_page_and_the_link_keeps_working(
+    mail_app, mail_client, smtp, person
+) -> None:
+    path = "/password/reset/" + _mailed_token(mail_app, smtp, person.email)
+    short = _set(mail_client, path, "short")
+    assert short.status_code == 400
+    html = short.get_data(as_text=True)
+    assert "Field must be between 10 and 1024 characters long." in html and 'id="new_password-error"' in html
+    assert _set(mail_client, path, NEW_PASSWORD).status_code == 303
+
+
+def test_the_link_ends_a_temporary_password_and_signs_out_this_browser(mail_app, mail_client, smtp, person) -> None:
+    accounts.set_temporary_password(mail_db := mail_app.extensions["kb_db"], person.id, "temporary password 1")
+    auth = Auth(mail_client)
+    assert auth.login(person.email, "temporary password 1").status_code == 302
+    assert mail_client.get("/").status_code == 303  # sent to choose a password first
+    path = "/password/reset/" + _mailed_token(mail_app, smtp, person.email)
+    assert mail_client.get(path).status_code == 200  # open while the password is temporary
+    assert _set(mail_client, path, NEW_PASSWORD).status_code == 303
+    assert mail_client.get("/").status_code == 302  # signed out here too
+    assert auth.login(person.email, NEW_PASSWORD).headers["Location"] == "/"
+    assert mail_client.get("/").status_code == 200
+    with mail_db.session() as session:
+        assert session.get(User, person.id).must_change_password is False
+
+
+def test_the_answer_is_the_same_whether_the_account_exists(mail_app, mail_client, smtp, person) -> None:
+    admin = accounts.create_user(mail_app.extensions["kb_db"], "admin@example.com", PASSWORD, "admin")
+    gone = accounts.create_user(mail_app.extensions["kb_db"], "gone@example.com", PASSWORD, "sales")
+    accounts.set_active(mail_app.extensions["kb_db"], gone.id, False, actor_id=admin.id)
+    answers = []
+    for email in (person.email, "nobody@example.com", gone.email):
+        response = _ask(mail_client, email)
+        page = mail_client.get(response.headers["Location"])
+        # CSRF tokens carry the time they were signed at: the rest of the page must be the same.
+        text = re.sub(r'name="csrf_token" value="[^"]+"', "", page.get_data(as_text=True))
+        answers.append((response.status_code, response.headers["Location"], page.status_code, text))
+    assert answers[0] == answers[1] == answers[2]
+    assert "If an active kb account uses that address" in answers[0][3]
+    worker_for(mail_app).run_until_idle()
+    inbox, _port = smtp
+    assert [m["To"] for m in inbox.messages] == [person.email]
+
+
+def test_requests_are_throttled_the_same_for_unknown_addresses(mail_client, person) -> None:
+    for email in (person.email, "nobody@example.com"):
+        for _ in range(password_reset.MAX_REQUESTS_PER_EMAIL):
+            assert _ask(mail_client, email).status_code == 303
+        refused = _ask(mail_client, email)
+        assert refused.status_code == 429
+        assert "Too many requests for a reset link. Try again in 60 min." in refused.get_data(as_text=True)
+
+
+def test_throttling_holds_across_processes(mail_app, mail_client, instance_dir, smtp, person) -> None:
+    """Two app instances on one database (as two server processes) share the count."""
+    from conftest import app_config
+    from kb import create_app
+
+    _inbox, port = smtp
+    second = create_app(app_config(instance_dir, KB_SMTP_HOST="127.0.0.1", KB_SMTP_PORT=str(port)))
+    clients = [mail_client, second.test_client()]
+    for n in range(password_reset.MAX_REQUESTS_PER_EMAIL):
+        assert _ask(clients[n % 2], person.email).status_code == 303
+    for client in clients:
+        assert _ask(client, person.email).status_code == 429
+    second.extensions["kb_db"].dispose()
+
+
+def test_bad_requests_for_a_link_are_400s(mail_client) -> None:
+    malformed = _ask(mail_client, "not an address")
+    assert malformed.status_code == 400 and "Enter a valid e-mail address." in malformed.get_data(as_text=True)
+    empty = _ask(mail_client, "")
+    assert empty.status_code == 400
+    no_csrf = mail_client.post("/password/forgot", data={"email": "anna@example.com"})
+    assert no_csrf.status_code == 400 and "security token" in no_csrf.get_data(as_text=True)
+
+
+def test_an_expired_link_says_so_and_offers_a_new_one(mail_app, mail_client, smtp, person) -> None:
+    path = "/password/reset/" + _mailed_token(mail_app, smtp, person.email)
+    _move_back(mail_app.extensions["kb_db"], timedelta(hours=1), expiry_only=True)
+    page = mail_client.get(path, headers={"Accept-Language": "ru"})
+    assert page.status_code == 410
+    html = page.get_data(as_text=True)
+    assert "Срок действия этой ссылки для сброса пароля истёк." in html and 'href="/password/forgot"' in html
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("token", ["nonsense", "A" * 43, "A" * 3000, "%00", "..%2F..%2Fetc"])
+def test_an_unknown_link_is_a_404_page(mail_client, token: str) -> None:
+    page = mail_client.get(f"/password/reset/{token}")
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert "This password reset link is not valid." in html and 'href="/password/forgot"' in html
+    posted = mail_client.post(
+        f"/password/reset/{token}",
+        data={"csrf_token": csrf_from(html), "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
+    assert posted.status_code == 404
+
+
+def test_without_smtp_people_are_told_to_ask_an_administrator(client, db, make_user) -> None:
+    user = make_user("sales")
+    login = client.get("/login").get_data(as_text=True)
+    assert "/password/forgot" not in login and "Ask a kb administrator." in login
+    page = client.get("/password/forgot")
+    assert page.status_code == 404
+    html = page.get_data(as_text=True)
+    assert "Ask a kb administrator for a temporary password" in html and 'name="email"' not in html
+    posted = client.post("/password/forgot", data={"csrf_token": csrf_from(html), "email": user.email})
+    assert posted.status_code == 404
+    assert client.get("/password/forgot/sent").status_code == 404
+    assert _requests(db) == [] and _jobs(db) == []
+    dead = client.get("/password/reset/" + "A" * 43)
+    assert dead.status_code == 404
+    assert "Ask a kb administrator for a temporary password." in dead.get_data(as_text=True)
+    assert 'href="/password/forgot"' not in dead.get_data(as_text=True)
