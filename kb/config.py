@@ -32,7 +32,7 @@ SETTINGS: dict[str, str] = {
     "KB_SECURE_COOKIES": "send cookies only over HTTPS (set to 1 when kb is served over HTTPS)",
     "KB_TRUSTED_PROXIES": "number of reverse proxies in front of kb whose X-Forwarded-* headers to trust",
     "KB_BASE_URL": "address people open kb at, for links in e-mails",
-    "KB_SMTP_HOST": "mail server for e-mail notifications (unset: no e-mail, notifications stay in the app)",
+    "KB_SMTP_HOST": "mail server for notifications and password reset links (unset: no e-mail, no reset links)",
     "KB_SMTP_PORT": "mail server port",
     "KB_SMTP_USER": "mail server user name, when it needs one",
     "KB_SMTP_PASSWORD": "mail server password",
