@@ -37,7 +37,7 @@ SETTINGS: dict[str, str] = {
     "KB_SMTP_USER": "mail server user name, when it needs one",
     "KB_SMTP_PASSWORD": "mail server password",
     "KB_SMTP_STARTTLS": "upgrade the mail connection with STARTTLS (1 or 0)",
-    "KB_MAIL_FROM": "sender address of e-mail notifications",
+    "KB_MAIL_FROM": "sender address of e-mails (notifications, password reset links)",
     "KB_PASSWORD_RESET_HOURS": "how long a password reset link sent by e-mail works, in hours",
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
 }
