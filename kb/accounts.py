@@ -212,7 +212,7 @@ def set_temporary_password(db: Database, user_id: int, password: str | None = No
         user.password_hash = hash_password(password)
         user.must_change_password = True
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
-        session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email, LoginAttempt.succeeded.is_(False)))
+        forget_failed_sign_ins(session, user.email)
     return user, password
 
 
@@ -220,13 +220,23 @@ def set_password(db: Database, user_id: int, password: str, *, keep_session_hash
     """Changes the password and ends the user's other sign-ins (all of them unless one is named to keep)."""
     validate_password(password)
     with db.transaction() as session:
-        user = get_user(session, user_id)
-        user.password_hash = hash_password(password)
-        user.must_change_password = False
-        stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
-        if keep_session_hash is not None:
-            stmt = stmt.where(LoginSession.token_hash != keep_session_hash)
-        session.execute(stmt)
+        replace_password(session, get_user(session, user_id), password, keep_session_hash=keep_session_hash)
+
+
+def replace_password(session: Session, user: User, password: str, *, keep_session_hash: str | None = None) -> None:
+    """In the caller's transaction: the person's own password from now on (no longer temporary), and their
+    sign-ins ended (all of them unless one is named to keep). ``password`` must have been validated."""
+    user.password_hash = hash_password(password)
+    user.must_change_password = False
+    stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep_session_hash is not None:
+        stmt = stmt.where(LoginSession.token_hash != keep_session_hash)
+    session.execute(stmt)
+
+
+def forget_failed_sign_ins(session: Session, email: str) -> None:
+    """In the caller's transaction: the e-mail's failed sign-in attempts no longer count against it."""
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email, LoginAttempt.succeeded.is_(False)))
 
 
 def change_password(db: Database, user_id: int, current: str, new: str, *, session_token: str | None) -> None:

@@ -32,12 +32,13 @@ SETTINGS: dict[str, str] = {
     "KB_SECURE_COOKIES": "send cookies only over HTTPS (set to 1 when kb is served over HTTPS)",
     "KB_TRUSTED_PROXIES": "number of reverse proxies in front of kb whose X-Forwarded-* headers to trust",
     "KB_BASE_URL": "address people open kb at, for links in e-mails",
-    "KB_SMTP_HOST": "mail server for e-mail notifications (unset: no e-mail, notifications stay in the app)",
+    "KB_SMTP_HOST": "mail server for notifications and password reset links (unset: no e-mail, no reset links)",
     "KB_SMTP_PORT": "mail server port",
     "KB_SMTP_USER": "mail server user name, when it needs one",
     "KB_SMTP_PASSWORD": "mail server password",
     "KB_SMTP_STARTTLS": "upgrade the mail connection with STARTTLS (1 or 0)",
-    "KB_MAIL_FROM": "sender address of e-mail notifications",
+    "KB_MAIL_FROM": "sender address of e-mails (notifications, password reset links)",
+    "KB_PASSWORD_RESET_HOURS": "how long a password reset link sent by e-mail works, in hours",
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
 }
 
@@ -73,6 +74,7 @@ class Settings:
     testing: bool = False
     search_backend: str = "whoosh"
     timezone: str = "Europe/Moscow"
+    password_reset_hours: int = 1
 
 
 def _timezone(name: str, raw: Any) -> str:
@@ -198,6 +200,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         testing=bool(source.get("TESTING", False)),
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
+        password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
     )
 
 

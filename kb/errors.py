@@ -44,6 +44,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Gone(DomainError):
+    """What was asked for existed but no longer works (a used or expired link)."""
+
+    status = 410
+    code = "gone"
+
+
 class Archived(DomainError):
     """The asset was archived: a person without access to archived assets learns when, and what replaced it
     (``replaced_by``: the id and title of a published asset, or None)."""

@@ -1,9 +1,10 @@
 """The data model of kb, as typed SQLAlchemy 2 mappings.
 
-Accounts (users, sign-in sessions, sign-in attempts, API tokens), the content library (assets, their immutable
-versions, the text extracted from each version, tags and segments), sales feedback (ratings, stale flags),
-usage events, and the job table that is the durable outbox for background work. The Alembic migrations in
-``kb/migrations`` create exactly this schema; a test keeps the two in step. Nothing here is SQLite-only.
+Accounts (users, sign-in sessions, sign-in attempts, API tokens, password reset requests), the content
+library (assets, their immutable versions, the text extracted from each version, tags and segments), sales
+feedback (ratings, stale flags), usage events, and the job table that is the durable outbox for background work.
+The Alembic migrations in ``kb/migrations`` create exactly this schema; a test keeps the two in step.
+Nothing here is SQLite-only.
 """
 
 from __future__ import annotations
@@ -209,6 +210,38 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class PasswordResetRequest(Base):
+    """One request on the "forgot password" page, and the single-use link it may have sent.
+
+    Every request is kept for a while, whether its e-mail names an account or not, so that throttling (per
+    e-mail, per client address) counts the same either way and holds across processes. A request naming an
+    active account also gets a link: the worker draws its token when it writes the e-mail and stores only its
+    SHA-256. The link works until ``expires_at``, once, and only while the password is still the one it was
+    asked for (``password_fingerprint``), so any change of password, by whatever route, ends it.
+    """
+
+    __tablename__ = "password_reset_requests"
+    __table_args__ = (
+        Index("ix_password_reset_requests_email_at", "email", "requested_at"),
+        Index("ix_password_reset_requests_ip_at", "ip_address", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # As typed (normalized), known or not: throttling counts per e-mail.
+    email: Mapped[str] = mapped_column(String(254))
+    ip_address: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The rest is set only when the e-mail names an active account.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The page's language, for the e-mail when the person has chosen none.
+    language: Mapped[str | None] = mapped_column(String(8))
+    password_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- content library ---------------------------------------------------------------------------------------

@@ -8,17 +8,13 @@ reader's language; the web layer and the e-mail use the same words.
 
 from __future__ import annotations
 
-import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.support import NullTranslations, Translations
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,10 +24,10 @@ from kb import jobs
 from kb.dates import DATE_PATTERN
 from kb.db import Database
 from kb.errors import N_, NP_, NotFound
+from kb.mail import send, translations
 from kb.models import Asset, AssetStatus, AssetVersion, Follow, Notification, NotificationKind, Role, User, utcnow
 
 EMAIL_JOB = "email_notification"
-TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 MESSAGES = {
     NotificationKind.FLAG_RAISED: N_("%(actor)s flagged “%(title)s” as outdated: %(reasons)s"),
@@ -237,13 +233,6 @@ def _reason_label(code: object) -> str:
 # --- e-mail ---------------------------------------------------------------------------------------------------
 
 
-@cache
-def translations(language: str) -> NullTranslations:
-    if language == "en":
-        return NullTranslations()
-    return Translations.load(str(TRANSLATIONS_DIR), [language], domain="messages")
-
-
 def email_for(view: NotificationView, user: User, base_url: str, sender: str) -> EmailMessage:
     """The e-mail of one notification, in the recipient's language, with a link to the asset or queue."""
     language = user.preferred_language or "ru"
@@ -281,12 +270,7 @@ def run_email_job(context: Any, payload: dict[str, Any]) -> None:
             return
         view = _view(session, notification)
         mail = email_for(view, user, context.settings.base_url, smtp.sender)
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=30) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.user:
-            client.login(smtp.user, smtp.password)
-        client.send_message(mail)
+    send(smtp, mail)
     with context.db.transaction() as session:
         session.execute(update(Notification).where(Notification.id == notification_id).values(emailed_at=utcnow()))
 

@@ -36,13 +36,14 @@ Handler = Callable[[WorkerContext, dict[str, Any]], None]
 
 def handlers() -> dict[str, Handler]:
     """Every job kind the worker knows, mapped to the function that does it."""
-    from kb import notifications, publishing
+    from kb import notifications, password_reset, publishing
     from kb.search import indexing
 
     return {
         publishing.EXTRACT_JOB: publishing.run_extraction_job,
         indexing.INDEX_JOB: indexing.run_index_job,
         notifications.EMAIL_JOB: notifications.run_email_job,
+        password_reset.RESET_JOB: password_reset.run_email_job,
     }
 
 

@@ -1,14 +1,19 @@
-"""Shared fixtures: an app on a fresh, migrated SQLite database per test, users of each role, sign-in helpers."""
+"""Shared fixtures: an app on a fresh, migrated SQLite database per test, users of each role, sign-in helpers, and a
+real local SMTP server for the e-mail tests."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
@@ -89,6 +94,56 @@ def app(instance_dir: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     application.extensions["kb_db"].dispose()
 
 
+class Inbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802  (aiosmtpd's hook name)
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on a free local port: its inbox and the port."""
+    inbox = Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mail_app(instance_dir: Path, smtp: tuple[Inbox, int]) -> Iterator[Flask]:
+    """The app with e-mail on, sending to the ``smtp`` fixture's server."""
+    _inbox, port = smtp
+    application = create_app(
+        app_config(instance_dir, KB_SMTP_HOST="127.0.0.1", KB_SMTP_PORT=str(port), KB_MAIL_FROM="kb@example.com")
+    )
+    try:
+        yield application
+    finally:
+        application.extensions["kb_db"].dispose()
+
+
+@pytest.fixture
+def mail_client(mail_app: Flask) -> FlaskClient:
+    return mail_app.test_client()
+
+
 @pytest.fixture
 def db(app: Flask) -> Database:
     return app.extensions["kb_db"]
@@ -153,7 +208,7 @@ def signed_in(make_user: Callable[..., User], client: FlaskClient, auth: Auth) -
 
 
 #: Fixtures that drive the web application through Flask's test client: a test using one is marked ``web``.
-_WEB_FIXTURES = {"client", "auth", "signed_in"}
+_WEB_FIXTURES = {"client", "auth", "signed_in", "mail_client"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -53,7 +53,14 @@ def test_the_walk_covers_the_app() -> None:
     assert {"main.home", "auth.login", "admin.users", "api.me", "profile.show"} <= endpoints
     assert len(PRIVILEGED) >= 5
     public = {endpoint for endpoint, _m, _u, access in ROUTES if access == PUBLIC}
-    assert public == {"auth.login", "main.health", "main.set_language"}
+    assert public == {
+        "auth.login",
+        "auth.forgot_password",
+        "auth.reset_link_sent",
+        "auth.reset_password",
+        "main.health",
+        "main.set_language",
+    }
 
 
 @pytest.mark.parametrize(("endpoint", "method", "url", "access"), PRIVATE, ids=[f"{r[1]} {r[0]}" for r in PRIVATE])

@@ -21,6 +21,7 @@ def test_defaults_live_under_the_instance_dir(tmp_path: Path) -> None:
     assert settings.blob_dir == tmp_path / "blobs" and settings.blob_dir.is_dir()
     assert settings.max_upload_mb == 100
     assert settings.secure_cookies is False
+    assert settings.password_reset_hours == 1
 
 
 def test_environment_overrides_and_mapping_overrides_environment(tmp_path: Path) -> None:
@@ -65,6 +66,8 @@ def test_explicit_secret_key_is_used(tmp_path: Path) -> None:
         ("KB_SECURE_COOKIES", "maybe", "KB_SECURE_COOKIES must be 1 or 0"),
         ("KB_TRUSTED_PROXIES", "many", "KB_TRUSTED_PROXIES must be a whole number"),
         ("KB_TIMEZONE", "Moscow", "KB_TIMEZONE must be a time zone name"),
+        ("KB_PASSWORD_RESET_HOURS", "0", "KB_PASSWORD_RESET_HOURS must be between 1 and 72"),
+        ("KB_PASSWORD_RESET_HOURS", "a day", "KB_PASSWORD_RESET_HOURS must be a whole number"),
         ("KB_TIMEZONE", "../../etc/passwd", "KB_TIMEZONE must be a time zone name"),
         ("KB_INDEX_DIR", "/proc/kb-index", "KB_INDEX_DIR cannot be created"),
     ],

@@ -3,17 +3,12 @@ digest, and e-mail sent by the worker through a real local SMTP server."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
-from conftest import app_config
-from kb import accounts, create_app, digest, feedback, jobs, notifications, reviews
+from kb import accounts, digest, feedback, jobs, notifications, reviews
 from kb.errors import NotFound
 from kb.freshness import QueueFilters, queue
 from kb.models import Asset, AssetStatus, Job, JobStatus, Notification, NotificationKind, utcnow
@@ -332,49 +327,6 @@ def test_digest_is_idempotent_and_lists_each_owners_queue(app, db, owner, sales,
 
 
 # --- e-mail ---------------------------------------------------------------------------------------------------
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802  (aiosmtpd's hook name)
-        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def mail_app(instance_dir, smtp):
-    _inbox, port = smtp
-    application = create_app(
-        app_config(instance_dir, KB_SMTP_HOST="127.0.0.1", KB_SMTP_PORT=str(port), KB_MAIL_FROM="kb@example.com")
-    )
-    try:
-        yield application
-    finally:
-        application.extensions["kb_db"].dispose()
 
 
 def _email_jobs(db) -> list[Job]:

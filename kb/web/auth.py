@@ -1,4 +1,5 @@
-"""Signing in and out: Flask-Login over server-side sessions, bearer tokens for the API, the login page."""
+"""Signing in and out: Flask-Login over server-side sessions, bearer tokens for the API, the login page, and the
+"forgot password" pages (asking for a link by e-mail, and the link's page that sets a new password)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,21 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
-from kb import accounts
-from kb.errors import AuthenticationFailed, Throttled
+from kb import accounts, password_reset
+from kb.errors import AuthenticationFailed, DomainError, Gone, NotFound, Throttled
 from kb.models import Role, User
 from kb.web.access import public
 from kb.web.context import db_session, get_db
 from kb.web.errors import json_error, wants_json
+from kb.web.forms import attach_error
 from kb.web.i18n import translate_error
 
 bp = Blueprint("auth", __name__)
@@ -143,28 +146,141 @@ def login() -> Any:
             form.form_errors.append(translate_error(exc))
             status = exc.status
         else:
-            language = session.get("lang")
-            session.clear()  # a fresh session at sign-in: nothing from before carries over but the language
-            if language:
-                session["lang"] = language
+            _fresh_browser_session()  # nothing from before the sign-in carries over but the language
             login_user(Principal(result.user, result.session_token))
             return redirect(next_url or url_for("main.home"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form, next_url=next_url), status
+    return render_template("auth/login.html", form=form, next_url=next_url, **_reset_context()), status
 
 
-@bp.post("/logout")
-def logout() -> Any:
-    token = current_user.session_token
-    logout_user()
-    accounts.sign_out(get_db(), token)
+def _fresh_browser_session() -> None:
+    """Empties the browser's session cookie but for the chosen language."""
     language = session.get("lang")
     session.clear()
     if language:
         session["lang"] = language
+
+
+def _sign_out_here() -> None:
+    """Ends this browser's sign-in, on the server too, if it has one."""
+    token = current_user.session_token if current_user.is_authenticated else None
+    logout_user()
+    if token:
+        accounts.sign_out(get_db(), token)
+    _fresh_browser_session()
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    _sign_out_here()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
+
+
+# --- forgotten passwords ---------------------------------------------------------------------------------------
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=accounts.PASSWORD_MIN_LENGTH, max=accounts.PASSWORD_MAX_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("New password again"), validators=[DataRequired(), EqualTo("new_password", _l("The passwords differ."))]
+    )
+
+
+def _reset_context() -> dict[str, Any]:
+    """Whether people can reset their own password here (only when kb can send e-mail), and for how long a link
+    works."""
+    settings = current_app.config["KB_SETTINGS"]
+    return {"reset_by_email": settings.smtp is not None, "reset_hours": settings.password_reset_hours}
+
+
+def _private(page: Any, status: int) -> Any:
+    """A page that shows or follows a reset link: never cached, and the link never sent on as a Referer."""
+    response = current_app.make_response((page, status))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+def forgot_password() -> Any:
+    context = _reset_context()
+    if not context["reset_by_email"]:
+        # No e-mail, no link: the page says whom to ask instead (404: there is no self-service reset here).
+        return render_template("auth/forgot_password.html", form=None, **context), 404
+    form = ForgotPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            password_reset.request_link(
+                get_db(),
+                form.email.data or "",
+                ip_address=request.remote_addr or "unknown",
+                hours=context["reset_hours"],
+                language=str(get_locale()),
+            )
+        except DomainError as exc:  # a malformed address, or too many requests: the same for any account
+            attach_error(form, exc)
+            status = exc.status
+        else:
+            # The same answer whether the e-mail names an account or not.
+            return redirect(url_for("auth.reset_link_sent"), code=303)
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/forgot_password.html", form=form, **context), status
+
+
+@bp.get("/password/forgot/sent")
+@public
+def reset_link_sent() -> Any:
+    context = _reset_context()
+    if not context["reset_by_email"]:
+        return render_template("auth/forgot_password.html", form=None, **context), 404
+    return render_template("auth/reset_link_sent.html", **context)
+
+
+@bp.route("/password/reset/<path:token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> Any:
+    """The link's page: a form for the new password (opening it uses nothing up: mail scanners open links).
+
+    Anything under the path is taken as a token, so that a link mangled in the mail still gets this page."""
+    try:
+        link = password_reset.check_link(db_session(), token)
+    except (NotFound, Gone) as exc:
+        return _dead_link(exc)
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            password_reset.reset_password(get_db(), token, form.new_password.data or "")
+        except (NotFound, Gone) as exc:  # used or ended a moment ago, in another tab
+            return _dead_link(exc)
+        except DomainError as exc:
+            attach_error(form, exc)
+            status = exc.status
+        else:
+            # Whoever was signed in in this browser is not any more: the new password is for the link's person.
+            _sign_out_here()
+            flash(_("Your new password is set and you have been signed out everywhere. Sign in with it."), "success")
+            return redirect(url_for("auth.login"), code=303)
+    elif request.method == "POST":
+        status = 400
+    return _private(render_template("auth/reset_password.html", form=form, link=link, **_reset_context()), status)
+
+
+def _dead_link(error: DomainError) -> Any:
+    page = render_template("auth/reset_link_dead.html", message=translate_error(error), **_reset_context())
+    return _private(page, error.status)
 
 
 def init_app(app: Flask) -> None:
