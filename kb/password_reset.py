@@ -86,9 +86,7 @@ def _check_throttle(session: Session, email: str, ip_address: str, now: datetime
             raise Throttled(N_("Too many requests for a reset link. Try again in %(minutes)s min."), minutes=minutes)
 
 
-def request_link(
-    db: Database, email: str, *, ip_address: str, hours: int, language: str | None = None
-) -> None:
+def request_link(db: Database, email: str, *, ip_address: str, hours: int, language: str | None = None) -> None:
     """Records a request for a reset link and, when ``email`` names an active account, queues the e-mail with a
     link that works for ``hours`` (written in the person's language, else ``language``, the page's).
 

@@ -490,10 +490,17 @@ def test_on_a_phone_the_page_starts_near_the_top_and_the_menu_opens_on_a_tap(
 
     page.locator(".results article.result h2 a").first.click()
     page.wait_for_load_state()
+    page_asset_id = page.url.split("/assets/")[1].split("?")[0]
     download = page.locator(".head-download a")
     box = download.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 844, box  # Download in the first screen
     _shot(page, "phone-asset")
+    # Stacked table cells say which column they are (the staleness report's list labels none in its template)
+    page.goto(f"{live_server}/reports/staleness")
+    cells = "document.querySelectorAll('table.report-list tbody tr:first-child td')"
+    labels = page.evaluate(f"() => [...{cells}].map(td => td.dataset.label || '')")
+    assert labels[0] == "" and all(labels[1:]) and "Owner" in labels, labels
+    page.goto(f"{live_server}/assets/{page_asset_id}")
     page.set_viewport_size({"width": 1280, "height": 800})
     assert not download.is_visible() and page.locator(".main-nav").is_visible()  # the desktop is as it was
     assert not page.locator(".menu-toggle").is_visible()
