@@ -201,3 +201,20 @@ def test_pairs_of_very_common_words_earn_nothing() -> None:
     assert pair_counts(PAIR_MIN_PAGES, 2_000)
     assert not pair_counts(PAIR_MIN_PAGES + 1, 2_000)
     assert pair_counts(4_000, 100_000) and not pair_counts(6_000, 100_000)  # past 5 % of the pages
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_each_assets_best_page_is_the_highest_scored_and_the_first_among_equals(seed: int) -> None:
+    import numpy as np
+
+    from kb.search.whoosh_eval import best_of_each
+
+    rng = np.random.default_rng(seed)
+    docs = np.sort(rng.choice(5000, int(rng.integers(1, 3000)), replace=False))
+    groups = rng.integers(0, int(rng.integers(1, 400)), docs.size)  # an asset's pages anywhere, as versions add
+    scores = rng.integers(0, 5, docs.size).astype(float)  # many ties
+    expected = {}
+    for doc, group, score in zip(docs.tolist(), groups.tolist(), scores.tolist(), strict=True):
+        if group not in expected or score > expected[group][0]:
+            expected[group] = (score, doc)
+    assert best_of_each(docs, groups, scores).tolist() == [expected[g][1] for g in sorted(expected)]

@@ -97,3 +97,32 @@ def test_the_quick_match_finder_agrees_with_reading_every_token_on_real_document
                 assert quick == all_matches(text, words, len(text)), (doc.name, words)
                 compared += 1
     assert compared > 1000
+
+
+def test_the_best_passages_are_those_whooshs_scoring_would_keep_on_real_documents() -> None:
+    # ``Highlighter.snippet`` scores passages from their matches and builds only the best; on every page of the
+    # real-document set it must give what building every passage and letting whoosh pick gives, to the byte.
+    import re
+    from pathlib import Path
+
+    rng = random.Random(11)
+    fragmenter = highlight.ContextFragmenter(maxchars=220, surround=70)
+    formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+    highlighter = Highlighter(fragmenter=fragmenter, formatter=formatter)
+    docs = sorted((Path(__file__).parent / "realdocs").glob("*/docs/*.md"))
+    compared = 0
+    for doc in docs:
+        for text in doc.read_text(encoding="utf-8").split("\f"):
+            tokens = [m.group() for m in re.finditer(TOKEN_PATTERN, text)]
+            if not tokens:
+                continue
+            for top in (1, 2, 3):
+                # frequent words of the page and a rare one: dense passages, and passages of two terms
+                picks = rng.sample(tokens, min(len(tokens), rng.randint(1, 3)))
+                words = frozenset(t for word in picks for t in index_terms(word))
+                every = highlight.top_fragments(
+                    context_fragments(text, words, fragmenter), top, highlight.BasicFragmentScorer(), highlight.FIRST
+                )
+                assert highlighter.snippet(text, words, top) == formatter.format(every), (doc.name, words)
+                compared += 1
+    assert compared > 1000

@@ -7,6 +7,7 @@ matches of a page, found by one regular expression over the places where the sea
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterator
 from functools import lru_cache
@@ -27,9 +28,12 @@ class Highlighter(highlight.Highlighter):
 
     def snippet(self, text: str, words: frozenset[str], top: int) -> str:
         """``highlight_hit`` for a text and the terms to mark, with this highlighter's fragmenter and formatter."""
-        fragments = highlight.top_fragments(
-            context_fragments(text, words, self.fragmenter), top, self.scorer, self.order, minscore=1
-        )
+        if type(self.scorer) is highlight.BasicFragmentScorer and self.order is highlight.FIRST:
+            fragments = best_context_fragments(text, words, self.fragmenter, top)
+        else:
+            fragments = highlight.top_fragments(
+                context_fragments(text, words, self.fragmenter), top, self.scorer, self.order, minscore=1
+            )
         return self.formatter.format(fragments)
 
     def highlight_hit(  # type: ignore[no-untyped-def]
@@ -74,27 +78,64 @@ def context_fragments(text: str, words: frozenset[str], fragmenter: Any) -> list
     characters after its last match. Only the matches are visited one by one (``matches``), not every token:
     on a page dense with matches whoosh's token-by-token walk costs ten times more.
     """
+    hits, groups = _groups(text, words, fragmenter)
+    return [_fragment(text, words, fragmenter, hits, group) for group in groups]
+
+
+def best_context_fragments(text: str, words: frozenset[str], fragmenter: Any, top: int) -> list[Any]:
+    """``top_fragments(context_fragments(...), top, BasicFragmentScorer(), FIRST)``, building only the fragments
+    it keeps: each passage is scored from its matches alone (their number times a hundred times the distinct
+    terms among them, as ``BasicFragmentScorer`` scores; the later passage first among equals, as ``nlargest``
+    orders them), and only the best are cut and marked. A page dense with a frequent word has dozens of
+    passages, and two are shown."""
+    hits, groups = _groups(text, words, fragmenter)
+    terms: dict[str, str] = {}
+
+    def term(word: str) -> str:
+        if word not in terms:
+            terms[word] = _first_term(word, words)
+        return terms[word]
+
+    def score(group: tuple[int, int, int]) -> tuple[float, int]:
+        start, at, upto = group
+        distinct = {term(word) for _s, _e, word in hits[at:upto]}
+        return float(upto - at) * (len(distinct) * 100 or 1), start
+
+    best = [g for g in heapq.nlargest(top, groups, key=score) if score(g)[0] >= 1]
+    best.sort(key=lambda group: group[0])
+    return [_fragment(text, words, fragmenter, hits, group) for group in best]
+
+
+def _groups(
+    text: str, words: frozenset[str], fragmenter: Any
+) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, int]]]:
+    """The matches of ``text`` and how they fall into passages: (passage start, first match, match after last)."""
     maxchars, surround, charlimit = fragmenter.maxchars, fragmenter.surround, fragmenter.charlimit
     hits = matches(text, words, charlimit or len(text))
-    if not hits:
-        return []
-    fragments = []
+    groups = []
     at = 0
     while at < len(hits):
-        first = hits[at][0]
-        start = _fragment_start(text, first, surround)
+        start = _fragment_start(text, hits[at][0], surround)
         upto = at + 1
         while upto < len(hits) and hits[upto][1] - start <= maxchars:
             upto += 1
-        last = hits[upto - 1][1]
-        end = _fragment_end(text, last, min(last + surround, max(last, start + maxchars)))
-        tokens = [
-            _matched_token(_first_term(word, words), number, hit_start, hit_end)
-            for number, (hit_start, hit_end, word) in enumerate(hits[at:upto], start=at)
-        ]
-        fragments.append(highlight.mkfrag(text, tokens, startchar=start, endchar=end))
+        groups.append((start, at, upto))
         at = upto
-    return fragments
+    return hits, groups
+
+
+def _fragment(
+    text: str, words: frozenset[str], fragmenter: Any, hits: list[tuple[int, int, str]], group: tuple[int, int, int]
+) -> Any:
+    start, at, upto = group
+    maxchars, surround = fragmenter.maxchars, fragmenter.surround
+    last = hits[upto - 1][1]
+    end = _fragment_end(text, last, min(last + surround, max(last, start + maxchars)))
+    tokens = [
+        _matched_token(_first_term(word, words), number, hit_start, hit_end)
+        for number, (hit_start, hit_end, word) in enumerate(hits[at:upto], start=at)
+    ]
+    return highlight.mkfrag(text, tokens, startchar=start, endchar=end)
 
 
 def matches(text: str, words: frozenset[str], limit: int) -> list[tuple[int, int, str]]:
@@ -131,6 +172,10 @@ _KEY_LETTERS = {"a": "а", "b": "в", "e": "её", "k": "к", "m": "м", "h": "�
                 "t": "т", "y": "у", "x": "х"}  # fmt: skip
 
 
+#: A letter of a term, and what stands for it at the start of a word of the page.
+_HEAD_LETTERS = {"е": "[её]", "i": "[iy]"}
+
+
 @lru_cache(maxsize=4096)
 def _term_starts(words: frozenset[str]) -> re.Pattern[str]:
     """A pattern matching wherever a word inside a token begins as one of ``words`` begins."""
@@ -140,8 +185,11 @@ def _term_starts(words: frozenset[str]) -> re.Pattern[str]:
             first = term[1:2]
             alternatives.add("[" + re.escape(first + _KEY_LETTERS.get(first, "")) + "]")
             continue
-        head = "".join("[её]" if ch == "е" else re.escape(ch) for ch in term[:2])
-        if term[1:2] == "i":  # English "dying", "lying", "tying" stem to "die", "lie", "tie"
+        # Three letters of a longer term (two of a short one: "use" is the stem of "using"); an English stem's "i"
+        # may be the word's "y" ("cri" of "cry", "earli" of "early"); "dying", "lying", "tying" stem to "die"...
+        size = 3 if len(term) > 3 else 2
+        head = "".join(_HEAD_LETTERS.get(ch, re.escape(ch)) for ch in term[:size])
+        if term[1:2] == "i":
             head = f"(?:{head}|{re.escape(term[0])}y)"
         alternatives.add(head)
     if not alternatives:

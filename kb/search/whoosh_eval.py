@@ -477,11 +477,7 @@ def _best_pages(
     equals); scored by that page, or by ``asset_score`` (indexed like ``table.asset_keys``) when given."""
     if not docs.size:
         return Candidates.empty()
-    assets, scores = table.asset_index[docs], page_score[docs]
-    order = np.lexsort((docs, -scores, assets))
-    first = np.ones(order.size, dtype=bool)
-    first[1:] = assets[order][1:] != assets[order][:-1]
-    best = docs[order[first]]
+    best = best_of_each(docs, table.asset_index[docs], page_score[docs])
     return Candidates(
         asset_ids=table.assets[best],
         scores=page_score[best] if asset_score is None else asset_score[table.asset_index[best]],
@@ -493,6 +489,18 @@ def _best_pages(
         # ``hits`` reads the documents of this searcher and these evaluations: the refs mean nothing in another
         source=(searcher, evaluations),
     )
+
+
+def best_of_each(docs: np.ndarray, groups: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """For each group (an asset) of ``docs`` (ascending), its document of the highest score, the lowest among
+    equals; ordered by group. One stable sort by group, not a three-key ``lexsort`` (a third of the time)."""
+    order = np.argsort(groups, kind="stable")
+    grouped, scored = groups[order], scores[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    tops = np.repeat(np.maximum.reduceat(scored, starts), np.diff(np.r_[starts, grouped.size]))
+    at = np.flatnonzero(scored == tops)
+    first = at[np.r_[True, grouped[at][1:] != grouped[at][:-1]]]
+    return docs[order[first]]
 
 
 def _documents_like_this(
@@ -608,6 +616,7 @@ def _body_terms(segment: _Segment, plan: QueryPlan, local: np.ndarray) -> dict[i
     """For each of some pages, the body terms of the plan it holds (a phrase's words where the phrase is)."""
     found: dict[int, set[str]] = {}
     wanted = set(local.tolist())
+    local = np.sort(local)
     for concept in plan.concepts:
         for clause in concept.clauses:
             if clause.phrase:
@@ -628,9 +637,18 @@ def _body_terms(segment: _Segment, plan: QueryPlan, local: np.ndarray) -> dict[i
                 got = postings(segment.reader, segment.table.segment_id, "body", term)
                 if got is None:
                     continue
-                for d in np.intersect1d(got[0], local).tolist():
+                for d in _held(got[0], local).tolist():
                     found.setdefault(d, set()).add(term)
     return found
+
+
+def _held(ids: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The pages of ``local`` (sorted) among a posting list's ``ids`` (sorted): a binary search for each of the
+    few shown pages, not a sort of the whole list (``np.intersect1d`` took a third of a frequent word's search)."""
+    if not ids.size:
+        return local[:0]
+    at = np.minimum(np.searchsorted(ids, local), ids.size - 1)
+    return local[ids[at] == local]
 
 
 def frequencies(searcher: Any, terms: Iterable[str]) -> dict[str, int]:
