@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import feedback, jobs, notifications, reviews
+from kb import feedback, jobs, notifications, reviews, vocabularies
 from kb.assets import parse_asset_ref
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
@@ -51,6 +51,7 @@ FALLBACK_REVIEW_DAYS = 180
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 60
 MAX_FILENAME_LENGTH = 200
+MAX_TITLE = 300
 MAX_CHANGE_NOTE = 2000
 MAX_MARKDOWN_CHARS = 2_000_000
 #: Ids are 64-bit in the database; a bigger number can only be a mistake.
@@ -130,13 +131,18 @@ def clean_fields(session: Session, fields: AssetFields) -> AssetFields:
     if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
         raise ValidationError(N_("A tag may have at most %(n)s characters."), field="tags", n=MAX_TAG_LENGTH)
     owner = _owner(session, fields.owner_id)
+    title = _text(fields.title, "title", MAX_TITLE, required=True)
+    description = _text(fields.description, "description", 5000)
+    product = _text(fields.product, "product", vocabularies.MAX_VALUE)
+    region = _text(fields.region, "region", vocabularies.MAX_VALUE)
     return AssetFields(
-        title=_text(fields.title, "title", 300, required=True),
+        title=title,
         kind=kind,
-        description=_text(fields.description, "description", 5000),
-        product=_text(fields.product, "product", 120),
+        description=description,
+        # Last, once the rest is known to be good: a new value joins its vocabulary in this transaction.
+        product=vocabularies.resolve(session, "product", product),
         segments=segments,
-        region=_text(fields.region, "region", 120),
+        region=vocabularies.resolve(session, "region", region),
         language=fields.language,
         owner_id=owner.id,
         review_interval_days=interval,
