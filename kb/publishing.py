@@ -14,7 +14,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -150,6 +150,22 @@ def clean_fields(session: Session, fields: AssetFields) -> AssetFields:
     )
 
 
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+#: A dash or an underscore joining two words (letters on both sides): "Каталог-насосов" reads "Каталог насосов",
+#: while a code such as "НВ-250/4" keeps its dash.
+_WORD_JOINER = re.compile(r"(?<=[^\W\d_])[-‐–—](?=[^\W\d_])")
+
+
+def title_from_filename(filename: str) -> str:
+    """A title for a file published without one: its name without the extension, underscores and dashes between
+    words as spaces, runs of spaces as one, within the title's limit. ``static/title-from-file.js`` does the same
+    in the browser, so the person sees it before saving."""
+    name = safe_filename(filename)
+    stem = _EXTENSION.sub("", name) or name
+    stem = _WORD_JOINER.sub(" ", stem.replace("_", " "))
+    return " ".join(stem.split())[:MAX_TITLE].strip() or name[:MAX_TITLE]
+
+
 def safe_filename(name: str, fallback_extension: str = "") -> str:
     """The last path component of ``name``, without control characters, bounded; Cyrillic and spaces kept."""
     name = unicodedata.normalize("NFC", name or "").replace("\\", "/").split("/")[-1]
@@ -269,12 +285,15 @@ class Publisher:
         status: AssetStatus = AssetStatus.PUBLISHED,
         published_at: datetime | None = None,
     ) -> Published:
-        """A new asset with its first version; ``status`` is published unless a draft is asked for."""
+        """A new asset with its first version; ``status`` is published unless a draft is asked for. Without a
+        title, the asset is titled after the file's name (``title_from_filename``)."""
         if status not in (AssetStatus.PUBLISHED, AssetStatus.DRAFT):
             raise ValidationError(N_("A new asset is either published or a draft."), field="status")
         owned = not isinstance(upload, Staged)  # a Staged passed in stays the caller's to keep or release
         staged = upload if isinstance(upload, Staged) else self.stage(upload)
         try:
+            if not (fields.title or "").strip():
+                fields = replace(fields, title=title_from_filename(staged.filename))
             note = _text(change_note, "change_note", MAX_CHANGE_NOTE)
             with self.db.transaction() as session:
                 _require_publisher(session, actor_id)
@@ -400,6 +419,8 @@ class Publisher:
             raise ValidationError(N_("Write some text first."), field="markdown")
         if len(body) > MAX_MARKDOWN_CHARS:
             raise ValidationError(N_("At most %(n)s characters."), field="markdown", n=MAX_MARKDOWN_CHARS)
+        if fields is not None and not (fields.title or "").strip():
+            raise ValidationError(N_("This field is required."), field="title")  # no file name to take it from
         title = fields.title if fields else self._title(asset_id)
         upload = FileUpload(io.BytesIO(body.encode("utf-8")), _slug(title) + ".md")
         if asset_id is None:

@@ -58,6 +58,8 @@ class AssetForm(FlaskForm):
 
 
 class NewAssetForm(AssetForm):
+    # Empty with a file: publishing titles the asset after the file's name (Markdown needs a title).
+    title = StringField(_l("Title"), validators=[Length(max=300)])
     file = FileField(_l("File"))
     kept_file = HiddenField()
     markdown = TextAreaField(_l("Text (Markdown)"))
