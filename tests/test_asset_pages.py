@@ -81,6 +81,54 @@ def test_an_empty_title_is_the_file_name_and_markdown_needs_one(signed_in, clien
     assert "file's name" not in _new_asset_form(client, "markdown")
 
 
+def test_the_forms_offer_the_terms_and_a_closed_list_refuses_beside_the_field(app, signed_in, client, db) -> None:
+    from kb import vocabularies
+
+    user = signed_in("marketing")
+    publisher = publisher_for(app)
+    existing = publisher.create_asset(user.id, fields(user, product="Насосы НВ", region="Урал"), text_upload("а"))
+    page = _new_asset_form(client)
+    assert 'list="product-terms"' in page and '<option value="Насосы НВ">' in page
+    assert '<datalist id="region-terms"><option value="Урал">' in page
+    assert "type a new one: it joins the list" in page
+    vocabularies.set_closed(db, "product", True)
+    page = _new_asset_form(client)
+    assert "Only values from the list; an admin adds new ones." in page
+    response = _post_new(
+        client, {"title": "Прайс", "description": "Оставить", "product": "НВ"}, (b"# price", "price.md")
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    field = html[html.index('<label for="product">') : html.index('<label for="region">')]
+    assert "“НВ” is not in the list of products. Did you mean “Насосы НВ”?" in field
+    assert 'aria-invalid="true"' in field and 'value="НВ"' in field
+    assert "Оставить" in html and "Kept from your last try: price.md" in html
+    kept = re.search(r'name="kept_file" type="hidden" value="([^"]+)"', html).group(1)
+    again = _post_new(client, {"title": "Прайс", "product": "насосы нв", "kept_file": kept})
+    assert again.status_code == 302
+    with db.session() as session:
+        assert session.scalars(select(Asset.product).order_by(Asset.id)).all() == ["Насосы НВ", "Насосы НВ"]
+    edit = client.get(f"/assets/{existing.asset_id}/edit").get_data(as_text=True)
+    assert 'list="product-terms"' in edit and "Only values from the list" in edit
+    refused = client.post(
+        f"/assets/{existing.asset_id}/edit",
+        data={
+            "csrf_token": csrf_from(edit),
+            "title": "Переименован",
+            "kind": "catalog",
+            "product": "Насосы",
+            "region": "Урал",
+            "language": "ru",
+            "owner_id": str(user.id),
+        },
+    )
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "Did you mean “Насосы НВ”?" in html and 'value="Переименован"' in html
+    with db.session() as session:
+        assert session.get(Asset, existing.asset_id).title == fields(user).title
+
+
 def test_a_bad_file_is_the_one_thing_to_choose_again(signed_in, client, db) -> None:
     signed_in("marketing")
     response = _post_new(client, {"description": "сохранить"}, (b"%PDF-1.7 but really a lie" * 3, "price.docx"))
