@@ -46,6 +46,14 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Change:
+    """What an admin's rename or merge did: the term's spelling now, and how many assets were rewritten."""
+
+    value: str
+    assets: int
+
+
+@dataclass(frozen=True)
 class VocabularyList:
     name: str
     closed: bool
@@ -238,9 +246,9 @@ def add(db: Database, name: str, value: str) -> Term:
         return Term(term.id, term.value, 0)
 
 
-def rename(db: Database, name: str, term_id: int, value: str) -> int:
-    """Spells a term anew and rewrites the assets that carry it; returns how many assets changed. A new spelling
-    of another term is refused: that is a merge."""
+def rename(db: Database, name: str, term_id: int, value: str) -> Change:
+    """Spells a term anew and rewrites the assets that carry it. A spelling of another term is refused: that
+    is a merge."""
     cleaned = _new_value(value)
     with db.transaction() as session:
         term = _term(session, name, term_id)
@@ -256,11 +264,11 @@ def rename(db: Database, name: str, term_id: int, value: str) -> int:
         old = term.value
         term.value, term.key = cleaned, key
         session.flush()
-        return _rewrite(session, name, old, cleaned) if cleaned != old else 0
+        return Change(cleaned, _rewrite(session, name, old, cleaned) if cleaned != old else 0)
 
 
-def merge(db: Database, name: str, source_id: int, target_id: int) -> int:
-    """Moves the assets of term ``source_id`` to term ``target_id`` and deletes the source; how many moved."""
+def merge(db: Database, name: str, source_id: int, target_id: int) -> Change:
+    """Moves the assets of term ``source_id`` to term ``target_id`` and deletes the source."""
     with db.transaction() as session:
         source = _term(session, name, source_id)
         target = _term(session, name, target_id)
@@ -268,11 +276,11 @@ def merge(db: Database, name: str, source_id: int, target_id: int) -> int:
             raise ValidationError(N_("Choose another term to merge into."), field="target_id")
         moved = _rewrite(session, name, source.value, target.value)
         session.delete(source)
-        return moved
+        return Change(target.value, moved)
 
 
-def delete(db: Database, name: str, term_id: int) -> None:
-    """Removes a term no asset uses; a used one is a conflict (merge it into another instead)."""
+def delete(db: Database, name: str, term_id: int) -> str:
+    """Removes a term no asset uses and returns its value; a used one is a conflict (merge it instead)."""
     with db.transaction() as session:
         term = _term(session, name, term_id)
         used = session.scalar(select(func.count()).select_from(Asset).where(_column(name) == term.value)) or 0
@@ -282,6 +290,7 @@ def delete(db: Database, name: str, term_id: int) -> None:
                 value=term.value,
             )
         session.delete(term)
+        return term.value
 
 
 def set_closed(db: Database, name: str, closed: bool) -> None:

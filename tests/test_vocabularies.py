@@ -123,7 +123,7 @@ def test_rename_rewrites_the_assets_and_queues_them_for_indexing(db, publisher, 
         session.execute(Job.__table__.delete())  # publishing's own jobs
         before = session.get(Asset, first.asset_id).updated_at
     changed = vocabularies.rename(db, "product", _term_id(db, "product", "Насосы НВ"), "  Насосы  серии НВ ")
-    assert changed == 2
+    assert changed == vocabularies.Change("Насосы серии НВ", 2)
     assert _values(db) == ["Насосы серии НВ", "Насосы серии НВ", "Компрессоры KX"]
     assert _terms(db) == {"Компрессоры KX": 1, "Насосы серии НВ": 2}
     assert sorted(_index_jobs(db)) == [first.asset_id, second.asset_id]
@@ -135,7 +135,7 @@ def test_rename_may_respell_a_term_but_not_take_another_terms_name(db, publisher
     _publish(publisher, owner, 1, product="насосы нв")
     _publish(publisher, owner, 2, product="Компрессоры KX")
     term = _term_id(db, "product", "насосы нв")
-    assert vocabularies.rename(db, "product", term, "Насосы НВ") == 1
+    assert vocabularies.rename(db, "product", term, "Насосы НВ").assets == 1
     assert _values(db)[0] == "Насосы НВ"
     with pytest.raises(Conflict) as caught:
         vocabularies.rename(db, "product", term, "компрессоры kx")
@@ -154,7 +154,7 @@ def test_merge_moves_the_assets_and_deletes_the_source(db, publisher, owner) -> 
     with db.transaction() as session:
         session.execute(Job.__table__.delete())  # publishing's own jobs
     source, target = _term_id(db, "product", "НВ"), _term_id(db, "product", "Насосы НВ")
-    assert vocabularies.merge(db, "product", source, target) == 2
+    assert vocabularies.merge(db, "product", source, target) == vocabularies.Change("Насосы НВ", 2)
     assert _values(db) == ["Насосы НВ"] * 3
     assert _terms(db) == {"Насосы НВ": 3}
     assert sorted(_index_jobs(db)) == [a.asset_id, c.asset_id]
@@ -190,7 +190,7 @@ def test_delete_removes_only_an_unused_term(db, publisher, owner) -> None:
     with pytest.raises(Conflict) as caught:
         vocabularies.delete(db, "product", _term_id(db, "product", "Насосы НВ"))
     assert caught.value.status == 409 and "merge it into another term instead" in str(caught.value)
-    vocabularies.delete(db, "product", unused.id)
+    assert vocabularies.delete(db, "product", unused.id) == "Теплообменники ТО"
     assert _terms(db) == {"Насосы НВ": 1}
 
 
