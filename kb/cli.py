@@ -478,6 +478,125 @@ def synonyms_starter(database: Database, actor: str) -> None:
     click.echo(f"added {added} starter group(s)")
 
 
+# --- vocabularies -----------------------------------------------------------------------------------------
+
+VOCABULARY_CHOICE = click.Choice(["product", "region"])
+
+
+@main.group("vocab")
+def vocab_group() -> None:
+    """The product and region lists publishing checks values against (segments are fixed: B2B, B2C, B2G)."""
+
+
+def _vocab_term(database: Database, name: str, value: str) -> tuple[int, str]:
+    """The id and spelling of the term ``value`` is a spelling of."""
+    from kb import vocabularies
+
+    with database.session() as session:
+        term = vocabularies.find(session, name, value)
+    if term is None:
+        raise click.ClickException(f"no term “{value}” in {name}")
+    return term.id, term.value
+
+
+@vocab_group.command("list")
+@click.argument("name", type=VOCABULARY_CHOICE, required=False)
+@with_db
+def vocab_list(database: Database, name: str | None) -> None:
+    """Print each vocabulary (or NAME), open or closed, with its terms and how many assets carry each."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    with database.session() as session:
+        for vocabulary in vocabularies.lists(session, with_counts=True).values():
+            if name and vocabulary.name != name:
+                continue
+            click.echo(f"{vocabulary.name} ({'closed' if vocabulary.closed else 'open'})")
+            for term in vocabulary.terms:
+                click.echo(f"  {term.value}\t{term.assets}")
+
+
+@vocab_group.command("add")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@click.argument("value")
+@with_db
+def vocab_add(database: Database, name: str, value: str) -> None:
+    """Add VALUE to the NAME list."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    term = vocabularies.add(database, name, value)
+    click.echo(f"added “{term.value}” to {name}")
+
+
+@vocab_group.command("rename")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@click.argument("value")
+@click.argument("new_value")
+@with_db
+def vocab_rename(database: Database, name: str, value: str, new_value: str) -> None:
+    """Spell the term VALUE as NEW_VALUE; the assets that carry it change with it and are re-indexed."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    term_id, _spelt = _vocab_term(database, name, value)
+    change = vocabularies.rename(database, name, term_id, new_value)
+    click.echo(f"renamed to “{change.value}”: {change.assets} asset(s) changed")
+
+
+@vocab_group.command("merge")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@click.argument("source")
+@click.argument("target")
+@with_db
+def vocab_merge(database: Database, name: str, source: str, target: str) -> None:
+    """Move the assets of term SOURCE to term TARGET (re-indexed) and delete SOURCE."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    (source_id, spelt), (target_id, _target) = _vocab_term(database, name, source), _vocab_term(database, name, target)
+    change = vocabularies.merge(database, name, source_id, target_id)
+    click.echo(f"merged “{spelt}” into “{change.value}”: {change.assets} asset(s) moved")
+
+
+@vocab_group.command("delete")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@click.argument("value")
+@with_db
+def vocab_delete(database: Database, name: str, value: str) -> None:
+    """Delete the term VALUE, which no asset may carry (merge a used one instead)."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    term_id, _spelt = _vocab_term(database, name, value)
+    deleted = vocabularies.delete(database, name, term_id)
+    click.echo(f"deleted “{deleted}” from {name}")
+
+
+@vocab_group.command("close")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@with_db
+def vocab_close(database: Database, name: str) -> None:
+    """Accept only the list's terms when publishing; other values are refused with the closest terms."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    vocabularies.set_closed(database, name, True)
+    click.echo(f"{name}: only values from the list are accepted")
+
+
+@vocab_group.command("open")
+@click.argument("name", type=VOCABULARY_CHOICE)
+@with_db
+def vocab_open(database: Database, name: str) -> None:
+    """Let a new value typed when publishing join the list (the default)."""
+    from kb import vocabularies
+
+    _require_schema(database)
+    vocabularies.set_closed(database, name, False)
+    click.echo(f"{name}: new values typed when publishing join the list")
+
+
 # --- search index -----------------------------------------------------------------------------------------
 
 

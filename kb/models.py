@@ -1,7 +1,8 @@
 """The data model of kb, as typed SQLAlchemy 2 mappings.
 
 Accounts (users, sign-in sessions, sign-in attempts, API tokens, password reset requests), the content
-library (assets, their immutable versions, the text extracted from each version, tags and segments), sales
+library (assets, their immutable versions, the text extracted from each version, tags and segments, the
+vocabularies of products and regions), sales
 feedback (ratings, stale flags), usage events, and the job table that is the durable outbox for background work.
 The Alembic migrations in ``kb/migrations`` create exactly this schema; a test keeps the two in step.
 Nothing here is SQLite-only.
@@ -513,6 +514,32 @@ class SynonymGroup(Base):
     @property
     def entries(self) -> list[str]:
         return [line for line in self.terms.splitlines() if line.strip()]
+
+
+class Vocabulary(Base):
+    """A list admins keep of the values one asset field may take (``product``, ``region``), so that facets do
+    not split one product into several spellings. Closed: only its terms are accepted; open: a new value typed
+    when publishing becomes a term. Segments are not a vocabulary: they are the fixed codes in ``SEGMENTS``."""
+
+    __tablename__ = "vocabularies"
+
+    #: The asset field the list is for.
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    closed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class VocabularyTerm(Base):
+    """One value of a vocabulary, spelt as assets carry it; ``key`` is what two spellings of it share
+    (``kb.vocabularies.term_key``: case, runs of spaces and ё against е do not count)."""
+
+    __tablename__ = "vocabulary_terms"
+    __table_args__ = (UniqueConstraint("vocabulary", "key", name="uq_vocabulary_terms_vocabulary_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vocabulary: Mapped[str] = mapped_column(ForeignKey("vocabularies.name", ondelete="CASCADE"))
+    value: Mapped[str] = mapped_column(String(120))
+    key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 # --- background work ---------------------------------------------------------------------------------------

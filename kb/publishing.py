@@ -14,7 +14,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import feedback, jobs, notifications, reviews
+from kb import feedback, jobs, notifications, reviews, vocabularies
 from kb.assets import parse_asset_ref
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
@@ -51,6 +51,7 @@ FALLBACK_REVIEW_DAYS = 180
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 60
 MAX_FILENAME_LENGTH = 200
+MAX_TITLE = 300
 MAX_CHANGE_NOTE = 2000
 MAX_MARKDOWN_CHARS = 2_000_000
 #: Ids are 64-bit in the database; a bigger number can only be a mistake.
@@ -130,18 +131,39 @@ def clean_fields(session: Session, fields: AssetFields) -> AssetFields:
     if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
         raise ValidationError(N_("A tag may have at most %(n)s characters."), field="tags", n=MAX_TAG_LENGTH)
     owner = _owner(session, fields.owner_id)
+    title = _text(fields.title, "title", MAX_TITLE, required=True)
+    description = _text(fields.description, "description", 5000)
+    product = _text(fields.product, "product", vocabularies.MAX_VALUE)
+    region = _text(fields.region, "region", vocabularies.MAX_VALUE)
     return AssetFields(
-        title=_text(fields.title, "title", 300, required=True),
+        title=title,
         kind=kind,
-        description=_text(fields.description, "description", 5000),
-        product=_text(fields.product, "product", 120),
+        description=description,
+        # Last, once the rest is known to be good: a new value joins its vocabulary in this transaction.
+        product=vocabularies.resolve(session, "product", product),
         segments=segments,
-        region=_text(fields.region, "region", 120),
+        region=vocabularies.resolve(session, "region", region),
         language=fields.language,
         owner_id=owner.id,
         review_interval_days=interval,
         tags=tags,
     )
+
+
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}$")
+#: A dash or an underscore joining two words (letters on both sides): "Каталог-насосов" reads "Каталог насосов",
+#: while a code such as "НВ-250/4" keeps its dash.
+_WORD_JOINER = re.compile(r"(?<=[^\W\d_])[-‐–—](?=[^\W\d_])")
+
+
+def title_from_filename(filename: str) -> str:
+    """A title for a file published without one: its name without the extension, underscores and dashes between
+    words as spaces, runs of spaces as one, within the title's limit. ``static/title-from-file.js`` does the same
+    in the browser, so the person sees it before saving."""
+    name = safe_filename(filename)
+    stem = _EXTENSION.sub("", name) or name
+    stem = _WORD_JOINER.sub(" ", stem.replace("_", " "))
+    return " ".join(stem.split())[:MAX_TITLE].strip() or name[:MAX_TITLE]
 
 
 def safe_filename(name: str, fallback_extension: str = "") -> str:
@@ -263,12 +285,15 @@ class Publisher:
         status: AssetStatus = AssetStatus.PUBLISHED,
         published_at: datetime | None = None,
     ) -> Published:
-        """A new asset with its first version; ``status`` is published unless a draft is asked for."""
+        """A new asset with its first version; ``status`` is published unless a draft is asked for. Without a
+        title, the asset is titled after the file's name (``title_from_filename``)."""
         if status not in (AssetStatus.PUBLISHED, AssetStatus.DRAFT):
             raise ValidationError(N_("A new asset is either published or a draft."), field="status")
         owned = not isinstance(upload, Staged)  # a Staged passed in stays the caller's to keep or release
         staged = upload if isinstance(upload, Staged) else self.stage(upload)
         try:
+            if not (fields.title or "").strip():
+                fields = replace(fields, title=title_from_filename(staged.filename))
             note = _text(change_note, "change_note", MAX_CHANGE_NOTE)
             with self.db.transaction() as session:
                 _require_publisher(session, actor_id)
@@ -394,6 +419,8 @@ class Publisher:
             raise ValidationError(N_("Write some text first."), field="markdown")
         if len(body) > MAX_MARKDOWN_CHARS:
             raise ValidationError(N_("At most %(n)s characters."), field="markdown", n=MAX_MARKDOWN_CHARS)
+        if fields is not None and not (fields.title or "").strip():
+            raise ValidationError(N_("This field is required."), field="title")  # no file name to take it from
         title = fields.title if fields else self._title(asset_id)
         upload = FileUpload(io.BytesIO(body.encode("utf-8")), _slug(title) + ".md")
         if asset_id is None:

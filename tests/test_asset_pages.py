@@ -55,17 +55,78 @@ def test_marketing_uploads_a_new_asset_through_the_form(app, signed_in, client, 
 
 def test_form_errors_keep_the_input_and_the_good_file(signed_in, client, db) -> None:
     signed_in("marketing")
-    response = _post_new(client, {"title": "", "description": "Оставить этот текст"}, (b"# ok", "ok.md"))
+    response = _post_new(client, {"kind": "", "description": "Оставить этот текст"}, (b"# ok", "ok.md"))
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "This field is required." in html and "Оставить этот текст" in html
     assert "Kept from your last try: ok.md" in html
     kept = re.search(r'name="kept_file" type="hidden" value="([^"]+)"', html).group(1)
-    again = _post_new(client, {"title": "Теперь с названием", "kept_file": kept})
+    again = _post_new(client, {"kind": "catalog", "kept_file": kept})
     assert again.status_code == 302
     with db.session() as session:
         version = session.scalars(select(AssetVersion)).one()
         assert version.original_filename == "ok.md"
+
+
+def test_an_empty_title_is_the_file_name_and_markdown_needs_one(signed_in, client, db) -> None:
+    signed_in("marketing")
+    page = _new_asset_form(client)
+    assert "Leave it empty to use the file's name." in page and "title-from-file.js" in page
+    response = _post_new(client, {"title": ""}, (b"# ok", "Прайс_НВ-250 2026.md"))
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalars(select(Asset.title)).one() == "Прайс НВ-250 2026"
+    markdown = _post_new(client, {"mode": "markdown", "title": "", "markdown": "# Памятка"})
+    assert markdown.status_code == 400 and "This field is required." in markdown.get_data(as_text=True)
+    assert "file's name" not in _new_asset_form(client, "markdown")
+
+
+def test_the_forms_offer_the_terms_and_a_closed_list_refuses_beside_the_field(app, signed_in, client, db) -> None:
+    from kb import vocabularies
+
+    user = signed_in("marketing")
+    publisher = publisher_for(app)
+    existing = publisher.create_asset(user.id, fields(user, product="Насосы НВ", region="Урал"), text_upload("а"))
+    page = _new_asset_form(client)
+    assert 'list="product-terms"' in page and '<option value="Насосы НВ">' in page
+    assert '<datalist id="region-terms"><option value="Урал">' in page
+    assert "type a new one: it joins the list" in page
+    vocabularies.set_closed(db, "product", True)
+    page = _new_asset_form(client)
+    assert "Only values from the list; an admin adds new ones." in page
+    response = _post_new(
+        client, {"title": "Прайс", "description": "Оставить", "product": "НВ"}, (b"# price", "price.md")
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    field = html[html.index('<label for="product">') : html.index('<label for="region">')]
+    assert "“НВ” is not in the list of products. Did you mean “Насосы НВ”?" in field
+    assert 'aria-invalid="true"' in field and 'value="НВ"' in field
+    assert "Оставить" in html and "Kept from your last try: price.md" in html
+    kept = re.search(r'name="kept_file" type="hidden" value="([^"]+)"', html).group(1)
+    again = _post_new(client, {"title": "Прайс", "product": "насосы нв", "kept_file": kept})
+    assert again.status_code == 302
+    with db.session() as session:
+        assert session.scalars(select(Asset.product).order_by(Asset.id)).all() == ["Насосы НВ", "Насосы НВ"]
+    edit = client.get(f"/assets/{existing.asset_id}/edit").get_data(as_text=True)
+    assert 'list="product-terms"' in edit and "Only values from the list" in edit
+    refused = client.post(
+        f"/assets/{existing.asset_id}/edit",
+        data={
+            "csrf_token": csrf_from(edit),
+            "title": "Переименован",
+            "kind": "catalog",
+            "product": "Насосы",
+            "region": "Урал",
+            "language": "ru",
+            "owner_id": str(user.id),
+        },
+    )
+    assert refused.status_code == 400
+    html = refused.get_data(as_text=True)
+    assert "Did you mean “Насосы НВ”?" in html and 'value="Переименован"' in html
+    with db.session() as session:
+        assert session.get(Asset, existing.asset_id).title == fields(user).title
 
 
 def test_a_bad_file_is_the_one_thing_to_choose_again(signed_in, client, db) -> None:

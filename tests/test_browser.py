@@ -133,7 +133,7 @@ def test_admin_creates_a_user_in_the_browser(live_server: str, page, make_user) 
 #: The main pages of the three faces (and the admin's), walked at both widths in both languages.
 MAIN_PAGES = (
     "/", "/search?q=насос", "/assets", "/assets/new", "/freshness", "/reports/staleness", "/reports/content",
-    "/synonyms", "/notifications", "/profile", "/admin/users", "/admin/jobs",
+    "/synonyms", "/notifications", "/profile", "/admin/users", "/admin/jobs", "/admin/vocabularies",
 )  # fmt: skip
 #: Measured in the page: how wide the document is, and the first elements that stick out of the window
 #: (outside any box that scrolls on its own).
@@ -504,3 +504,96 @@ def test_on_a_phone_the_page_starts_near_the_top_and_the_menu_opens_on_a_tap(
     page.set_viewport_size({"width": 1280, "height": 800})
     assert not download.is_visible() and page.locator(".main-nav").is_visible()  # the desktop is as it was
     assert not page.locator(".menu-toggle").is_visible()
+
+
+def test_the_upload_form_titles_after_the_file_and_offers_the_terms(live_server: str, page, make_user, app) -> None:
+    from kb import vocabularies
+    from publishing_helpers import fields, publisher_for, text_upload
+
+    user = make_user("marketing")
+    publisher_for(app).create_asset(user.id, fields(user, product="Насосы НВ", region="Урал"), text_upload("а"))
+    vocabularies.set_closed(app.extensions["kb_db"], "product", True)
+    _sign_in(page, live_server, user.email)
+    page.goto(f"{live_server}/assets/new")
+    markdown = {"mimeType": "text/markdown", "buffer": "# Прайс\n\nНВ-250/4: 120 000 ₽".encode()}
+    page.set_input_files("input[name=file]", files=[{"name": "Прайс_лист-НВ  2026.md", **markdown}])
+    assert page.input_value("input[name=title]") == "Прайс лист НВ 2026"  # filled as the file is chosen
+    page.set_input_files("input[name=file]", files=[{"name": "Прайс НВ-250 v2.md", **markdown}])
+    assert page.input_value("input[name=title]") == "Прайс НВ-250 v2"  # still the file's: follows the file
+    page.fill("input[name=title]", "Прайс-лист насосов НВ")
+    page.set_input_files("input[name=file]", files=[{"name": "другой.md", **markdown}])
+    assert page.input_value("input[name=title]") == "Прайс-лист насосов НВ"  # typed by the person: kept
+    options = page.locator("#product-terms option")
+    assert [options.nth(i).get_attribute("value") for i in range(options.count())] == ["Насосы НВ"]
+    assert page.get_attribute("input[name=product]", "list") == "product-terms"
+    assert "Only values from the list" in page.inner_text(".field:has(input[name=product])")
+
+    page.fill("input[name=product]", "НВ")
+    page.click("button[value=save]")
+    field = page.locator(".field.has-error:has(input[name=product])")
+    assert "Did you mean “Насосы НВ”?" in field.inner_text()
+    assert page.input_value("input[name=title]") == "Прайс-лист насосов НВ"
+    assert "Kept from your last try: другой.md" in page.inner_text("form.card")
+    _shot(page, "upload-closed-vocabulary")
+    page.fill("input[name=product]", "насосы нв")
+    page.click("button[value=save]")
+    page.wait_for_selector("h1:has-text('Прайс-лист насосов НВ')")
+    assert "Насосы НВ" in page.inner_text("main")
+
+
+def test_without_scripts_the_server_titles_the_upload_after_its_file(live_server: str, make_user, app) -> None:
+    from playwright.sync_api import sync_playwright
+
+    user = make_user("marketing")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="en-US", java_script_enabled=False)
+        try:
+            page = context.new_page()
+            _sign_in(page, live_server, user.email)
+            page.goto(f"{live_server}/assets/new")
+            page.set_input_files(
+                "input[name=file]",
+                files=[{"name": "Памятка_по-тендерам.md", "mimeType": "text/markdown", "buffer": b"# 44"}],
+            )
+            assert page.input_value("input[name=title]") == ""
+            page.click("button[value=save]")
+            page.wait_for_selector("h1:has-text('Памятка по тендерам')")
+        finally:
+            context.close()
+            browser.close()
+
+
+def test_an_admin_merges_two_spellings_and_closes_the_list(live_server: str, page, make_user, app) -> None:
+    from publishing_helpers import fields, publisher_for, text_upload
+
+    admin = make_user("admin")
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    publisher.create_asset(owner.id, fields(owner, product="НВ"), text_upload("а"))
+    publisher.create_asset(owner.id, fields(owner, product="Насосы НВ"), text_upload("б"))
+    _sign_in(page, live_server, admin.email)
+    page.click(".main-nav >> text=Vocabularies")
+    products = page.locator("section#product")
+    assert products.locator("table.terms tbody tr").count() == 2
+    _shot(page, "vocabularies")
+    products.locator("select[name=source_id]").select_option(label="НВ (1)")
+    products.locator("select[name=target_id]").select_option(label="Насосы НВ (1)")
+    products.locator(".vocabulary-merge button[type=submit]").click()
+    page.wait_for_selector("text=Merged into “Насосы НВ”; 1 asset moved to it.")
+    products = page.locator("section#product")
+    assert products.locator("table.terms tbody tr").count() == 1
+    assert "2" in products.locator("table.terms tbody tr").inner_text()
+
+    row = products.locator("tr", has_text="Насосы НВ")
+    row.locator("summary", has_text="Change").click()
+    row.locator("input[name=value]").fill("Насосы серии НВ")
+    row.locator("button", has_text="Rename").click()
+    page.wait_for_selector("text=Renamed to “Насосы серии НВ”; 2 assets changed with it.")
+
+    products = page.locator("section#product")
+    products.locator("text=Only values from this list").click()
+    products.locator(".vocabulary-closed button[type=submit]").click()
+    page.wait_for_selector("text=publishing now accepts only values from this list")
+    assert page.locator("section#product input[name=closed][value='1']").is_checked()
+    _shot(page, "vocabularies-closed")

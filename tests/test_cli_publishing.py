@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from conftest import SECRET_KEY
+from kb import vocabularies
 from kb.cli import main
 from kb.models import Asset, AssetVersion, ExtractionStatus, Rating, StaleFlag
 from publishing_helpers import fields, publisher_for, text_upload
@@ -110,7 +111,10 @@ def test_demo_load_is_idempotent(cli_env, tmp_path: Path, db) -> None:
     with db.session() as session:
         assets_before = session.scalar(select(func.count()).select_from(Asset))
         versions_before = session.scalar(select(func.count()).select_from(AssetVersion))
+        products = set(session.scalars(select(Asset.product).where(Asset.product != "")))
+        terms = {term.value for term in vocabularies.terms(session, "product")}
     assert assets_before == 4 and versions_before >= 6
+    assert products and terms == products  # each product of the library is a term of its vocabulary
     second = run("demo", "load", "--manifest", str(manifest))
     assert "0 asset(s) created, 0 version(s) added, 4 unchanged" in second.output
     assert "0 account(s) created, 0 rating(s) and 0 flag(s) added" in second.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -99,6 +100,75 @@ def test_concurrent_write_transactions_wait_instead_of_failing(db: Database, mak
     assert final.count("!") == 40  # no lost updates
 
 
+#: Products and regions of assets before revision 0009, and what each becomes: the most used spelling of a
+#: value (case, runs of spaces and ё aside), the alphabetically first on a tie.
+_FREE_TEXT = [
+    ("Насосы НВ", "Урал", "Насосы НВ", "Урал"),
+    ("Насосы НВ", "урал", "Насосы НВ", "Урал"),
+    ("насосы  НВ", "Россия", "Насосы НВ", "Россия"),
+    ("Компрессоры KX", "Россия", "Компрессоры KX", "Россия"),
+    ("Ёмкости", "", "Ёмкости", ""),
+    ("емкости", "", "Ёмкости", ""),
+    ("ёмкости", "", "Ёмкости", ""),
+]
+
+
+def _free_text_values_move_into_vocabularies(db: Database) -> None:
+    """Revision 0009 on a database with assets: one term per value, the assets respelt and queued for indexing."""
+    from alembic import command
+
+    migrate.upgrade(db, "0008")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, display_name, role, password_hash, active, must_change_password, "
+                "created_at) VALUES (1, 'm@example.com', 'M', 'marketing', 'x', true, false, '2026-01-01 00:00:00')"
+            )
+        )
+        for number, (product, region, _p, _r) in enumerate(_FREE_TEXT, start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO assets (id, title, description, kind, product, region, language, owner_id, "
+                    "review_interval_days, next_review_on, status, created_by_id, created_at, updated_at) VALUES "
+                    "(:id, :title, '', 'catalog', :product, :region, 'ru', 1, 90, '2026-04-01', 'published', 1, "
+                    "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                ),
+                {"id": number, "title": f"Asset {number}", "product": product, "region": region},
+            )
+    migrate.upgrade(db)
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, product, region, updated_at FROM assets ORDER BY id")).all()
+        terms = connection.execute(
+            text("SELECT vocabulary, value, key FROM vocabulary_terms ORDER BY vocabulary, key")
+        ).all()
+        closed = connection.execute(text("SELECT name, closed FROM vocabularies ORDER BY name")).all()
+        jobs = connection.execute(text("SELECT kind, payload, status FROM jobs")).all()
+    assert [(product, region) for _id, product, region, _at in rows] == [(p, r) for *_old, p, r in _FREE_TEXT]
+    assert [tuple(term) for term in terms] == [
+        ("product", "Ёмкости", "емкости"),
+        ("product", "Компрессоры KX", "компрессоры kx"),
+        ("product", "Насосы НВ", "насосы нв"),
+        ("region", "Россия", "россия"),
+        ("region", "Урал", "урал"),
+    ]
+    assert [(name, bool(is_closed)) for name, is_closed in closed] == [("product", False), ("region", False)]
+    rewritten = {2, 3, 6, 7}  # every asset whose product or region changed, and only those
+    assert {_id for _id, *_rest, at in rows if str(at) != "2026-01-01 00:00:00"} == rewritten
+    payloads = [json.loads(p) if isinstance(p, str) else p for _kind, p, _status in jobs]
+    assert sorted(p["asset_id"] for p in payloads) == sorted(rewritten)
+    assert {(kind, status) for kind, _p, status in jobs} == {("index_asset", "queued")}
+    command.downgrade(migrate.alembic_config(db), "0008")
+    assert "vocabulary_terms" not in inspect(db.engine).get_table_names()
+    migrate.upgrade(db)
+    assert _schema_diff(db) == []
+
+
+def test_free_text_products_and_regions_move_into_vocabularies(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'values.sqlite3'}")
+    _free_text_values_move_into_vocabularies(db)
+    db.dispose()
+
+
 @pytest.mark.skipif(not POSTGRES_URL and not os.environ.get("CI"), reason="set KB_TEST_POSTGRES_URL to test PostgreSQL")
 def test_migrations_apply_on_postgresql_and_match_the_models() -> None:
     assert POSTGRES_URL, "CI must provide KB_TEST_POSTGRES_URL (see .ci/run)"
@@ -114,7 +184,7 @@ def test_migrations_apply_on_postgresql_and_match_the_models() -> None:
         from alembic import command
 
         command.downgrade(migrate.alembic_config(db), "base")
-        migrate.upgrade(db)
+        _free_text_values_move_into_vocabularies(db)
         assert migrate.is_up_to_date(db)
         db.dispose()
     finally:

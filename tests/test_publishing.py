@@ -12,6 +12,7 @@ from kb import jobs
 from kb.blobs import BlobStore
 from kb.errors import Conflict, Forbidden, ValidationError
 from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, ExtractionStatus, Job, JobStatus
+from kb.publishing import title_from_filename
 from publishing_helpers import fields, publisher_for, text_upload, worker_for
 
 
@@ -165,7 +166,7 @@ def test_concurrent_new_versions_get_distinct_ordered_numbers(app, marketing, db
 def test_validation_names_the_field(publisher, marketing, make_user) -> None:
     sales = make_user("sales")
     cases = [
-        (fields(marketing, title="  "), "title"),
+        (fields(marketing, title="Я" * 301), "title"),  # an empty one is taken from the file's name
         (fields(marketing, kind="brochure"), "kind"),
         (fields(marketing, segments=["B2X"]), "segments"),
         (fields(marketing, language="de"), "language"),
@@ -178,6 +179,34 @@ def test_validation_names_the_field(publisher, marketing, make_user) -> None:
             publisher.create_asset(marketing.id, bad, text_upload(f"file for {field_name}"))
         assert caught.value.field == field_name, field_name
     assert list(publisher.blobs.all_digests()) == []  # refused uploads leave no file behind
+
+
+@pytest.mark.parametrize(
+    ("filename", "title"),
+    [
+        ("Каталог НВ 2026.pdf", "Каталог НВ 2026"),
+        ("katalog_nasosov-NV__2026.docx", "katalog nasosov NV 2026"),
+        ("Прайс-лист НВ-250 2025-2026.xlsx", "Прайс лист НВ-250 2025-2026"),  # codes and year ranges keep dashes
+        ("  КП   для  МУП.final.pptx", "КП для МУП.final"),
+        ("C:\\Users\\maria\\Desktop\\Памятка_44-ФЗ.md", "Памятка 44-ФЗ"),
+        ("README", "README"),
+        ("_.pdf", "_.pdf"),  # nothing left but the name itself
+        ("Я" * 400 + ".pdf", "Я" * 196),  # a stored file name has at most 200 characters
+    ],
+)
+def test_a_title_from_the_file_name(filename: str, title: str) -> None:
+    assert title_from_filename(filename) == title
+
+
+def test_an_upload_without_a_title_is_titled_after_its_file(publisher, marketing, db) -> None:
+    published = publisher.create_asset(
+        marketing.id, fields(marketing, title="  "), text_upload("# Прайс", "Прайс_лист-насосы НВ.md")
+    )
+    with db.session() as session:
+        assert session.get(Asset, published.asset_id).title == "Прайс лист насосы НВ"
+    with pytest.raises(ValidationError) as caught:  # Markdown written in the browser has no file name to use
+        publisher.save_markdown(marketing.id, "# Памятка", fields=fields(marketing, title=""))
+    assert caught.value.field == "title"
 
 
 def test_only_marketing_may_publish(publisher, make_user) -> None:

@@ -29,15 +29,15 @@ _ERRORS = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "404": _ERROR}
 
 _MULTIPART_ASSET = {
     "type": "object",
-    "required": ["file", "title", "kind"],
+    "required": ["file", "kind"],
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "title": {"type": "string"},
+        "title": {"type": "string", "description": "default: the file's name, without its extension"},
         "kind": {"type": "string", "enum": ["catalog", "presentation", "tender_template", "datasheet", "case_study"]},
         "description": {"type": "string"},
-        "product": {"type": "string"},
+        "product": {"type": "string", "description": "a term of the product vocabulary (a new one joins an open list)"},
         "segments": {"type": "string", "description": "comma-separated: B2B, B2C, B2G"},
-        "region": {"type": "string"},
+        "region": {"type": "string", "description": "a term of the region vocabulary (a new one joins an open list)"},
         "language": {"type": "string", "enum": ["ru", "en", "mixed"]},
         "owner": {"type": "string", "description": "user id or e-mail of a marketing user (default: you)"},
         "review_interval_days": {"type": "integer"},
@@ -562,3 +562,28 @@ SPEC["paths"].update(
         },
     }
 )
+
+_VOCABULARIES = {
+    "type": "object",
+    "properties": {
+        "vocabularies": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "enum": ["product", "region"]},
+                    "closed": {"type": "boolean", "description": "only these terms are accepted when publishing"},
+                    "terms": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        }
+    },
+}
+
+SPEC["paths"]["/api/v1/vocabularies"] = {
+    "get": {
+        "summary": "The product and region lists: each one's terms (as assets spell them) and whether it is closed "
+        "to new values",
+        "responses": {"200": _json(_VOCABULARIES), **_ERRORS},
+    }
+}

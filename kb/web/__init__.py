@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         security,
         synonyms,
         templating,
+        vocabularies,
     )
 
     settings = app.config["KB_SETTINGS"]
@@ -60,6 +61,7 @@ def init_app(app: Flask) -> None:
         synonyms.bp,
         profile.bp,
         admin.bp,
+        vocabularies.bp,
         reports.bp,
     )
     for blueprint in (*blueprints, api_bp):

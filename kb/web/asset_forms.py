@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -14,6 +15,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from kb.models import ASSET_KINDS, SEGMENTS, AssetStatus
 from kb.publishing import AssetFields, parse_tags
+from kb.vocabularies import VocabularyList
 from kb.web.templating import content_language_label, kind_label
 
 
@@ -36,11 +38,21 @@ class AssetForm(FlaskForm):
     )
     tags = StringField(_l("Tags"), validators=[Length(max=2000)])
 
-    def __init__(self, *args: Any, owners: list[Any] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        owners: list[Any] = (),
+        vocabularies: Mapping[str, VocabularyList] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.kind.choices = [SelectChoice(k, kind_label(k)) for k in ASSET_KINDS]
         self.language.choices = [SelectChoice(code, content_language_label(code)) for code in ("ru", "en", "mixed")]
         self.owner_id.choices = [SelectChoice(u.id, f"{u.display_name} ({u.email})") for u in owners]
+        #: The product and region lists, offered as the person types (``<datalist>``, no script needed).
+        self.vocabularies = dict(vocabularies or {})
+        for name in self.vocabularies:
+            getattr(self, name).render_kw = {"list": f"{name}-terms", "autocomplete": "off"}
 
     def fields(self) -> AssetFields:
         return AssetFields(
@@ -58,6 +70,8 @@ class AssetForm(FlaskForm):
 
 
 class NewAssetForm(AssetForm):
+    # Empty with a file: publishing titles the asset after the file's name (Markdown needs a title).
+    title = StringField(_l("Title"), validators=[Length(max=300)])
     file = FileField(_l("File"))
     kept_file = HiddenField()
     markdown = TextAreaField(_l("Text (Markdown)"))

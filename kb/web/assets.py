@@ -11,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, changes, search, usage
+from kb import analytics, assets, changes, search, usage, vocabularies
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
@@ -142,7 +142,8 @@ def index() -> Any:
 
 
 def _new_form(formdata: Any = None) -> NewAssetForm:
-    form = NewAssetForm(formdata=formdata, owners=assets.publishers(db_session()))
+    session = db_session()
+    form = NewAssetForm(formdata=formdata, owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
     if formdata is None:
         form.owner_id.data = current_user.id
     return form
@@ -170,7 +171,8 @@ def new() -> Any:
 @bp.post("")
 @requires(Role.MARKETING)
 def create() -> Any:
-    form = NewAssetForm(owners=assets.publishers(db_session()))
+    session = db_session()
+    form = NewAssetForm(owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
     markdown_mode = request.values.get("mode") == "markdown"
     if markdown_mode and request.form.get("action") == "preview":
         return _render_new(form, preview=markdown_to_html(form.markdown.data or ""))
@@ -421,12 +423,13 @@ def edit(asset_id: int) -> Any:
         form = AssetForm(
             formdata=None,
             owners=owners,
+            vocabularies=vocabularies.lists(session),
             obj=asset,
             segments=[s.segment for s in asset.segments],
             tags=", ".join(t.tag for t in asset.tags),
         )
         return render_template("assets/edit.html", asset=asset, form=form)
-    form = AssetForm(owners=owners)
+    form = AssetForm(owners=owners, vocabularies=vocabularies.lists(session))
     if form.validate():
         fields = form.fields()
         try:

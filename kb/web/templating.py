@@ -22,6 +22,7 @@ _NAV = (
     ("reports.content", "Content analytics", Role.MARKETING),
     ("synonyms.index", "Synonyms", Role.MARKETING),
     ("admin.users", "Users", Role.ADMIN),
+    ("vocabularies.index", "Vocabularies", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
 )
 
@@ -36,6 +37,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Content analytics": _("Content analytics"),
         "Synonyms": _("Synonyms"),
         "Users": _("Users"),
+        "Vocabularies": _("Vocabularies"),
         "Jobs": _("Jobs"),
     }
     return [(endpoint, labels[label], role) for endpoint, label, role in _NAV]
