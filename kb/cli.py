@@ -301,8 +301,15 @@ def _worker_context(database: Database) -> Any:
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option("--poll", default=0.5, show_default=True, type=click.FloatRange(0.05, 60), help="Seconds between polls.")
+@click.option(
+    "--index-batch",
+    default=200,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Index jobs taken and written in one index commit.",
+)
 @with_db
-def worker(database: Database, once: bool, poll: float) -> None:
+def worker(database: Database, once: bool, poll: float, index_batch: int) -> None:
     """Run a background worker (text extraction and other jobs)."""
     import logging
 
@@ -310,7 +317,7 @@ def worker(database: Database, once: bool, poll: float) -> None:
 
     _require_schema(database)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    runner = Worker(_worker_context(database))
+    runner = Worker(_worker_context(database), batch_size=index_batch)
     if once:
         click.echo(f"ran {runner.run_until_idle()} job(s)")
         return

@@ -1,9 +1,12 @@
 """The job table as a durable outbox: work is enqueued in the same transaction as its cause, then claimed.
 
-A worker claims one job at a time under a lease. On SQLite the claim runs in a ``BEGIN IMMEDIATE``
-transaction, so two workers never take the same job; on PostgreSQL it uses ``FOR UPDATE SKIP LOCKED``. A job
-whose worker died is taken again once its lease has expired; after ``max_attempts`` tries it is marked failed
-and shown to admins with its last error.
+A worker claims the most urgent due job (lowest ``priority``, then oldest) under a lease, or several jobs of
+one kind at once (``claim_batch``: the index jobs, written in one commit). On SQLite the claim runs in a
+``BEGIN IMMEDIATE`` transaction, so two workers never take the same job; on PostgreSQL it uses ``FOR UPDATE
+SKIP LOCKED``. A worker renews its lease while it works (``heartbeat``); a job whose worker died is taken again
+once its short lease has run out, seconds later; after ``max_attempts`` tries it is marked failed and shown to
+admins with its last error. A job enqueued with a ``subject`` while another of its kind and subject still waits
+is not added again (``coalesce``): one pending index job per asset, however many changes asked for it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,10 @@ from sqlalchemy.orm import Session
 from kb.db import Database
 from kb.models import Job, JobStatus, utcnow
 
-DEFAULT_LEASE = timedelta(minutes=5)
+#: How long a claim holds without a heartbeat; the worker renews it every third of that while it works.
+DEFAULT_LEASE = timedelta(seconds=30)
+#: Priorities: lower runs first.
+URGENT, NORMAL, BACKGROUND = 1, 5, 8
 #: What to do, in the same transaction, when a job of a kind has failed for good (kind -> hook).
 _FINAL_FAILURE_HOOKS: dict[str, Callable[[Session, dict[str, Any], str], None]] = {}
 RETRY_DELAYS = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2))
@@ -38,9 +44,38 @@ def on_final_failure(kind: str, hook: Callable[[Session, dict[str, Any], str], N
     _FINAL_FAILURE_HOOKS[kind] = hook
 
 
-def enqueue(session: Session, kind: str, payload: dict[str, Any], *, max_attempts: int = 3) -> Job:
-    """Adds a job inside the caller's transaction: it exists exactly when the caller's change commits."""
-    job = Job(kind=kind, payload=payload, max_attempts=max_attempts, status=JobStatus.QUEUED, run_after=utcnow())
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    max_attempts: int = 3,
+    priority: int = NORMAL,
+    subject: str | None = None,
+    coalesce: bool = False,
+) -> Job:
+    """Adds a job inside the caller's transaction: it exists exactly when the caller's change commits.
+
+    With ``coalesce``, a job of this kind and ``subject`` that is queued and not yet taken stands for this one
+    too (it will read the database when it runs, so it sees this change); that job is returned instead."""
+    if coalesce and subject is not None:
+        waiting = session.scalars(
+            select(Job)
+            .where(Job.kind == kind, Job.subject == subject, Job.status == JobStatus.QUEUED)
+            .order_by(Job.id)
+            .limit(1)
+        ).first()
+        if waiting is not None:
+            return waiting
+    job = Job(
+        kind=kind,
+        payload=payload,
+        max_attempts=max_attempts,
+        status=JobStatus.QUEUED,
+        run_after=utcnow(),
+        priority=priority,
+        subject=subject,
+    )
     session.add(job)
     return job
 
@@ -55,28 +90,64 @@ def _due(now: datetime) -> Any:
 def claim(
     db: Database, worker_id: str, *, kinds: tuple[str, ...] | None = None, lease: timedelta = DEFAULT_LEASE
 ) -> ClaimedJob | None:
-    """Takes the oldest due job (queued, or running with an expired lease), or None when there is none."""
+    """Takes the most urgent due job (queued, or running with an expired lease), or None when there is none."""
+    taken = _claim(db, worker_id, kinds, lease, limit=1)
+    return taken[0] if taken else None
+
+
+def claim_batch(
+    db: Database, worker_id: str, kind: str, limit: int, *, lease: timedelta = DEFAULT_LEASE
+) -> list[ClaimedJob]:
+    """Takes up to ``limit`` due jobs of one kind, the most urgent first, for one run of them all."""
+    return _claim(db, worker_id, (kind,), lease, limit=limit)
+
+
+def _claim(
+    db: Database, worker_id: str, kinds: tuple[str, ...] | None, lease: timedelta, *, limit: int
+) -> list[ClaimedJob]:
     now = utcnow()
+    taken: list[ClaimedJob] = []
     with db.transaction() as session:
-        while True:
-            stmt = select(Job).where(_due(now)).order_by(Job.id).limit(1)
+        while len(taken) < limit:
+            stmt = select(Job).where(_due(now)).order_by(Job.priority, Job.id).limit(limit - len(taken))
             if kinds:
                 stmt = stmt.where(Job.kind.in_(kinds))
+            if taken:
+                stmt = stmt.where(Job.id.not_in([t.id for t in taken]))
             if not db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
-            job = session.scalars(stmt).first()
-            if job is None:
-                return None
-            if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
-                # Its last worker died mid-job: no tries left.
-                _mark_failed(session, job, now, f"worker {job.locked_by} stopped during the last attempt")
-                session.flush()
-                continue
-            job.status = JobStatus.RUNNING
-            job.attempts += 1
-            job.locked_by = worker_id[:120]
-            job.locked_until = now + lease
-            return ClaimedJob(id=job.id, kind=job.kind, payload=dict(job.payload), attempt=job.attempts)
+            found = list(session.scalars(stmt))
+            if not found:
+                break
+            for job in found:
+                if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
+                    # Its last worker died mid-job: no tries left.
+                    _mark_failed(session, job, now, f"worker {job.locked_by} stopped during the last attempt")
+                    continue
+                job.status = JobStatus.RUNNING
+                job.attempts += 1
+                job.locked_by = worker_id[:120]
+                job.locked_until = now + lease
+                taken.append(ClaimedJob(id=job.id, kind=job.kind, payload=dict(job.payload), attempt=job.attempts))
+            session.flush()
+    return taken
+
+
+def heartbeat(db: Database, job_ids: list[int], worker_id: str, lease: timedelta = DEFAULT_LEASE) -> int:
+    """Renews this worker's lease on jobs it is still working on; returns how many it still holds."""
+    if not job_ids:
+        return 0
+    with db.transaction() as session:
+        held = list(
+            session.scalars(
+                select(Job).where(
+                    Job.id.in_(job_ids), Job.locked_by == worker_id[:120], Job.status == JobStatus.RUNNING
+                )
+            )
+        )
+        for job in held:
+            job.locked_until = utcnow() + lease
+        return len(held)
 
 
 def _mark_failed(session: Session, job: Job, now: datetime, error: str) -> None:

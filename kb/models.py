@@ -556,11 +556,17 @@ class Job(Base):
     __table_args__ = (
         CheckConstraint(_check_in("status", JobStatus), name="status"),
         Index("ix_jobs_status_run_after", "status", "run_after"),
+        Index("ix_jobs_kind_subject_status", "kind", "subject", "status"),
+        Index("ix_jobs_status_priority", "status", "priority", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: What the job is about ("asset:12"): a queued job of a kind and subject takes in later requests for it.
+    subject: Mapped[str | None] = mapped_column(String(80))
+    #: Lower runs first: mail and extraction of new versions before re-indexing.
+    priority: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     status: Mapped[JobStatus] = mapped_column(String(16), default=JobStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)

@@ -78,7 +78,7 @@ def notify(
     if created is None:
         return False
     if session.info.get("email_enabled"):
-        jobs.enqueue(session, EMAIL_JOB, {"notification_id": created}, max_attempts=5)
+        jobs.enqueue(session, EMAIL_JOB, {"notification_id": created}, max_attempts=5, priority=jobs.URGENT)
     return True
 
 

@@ -108,7 +108,7 @@ def request_link(db: Database, email: str, *, ip_address: str, hours: int, langu
         session.add(request)
         session.flush()
         if request.user_id is not None:
-            jobs.enqueue(session, RESET_JOB, {"request_id": request.id}, max_attempts=5)
+            jobs.enqueue(session, RESET_JOB, {"request_id": request.id}, max_attempts=5, priority=jobs.URGENT)
         session.execute(
             delete(PasswordResetRequest).where(
                 PasswordResetRequest.requested_at < now - REQUESTS_KEPT,

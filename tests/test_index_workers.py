@@ -162,7 +162,7 @@ def test_two_worker_processes_index_at_once_without_losing_an_asset(app, db, ins
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         workers = [
             subprocess.Popen(
-                [str(Path(sys.executable).parent / "kb"), "worker", "--poll", "0.05"],
+                [str(Path(sys.executable).parent / "kb"), "worker", "--poll", "0.05", "--index-batch", "5"],
                 env=_env(instance_dir),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -170,7 +170,10 @@ def test_two_worker_processes_index_at_once_without_losing_an_asset(app, db, ins
             )
             for _ in range(2)
         ]
-        wait_for(lambda: sum(job.status == JobStatus.RUNNING for job in _index_jobs(db)) == 2, "two running jobs")
+        wait_for(
+            lambda: len({job.locked_by for job in _index_jobs(db) if job.status == JobStatus.RUNNING}) == 2,
+            "both workers in a batch of index jobs",
+        )
         fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
         wait_for(lambda: all(job.status == JobStatus.DONE for job in _index_jobs(db)), "all index jobs done")
     finally:
@@ -181,7 +184,7 @@ def test_two_worker_processes_index_at_once_without_losing_an_asset(app, db, ins
     assert all(process.returncode == 0 for process in workers), logs
     assert all(job.status == JobStatus.DONE and job.attempts == 1 for job in _index_jobs(db)), logs
     # Both processes wrote the index (they took turns on the lock); no job ran twice or failed.
-    assert all("(index_asset) done" in log for log in logs), logs
+    assert all("index_asset jobs done" in log for log in logs), logs
 
     SearchIndex.close_all()
     for word, asset in published.items():

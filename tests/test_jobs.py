@@ -6,7 +6,7 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from conftest import csrf_from
 from kb import jobs
@@ -67,13 +67,13 @@ def test_failed_attempts_retry_then_give_up_visibly(app, db, signed_in, client) 
     for attempt in range(1, 4):
         with db.transaction() as session:
             session.execute(update(Job).where(Job.id == job_id).values(run_after=utcnow()))
-        assert worker.run_once() is True
+        assert worker.run_once() == 1
         with db.session() as session:
             job = session.get(Job, job_id)
             assert job.attempts == attempt
             assert job.status == (JobStatus.FAILED if attempt == 3 else JobStatus.QUEUED)
             assert job.last_error == "ValueError: cannot parse"
-    assert worker.run_once() is False
+    assert worker.run_once() == 0
 
     signed_in("admin")
     page = client.get("/admin/jobs").get_data(as_text=True)
@@ -104,3 +104,96 @@ def test_retrying_a_job_that_did_not_fail_is_a_404(signed_in, client, db) -> Non
     page = client.get("/admin/jobs").get_data(as_text=True)
     response = client.post(f"/admin/jobs/{job_id}/retry", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 404
+
+
+# --- the pipeline: one pending index job per asset, urgent work first, index jobs in batches, heartbeats -----
+
+
+def test_one_index_job_waits_per_asset_however_many_changes_ask(db) -> None:
+    from kb.search.indexing import INDEX_JOB, enqueue_index
+
+    for _ in range(3):
+        with db.transaction() as session:
+            enqueue_index(session, 7)
+            enqueue_index(session, 8)
+    with db.session() as session:
+        queued = session.scalars(select(Job).where(Job.kind == INDEX_JOB)).all()
+    assert sorted(job.payload["asset_id"] for job in queued) == [7, 8]
+    taken = jobs.claim(db, "w1", kinds=(INDEX_JOB,))
+    assert taken is not None
+    with db.transaction() as session:  # the running job may have read the asset already: a new one is queued
+        enqueue_index(session, taken.payload["asset_id"])
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.QUEUED)) == 2
+
+
+def test_mail_then_extraction_then_re_indexing_whatever_the_order_they_came_in(db) -> None:
+    with db.transaction() as session:
+        jobs.enqueue(session, "index_asset", {"asset_id": 1}, priority=jobs.BACKGROUND)
+        jobs.enqueue(session, "extract_version", {"version_id": 1})
+        jobs.enqueue(session, "email", {"notification_id": 1}, priority=jobs.URGENT)
+        jobs.enqueue(session, "extract_version", {"version_id": 2})
+    order = []
+    while (job := jobs.claim(db, "w")) is not None:
+        order.append((job.kind, next(iter(job.payload.values()))))
+        jobs.complete(db, job.id, "w")
+    assert order == [("email", 1), ("extract_version", 1), ("extract_version", 2), ("index_asset", 1)]
+
+
+def test_index_jobs_run_in_one_batch_and_a_bad_one_fails_alone(app, db, monkeypatch) -> None:
+    from kb.search import indexing
+
+    with db.transaction() as session:
+        for asset_id in range(1, 7):
+            indexing.enqueue_index(session, asset_id)
+    batches: list[list[int]] = []
+    real = indexing.run_index_batch
+
+    def watched(context, payloads):  # type: ignore[no-untyped-def]
+        ids = [p["asset_id"] for p in payloads]
+        batches.append(ids)
+        if 4 in ids:
+            raise RuntimeError("asset 4 cannot be read")
+        real(context, payloads)
+
+    worker = worker_for(app)
+    worker.batch_handlers = {indexing.INDEX_JOB: watched}
+    worker.handlers = {**worker.handlers, indexing.INDEX_JOB: lambda context, payload: watched(context, [payload])}
+    assert worker.run_once() == 6
+    assert batches[0] == [1, 2, 3, 4, 5, 6] and sorted(batches[1:]) == [[1], [2], [3], [4], [5], [6]]
+    with db.session() as session:
+        by_asset = {job.payload["asset_id"]: job for job in session.scalars(select(Job))}
+    assert by_asset[4].status == JobStatus.QUEUED and "asset 4 cannot be read" in by_asset[4].last_error
+    assert all(by_asset[a].status == JobStatus.DONE for a in (1, 2, 3, 5, 6))
+
+
+def test_a_long_job_keeps_its_lease_and_a_dead_workers_job_is_taken_within_its_short_lease(app, db) -> None:
+    import time
+
+    (job_id,) = _enqueue(db, 1)
+    lease = timedelta(seconds=0.6)
+    started, taken_meanwhile = threading.Event(), []
+
+    def slow(_context, _payload):  # type: ignore[no-untyped-def]
+        started.set()
+        time.sleep(1.8)  # three leases long: only the heartbeat keeps it
+
+    worker = worker_for(app, "slow-worker")
+    worker.lease = lease
+    worker.handlers = {"probe": slow}
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    started.wait(5)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        taken_meanwhile.append(jobs.claim(db, "other", lease=lease))
+        time.sleep(0.1)
+    thread.join()
+    assert not any(taken_meanwhile)  # never taken from a worker that is alive
+    with db.session() as session:
+        assert session.get(Job, job_id).status == JobStatus.DONE
+    (dead_id,) = _enqueue(db, 1)
+    assert jobs.claim(db, "dead", lease=lease) is not None  # claimed, and then the worker dies: no heartbeat
+    time.sleep(0.7)
+    retaken = jobs.claim(db, "alive", lease=lease)
+    assert retaken is not None and retaken.id == dead_id and retaken.attempt == 2

@@ -294,3 +294,24 @@ def test_compound_segment_parts_are_read_from_the_mapping_not_copied() -> None:
     reader.seek(0)
     assert reader.readinto(buffer) == 4 and bytes(buffer) == b"firs"
     assert isinstance(BufferFile(view).file, _ViewReader)  # whoosh's parts now read through it
+
+
+def test_segments_stay_bounded_when_every_commit_is_big(tmp_path, monkeypatch) -> None:
+    # A bulk import writes batches bigger than MERGE_MAX_DOCS one after another; they must still be merged
+    # before the segments pile up (each costs every search a little).
+    from whoosh import index as whoosh_index
+
+    from kb.search import whoosh_store
+
+    monkeypatch.setattr(whoosh_store, "MERGE_MAX_DOCS", 0)  # no small-segment merges: only the bound acts
+    monkeypatch.setattr(whoosh_store, "MAX_SEGMENTS", 4)
+    store = whoosh_store.WhooshStore(tmp_path / "index")
+    counts = []
+    for batch in range(9):
+        ids = range(batch * 3 + 1, batch * 3 + 4)
+        store.replace_assets({a: [page(a, 1, f"насос партия{batch} номер{a}")] for a in ids})
+        ix = whoosh_index.open_dir(str(tmp_path / "index" / store._current_name()))
+        counts.append(len(ix._segments()))
+        ix.close()
+    assert max(counts) <= 4 and counts[3] == 4, counts  # grows to the bound, then merges back under it
+    assert set(store.stamps()) == set(range(1, 28))  # nothing lost in the merges

@@ -142,6 +142,9 @@ class SearchBackend(Protocol):
     def replace_asset(self, asset_id: int, pages: list[IndexPage]) -> None:
         """Makes the index hold exactly ``pages`` for the asset (none: the asset is removed)."""
 
+    def replace_assets(self, pages_by_asset: dict[int, list[IndexPage]]) -> None:
+        """``replace_asset`` for many assets in one write (the worker's batch of index jobs)."""
+
     def delete_asset(self, asset_id: int) -> None: ...
 
     def rebuild(self, batches: Iterable[list[IndexPage]]) -> int:

@@ -24,16 +24,30 @@ REBUILD_BATCH = 200
 
 
 def enqueue_index(session: Session, asset_id: int) -> None:
-    """Asks the worker to re-index an asset once the caller's transaction commits."""
-    jobs.enqueue(session, INDEX_JOB, {"asset_id": asset_id}, max_attempts=5)
+    """Asks the worker to re-index an asset once the caller's transaction commits. One job per asset waits at a
+    time (it reads the asset when it runs), and it waits behind extraction, which would ask for it again."""
+    jobs.enqueue(
+        session,
+        INDEX_JOB,
+        {"asset_id": asset_id},
+        max_attempts=5,
+        priority=jobs.BACKGROUND,
+        subject=f"asset:{asset_id}",
+        coalesce=True,
+    )
 
 
 def run_index_job(context: Any, payload: dict[str, Any]) -> None:
     """Worker handler: the asset's documents, read from the database, replace what the index holds."""
-    asset_id = int(payload["asset_id"])
+    run_index_batch(context, [payload])
+
+
+def run_index_batch(context: Any, payloads: list[dict[str, Any]]) -> None:
+    """Worker handler for many index jobs at once: their assets replaced in the index in one commit."""
+    asset_ids = sorted({int(p["asset_id"]) for p in payloads})
     with context.db.session() as session:
-        pages = asset_pages(session, asset_id)
-    backend_of(context.settings).replace_asset(asset_id, pages)
+        pages = {asset_id: asset_pages(session, asset_id) for asset_id in asset_ids}
+    backend_of(context.settings).replace_assets(pages)
 
 
 def _batches(db: Database) -> Iterator[list[IndexPage]]:

@@ -58,6 +58,10 @@ class MemoryBackend:
                     doc.lengths[name] = count
                 self.docs[page.doc_id] = doc
 
+    def replace_assets(self, pages_by_asset: dict[int, list[IndexPage]]) -> None:
+        for asset_id, pages in pages_by_asset.items():
+            self.replace_asset(asset_id, pages)
+
     def delete_asset(self, asset_id: int) -> None:
         self.replace_asset(asset_id, [])
 

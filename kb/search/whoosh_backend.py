@@ -23,6 +23,9 @@ class WhooshBackend:
     def replace_asset(self, asset_id: int, pages: list[IndexPage]) -> None:
         self.store.replace_asset(asset_id, pages)
 
+    def replace_assets(self, pages_by_asset: dict[int, list[IndexPage]]) -> None:
+        self.store.replace_assets(pages_by_asset)
+
     def delete_asset(self, asset_id: int) -> None:
         self.store.delete_asset(asset_id)
 

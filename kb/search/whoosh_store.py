@@ -50,6 +50,9 @@ REBUILD_PROCESSES = 4
 #: Segments with more documents than this are never merged after an asset is indexed (a rebuild or
 #: ``kb index optimize`` does that): a merge rewrites every posting of its segments, so this bounds its time.
 MERGE_MAX_DOCS = 2_000
+#: ...but past this many segments in all (each costs every search a little), the smallest are merged into one
+#: until half that many are left: a bulk import writes segments bigger than MERGE_MAX_DOCS one after another.
+MAX_SEGMENTS = 10
 TEXT_FIELDS = {"title": 4.0, "tags": 3.0, "page_title": 1.5, "description": 1.5, "body": 1.0}
 FACET_FIELDS = {"kind": "kind", "product": "product", "segment": "segment", "region": "region",
                 "language": "language"}  # fmt: skip
@@ -203,7 +206,10 @@ def _small(counts_or_segments: list[Any]) -> list[Any]:
 
 
 def _merge_due(counts: list[int]) -> bool:
-    """Whether whoosh's MERGE_SMALL policy, applied to the segments of at most MERGE_MAX_DOCS, would merge."""
+    """Whether whoosh's MERGE_SMALL policy, applied to the segments of at most MERGE_MAX_DOCS, would merge, or
+    there are more than MAX_SEGMENTS segments."""
+    if len(counts) > MAX_SEGMENTS:
+        return True
     total = 0
     for i, count in enumerate(sorted(_small(counts))):
         total += count
@@ -213,7 +219,18 @@ def _merge_due(counts: list[int]) -> bool:
 
 
 def _merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
-    """whoosh's MERGE_SMALL among the segments of at most MERGE_MAX_DOCS documents; bigger ones stay as they are."""
+    """whoosh's MERGE_SMALL among the segments of at most MERGE_MAX_DOCS documents, bigger ones as they are; and
+    with more than MAX_SEGMENTS segments, the smallest merged into one until half that many are left."""
+    if len(segments) > MAX_SEGMENTS:
+        from whoosh.reading import SegmentReader
+
+        by_size = sorted(segments, key=lambda s: s.doc_count_all())
+        merged = by_size[: len(segments) - MAX_SEGMENTS // 2 + 1]
+        for segment in merged:
+            reader = SegmentReader(writer.storage, writer.schema, segment)
+            writer.add_reader(reader)
+            reader.close()
+        return by_size[len(merged) :]
     small = _small(segments)
     return [s for s in segments if s not in small] + MERGE_SMALL(writer, small)
 
@@ -297,13 +314,20 @@ class WhooshStore:
         self.replace_asset(asset_id, [])
 
     def replace_asset(self, asset_id: int, pages: list[IndexPage]) -> None:
+        self.replace_assets({asset_id: pages})
+
+    def replace_assets(self, pages_by_asset: dict[int, list[IndexPage]]) -> None:
+        """Each asset's documents replaced by its ``pages`` (none: removed), all in one commit."""
+        if not pages_by_asset:
+            return
         with self._write_lock():
             ix = self._open_for_writing()
             writer = ix.writer()
             try:
-                writer.delete_by_term("asset", str(asset_id))
-                for document in _documents(pages):
-                    writer.add_document(**document)
+                for asset_id, pages in pages_by_asset.items():
+                    writer.delete_by_term("asset", str(asset_id))
+                    for document in _documents(pages):
+                        writer.add_document(**document)
             except BaseException:
                 writer.cancel()
                 raise
