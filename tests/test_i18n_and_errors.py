@@ -200,3 +200,44 @@ def test_every_page_writes_dates_one_way_in_each_language(app) -> None:
     templates = [p.read_text(encoding="utf-8") for p in (ROOT / "templates").rglob("*.html")]
     # no page formats a date its own way (chart axes use day.month on purpose)
     assert not [t for t in templates if "format_date(" in t or "format_datetime(" in t]
+
+
+def test_a_database_held_busy_answers_503_with_retry_after_and_keeps_nothing_half_written(
+    instance_dir: Path, monkeypatch
+) -> None:
+    import io
+    import sqlite3
+
+    from sqlalchemy import func, select
+
+    from kb import accounts, integrity
+    from kb import db as kb_db
+    from kb.blobs import BlobStore
+    from kb.models import Asset
+
+    monkeypatch.setattr(kb_db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # the real one is 15 s: same path, shorter wait
+    app = create_app(app_config(instance_dir))
+    database = app.extensions["kb_db"]
+    user = accounts.create_user(database, "m@example.com", "a-long-enough-password", "marketing")
+    headers = {"Authorization": f"Bearer {accounts.create_token(database, user.id, 'crm').secret}"}
+    client = app.test_client()
+
+    def upload():  # type: ignore[no-untyped-def]
+        data = {"title": "Прайс", "kind": "catalog", "file": (io.BytesIO(b"# Prices\n\n100 RUB"), "p.md")}
+        return client.post("/api/v1/assets", data=data, headers=headers, content_type="multipart/form-data")
+
+    holder = sqlite3.connect(instance_dir / "kb.sqlite3", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the busy timeout
+    try:
+        busy = upload()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "5"
+    assert busy.json["error"]["code"] == "busy" and "try again" in busy.json["error"]["message"]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Asset)) == 0  # nothing half-written
+    report = integrity.check_blobs(database, BlobStore(app.config["KB_SETTINGS"].blob_dir))
+    assert not report.problems and not report.orphans and not report.stray_temporaries, report  # no leftovers
+    assert upload().status_code == 201  # and the same request goes through once the lock is free
+    database.dispose()

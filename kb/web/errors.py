@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request, url_for
+from flask import Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kb.errors import Archived, DomainError
@@ -40,6 +41,7 @@ def _titles() -> dict[int, str]:
         413: _("File too large"),
         429: _("Too many requests"),
         500: _("Something went wrong"),
+        503: _("Busy for a moment"),
     }
 
 
@@ -52,6 +54,9 @@ def _messages() -> dict[int, str]:
         413: _("The upload is larger than the limit of %(mb)s MB.", mb=_upload_limit_mb()),
         429: _("Too many requests. Wait a little and try again."),
         500: _("An unexpected error happened on our side. It has been logged; please try again later."),
+        503: _(
+            "kb is busy right now and could not save or read this. Nothing was changed: try again in a few seconds."
+        ),
     }
 
 
@@ -71,7 +76,13 @@ _CODES = {
     413: "payload_too_large",
     429: "too_many_requests",
     500: "internal_error",
+    503: "busy",
 }
+#: Seconds a client is asked to wait after a 503 (``Retry-After``).
+RETRY_AFTER_S = 5
+#: PostgreSQL errors that mean "busy now, fine later": lock not available, serialization failure, deadlock,
+#: statement cancelled (a timeout), too many connections, cannot connect now.
+_BUSY_PGCODES = {"55P03", "40001", "40P01", "57014", "53300", "57P03"}
 
 
 def error_response(status: int, message: str | None = None, code: str | None = None, field: str | None = None) -> Any:
@@ -129,6 +140,38 @@ def _archived(exc: Archived) -> Any:
     ), exc.status
 
 
+def is_busy(exc: OperationalError) -> bool:
+    """Whether a database error means "busy or briefly unavailable" rather than a bug: SQLite's lock held past
+    the busy timeout, PostgreSQL's lock and serialization failures, a database that does not answer."""
+    if exc.connection_invalidated:
+        return True
+    original = exc.orig
+    pgcode = getattr(original, "pgcode", None) or getattr(original, "sqlstate", None)
+    if pgcode in _BUSY_PGCODES:
+        return True
+    text = str(original).lower()
+    return any(word in text for word in ("database is locked", "database is busy", "could not connect", "timeout"))
+
+
+def _database_error(exc: OperationalError) -> Any:
+    """503 with Retry-After when the database is busy (the transaction was rolled back: nothing half-written);
+    any other database error is a bug, a 500."""
+    if not is_busy(exc):
+        current_app.logger.exception("database error", exc_info=exc)
+        return _internal_error(exc)
+    current_app.logger.warning("database busy: %s", exc.orig)
+    try:
+        response = error_response(503)
+    except Exception:  # the layout could not read the database either: answer without it
+        response = Response(
+            "503 Service Unavailable: kb is busy, try again in a few seconds.", 503, mimetype="text/plain"
+        )
+    if isinstance(response, tuple):
+        return response[0], 503, {"Retry-After": str(RETRY_AFTER_S)}
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _internal_error(_exc: Exception) -> Any:
     # Flask has already logged the traceback; the person gets a page that shows none of it.
     try:
@@ -142,3 +185,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _internal_error)
+    app.register_error_handler(OperationalError, _database_error)
