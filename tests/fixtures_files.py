@@ -538,3 +538,21 @@ def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * fraction)])
     return target
+
+
+# --- Text as other programs write it ---------------------------------------------------------------------------
+
+
+def make_bcp_unicode_export(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    """A table as SQL Server's ``bcp ... -w`` exports it: UTF-16 LE without a byte-order mark, tab-separated
+    fields, CRLF row ends (``Encoding.Unicode.GetBytes`` in .NET writes the same bytes)."""
+    text = "".join("\t".join(row) + "\r\n" for row in rows)
+    path.write_bytes(text.encode("utf-16-le"))
+    return path
+
+
+def make_nul_padded_log(path: Path, lines: Sequence[str], padding: int = 4096) -> Path:
+    """A log a machine was switched off while writing: the file system had grown the file but not yet written
+    its last block, which reads back as NULs after the text."""
+    path.write_bytes("".join(line + "\n" for line in lines).encode() + b"\x00" * padding)
+    return path

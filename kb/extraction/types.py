@@ -17,7 +17,7 @@ import defusedxml.ElementTree as SafeET
 
 from kb.errors import N_, ValidationError
 from kb.extraction import cfb
-from kb.extraction.encoding import charset_label, detect_encoding
+from kb.extraction.encoding import charset_label, detect_encoding, utf16_without_bom
 from kb.extraction.zipguard import CorruptZip, UnsafeZip, check_zip
 
 
@@ -120,7 +120,9 @@ _LEGACY_OFFICE_STREAMS = frozenset({"WordDocument", "Workbook", "Book", "PowerPo
 #: Package parts read during detection are small; anything bigger is not what it claims to be.
 _MAX_PACKAGE_PART = 1024 * 1024
 _MAIN_PART_HEAD = 4096
-_BINARY_CONTROLS = [b for b in range(0x20) if b not in b"\t\n\r\f\v\x1b"]
+_BINARY_CONTROLS = [b for b in range(1, 0x20) if b not in b"\t\n\r\f\v\x1b"]
+#: NULs a text file may hold (besides trailing ones), or one in fifty of its other bytes if that is more.
+_FEW_NULS = 16
 
 _NOT_ACCEPTED = N_("This file is not a type kb accepts. Accepted: %(accepted)s.")
 _MISMATCH = N_(
@@ -192,14 +194,23 @@ def _by_content(head: bytes, path: Path, claimed: FileType | None) -> FileType |
 
 
 def looks_like_text(head: bytes) -> bool:
-    """A BOM, or at most 5% NULs and control characters text does not use.
+    """A BOM, UTF-16 without one, or a few NULs at most and at most 5% control characters text does not use.
 
-    Binary formats and compressed data run at 10% and more; a stray NUL in a text file does not reject it.
+    Binary formats and compressed data run at 10% and more. NULs are dropped when such a file is read: a few in a
+    text file (a program ending its strings with one) or a run of them at its end (padding) do not reject it;
+    many within (an archive, a database file) do.
     """
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return True
-    suspicious = sum(head.count(bytes([b])) for b in _BINARY_CONTROLS)
-    return suspicious * 20 <= len(head)
+    if utf16_without_bom(head, complete=False) is not None:
+        return True
+    body = head.rstrip(b"\x00")
+    nuls = body.count(0)
+    rest = len(body) - nuls
+    if not rest or nuls > max(_FEW_NULS, rest // 50):
+        return False
+    suspicious = sum(body.count(bytes([b])) for b in _BINARY_CONTROLS)
+    return suspicious * 20 <= rest
 
 
 def _text_type(head: bytes, claimed: FileType | None, *, complete: bool) -> FileType:
