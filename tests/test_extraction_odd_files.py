@@ -5,6 +5,7 @@ Each test builds a file the way the program that writes such files does (see ``f
 
 from __future__ import annotations
 
+import re
 import tarfile
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import fixtures_files as F
 from kb.extraction import Extraction, FileType, RejectedFile, detect, extract
 from kb.extraction.encoding import decode, detect_encoding
-from kb.extraction.types import looks_like_text
+from kb.extraction.types import PPTM, PPTX, looks_like_text
 from kb.models import ExtractionStatus
 
 
@@ -105,3 +106,67 @@ def test_short_russian_text_keeps_its_codepage(text: str, codec: str) -> None:
 
     assert detect_encoding(data, complete=True) == codec
     assert decode(data) == text
+
+
+# --- Macro-enabled Office files: their text is read, their macros never run ----------------------------------
+
+MACRO_ENABLED = {
+    "docx": (lambda p: F.make_docx(p, ["Расчёт скидки", "Макрос считает цену"]), ".docm", "Word (DOCM)"),
+    "pptx": (
+        lambda p: F.make_pptx(p, [("Тарифы", "Цены на 2025 год", "Заметки докладчика")]),
+        ".pptm",
+        "PowerPoint (PPTM)",
+    ),
+    "xlsx": (lambda p: F.make_xlsx(p, {"Калькулятор": [["Цена", 120000]]}), ".xlsm", "Excel (XLSM)"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MACRO_ENABLED))
+def test_macro_enabled_office_files_are_read(tmp_path: Path, kind: str) -> None:
+    make, extension, label = MACRO_ENABLED[kind]
+    path = F.make_macro_enabled(make(tmp_path / f"file.{kind}"), kind)
+
+    file_type = detected(path, f"Калькулятор{extension}")
+    result = extract(path, file_type)
+
+    assert (file_type.name, file_type.extension, file_type.label) == (kind, extension, label)
+    assert "macroEnabled" in file_type.media_type and file_type.problem is None
+    assert result.status == ExtractionStatus.DONE, result.error
+    text = "\n".join(page.text for page in result.pages)
+    assert ("Макрос считает цену" if kind == "docx" else "Цены на 2025 год" if kind == "pptx" else "120000") in text
+
+
+def test_the_content_decides_between_the_plain_and_the_macro_enabled_form(tmp_path: Path) -> None:
+    # Office itself refuses a .pptx holding macros and a .pptm without: the name is then corrected, not refused.
+    macros = F.make_macro_enabled(F.make_pptx(tmp_path / "macros.pptx", [("Тарифы", "Цены", "")]), "pptx")
+    plain = F.make_pptx(tmp_path / "plain.pptx", [("Тарифы", "Цены", "")])
+
+    assert detected(macros, "deck.pptx") == PPTM
+    assert detected(plain, "deck.pptm") == PPTX
+
+
+@pytest.mark.parametrize(
+    ("kind", "content_type", "extension"),
+    [
+        ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml", ".ppsx"),
+        ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml", ".potx"),
+        ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml", ".dotx"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml", ".xltx"),
+    ],
+)
+def test_slide_shows_and_templates_are_read(tmp_path: Path, kind: str, content_type: str, extension: str) -> None:
+    make, _, _ = MACRO_ENABLED[kind]
+    path = make(tmp_path / f"file.{kind}")
+    F.rewrite_zip_member(
+        path,
+        "[Content_Types].xml",
+        lambda xml: re.sub(
+            rb"application/[\w.-]+(?:sheet|document|presentation)\.main\+xml", content_type.encode(), xml
+        ),
+    )
+
+    file_type = detected(path)
+    result = extract(path, file_type)
+
+    assert file_type.extension == extension
+    assert result.status == ExtractionStatus.DONE, result.error

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import docx
 from docx.opc.constants import CONTENT_TYPE as CT
+from docx.opc.part import PartFactory
+from docx.package import Package
+from docx.parts.document import DocumentPart
 
 from kb.extraction.ooxml import parse_blob, recorded_page_count
 from kb.extraction.result import Document, Page
@@ -36,11 +38,22 @@ _INLINE_CHARACTERS = {
 _WRAPPERS = {f"{_W}sdt", f"{_W}sdtContent", f"{_W}customXml"}
 _NOTES = (CT.WML_FOOTNOTES, CT.WML_ENDNOTES)
 
+# python-docx opens only the plain document type: its main part of a macro-enabled document or of a template
+# would be an opaque blob. Their XML is the same, so they are read with the same part class (macros never run).
+for _content_type in (
+    "application/vnd.ms-word.document.macroEnabled.main+xml",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml",
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml",
+):
+    PartFactory.part_type_for.setdefault(_content_type, DocumentPart)
+
 
 def extract(path: Path, budget: TextBudget) -> Document:
     """One Page with headers, the body, footnotes and endnotes, then footers."""
-    document = docx.Document(str(path))
-    package = document.part.package
+    package = Package.open(str(path))
+    main = package.main_document_part
+    if not isinstance(main, DocumentPart):
+        raise ValueError(f"the main part is {main.content_type}, not a Word document")
     parts = sorted(package.iter_parts(), key=lambda part: str(part.partname))
     headers = [p for p in parts if p.content_type == CT.WML_HEADER]
     footers = [p for p in parts if p.content_type == CT.WML_FOOTER]
@@ -48,7 +61,7 @@ def extract(path: Path, budget: TextBudget) -> Document:
 
     def pieces() -> Iterator[str]:
         yield from distinct_texts(_part_text(p) for p in headers)
-        yield from blocks(document.element.body)
+        yield from blocks(main.element.body)
         for part in notes:
             yield from blocks(_root(part))
         yield from distinct_texts(_part_text(p) for p in footers)
