@@ -610,3 +610,100 @@ def make_macro_enabled(path: Path, kind: str) -> Path:
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{folder}/vbaProject.bin", project)
     return path
+
+
+# --- Word documents that import other formats (altChunk) --------------------------------------------------------
+
+_AF_CHUNK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk"
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def make_html_docx_js(path: Path, html: str) -> Path:
+    """A DOCX as html-docx-js 0.3.1 writes it in the browser (web applications export chat transcripts and
+    reports with it): three parts, a ``word/document.xml`` whose body is one ``w:altChunk``, the HTML as an MHTML
+    part ``word/afchunk.mht`` and the relationship between them; no styles, no properties; stored, not deflated,
+    with directory entries, as JSZip writes. Word converts the HTML when it opens the file.
+
+    The layout follows the library's templates (github.com/evidenceprime/html-docx-js, MIT licence,
+    ``src/assets/*`` and ``src/templates/*`` at commit d785735): its "quoted-printable" only writes ``=`` as
+    ``=3D``, leaving UTF-8 bytes and long lines as they are.
+    """
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n'
+        '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
+        f'  <Override PartName="/word/document.xml" ContentType="{_DOCX_MAIN}"/>\n'
+        '  <Override PartName="/word/afchunk.mht" ContentType="message/rfc822"/>\n'
+        "</Types>\n"
+    )
+    package_rels = _relationships(
+        [("R09c83fafc067488e", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
+          "/word/document.xml")]
+    )  # fmt: skip
+    document = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w:document xmlns:w="{_W_NS}" xmlns:r="{_R_NS}">\n'
+        '  <w:body>\n    <w:altChunk r:id="htmlChunk" />\n'
+        '    <w:sectPr><w:pgSz w:w="12240" w:h="15840" w:orient="portrait" />'
+        '<w:pgMar w:top="1440" w:right="1440" w:bottom="1440" w:left="1440" w:header="720" w:footer="720"'
+        ' w:gutter="0"/></w:sectPr>\n  </w:body>\n</w:document>\n'
+    )
+    mht = (
+        'MIME-Version: 1.0\nContent-Type: multipart/related;\n    type="text/html";\n'
+        '    boundary="----=mhtDocumentPart"\n\n\n------=mhtDocumentPart\nContent-Type: text/html;\n'
+        '    charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n'
+        "Content-Location: file:///C:/fake/document.html\n\n"
+        f"{html.replace('=', '=3D')}\n\n\n\n------=mhtDocumentPart--\n"
+    )
+    document_rels = _relationships([("htmlChunk", _AF_CHUNK, "/word/afchunk.mht")])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", content_types)
+        archive.writestr("_rels/", b"")
+        archive.writestr("_rels/.rels", package_rels)
+        archive.writestr("word/", b"")
+        archive.writestr("word/document.xml", document)
+        archive.writestr("word/afchunk.mht", mht.encode("utf-8"))
+        archive.writestr("word/_rels/", b"")
+        archive.writestr("word/_rels/document.xml.rels", document_rels)
+    return path
+
+
+def make_docx_with_chunks(path: Path, before: str, chunks: Sequence[tuple[str, str, bytes]], after: str) -> Path:
+    """A DOCX (python-docx) with a paragraph, then a ``w:altChunk`` per (part name, content type, bytes), then a
+    paragraph: a document assembled from imported parts, as docx4j and the Open XML SDK merge documents."""
+    make_docx(path, [before, after])
+    relationships = [(f"rIdChunk{n}", _AF_CHUNK, name.rsplit("/", 1)[-1]) for n, (name, _, _) in enumerate(chunks)]
+    overrides = "".join(f'<Override PartName="/{name}" ContentType="{kind}"/>' for name, kind, _ in chunks).encode()
+    references = "".join(f'<w:altChunk r:id="{r_id}"/>' for r_id, _, _ in relationships).encode()
+    rewrite_zip_member(path, "[Content_Types].xml", lambda xml: xml.replace(b"</Types>", overrides + b"</Types>"))
+    rewrite_zip_member(
+        path,
+        "word/_rels/document.xml.rels",
+        lambda xml: xml.replace(b"</Relationships>", _relationship_elements(relationships) + b"</Relationships>"),
+    )
+
+    def insert(xml: bytes) -> bytes:
+        at = xml.index(b"<w:p>", xml.index(b"<w:p>") + 1)  # before the second paragraph
+        return xml[:at] + references + xml[at:]
+
+    rewrite_zip_member(path, "word/document.xml", insert)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, _, data in chunks:
+            archive.writestr(name, data)
+    return path
+
+
+def _relationships(relationships: Sequence[tuple[str, str, str]]) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + _relationship_elements(relationships).decode()
+        + "</Relationships>"
+    )
+
+
+def _relationship_elements(relationships: Sequence[tuple[str, str, str]]) -> bytes:
+    return "".join(
+        f'<Relationship Id="{r_id}" Type="{kind}" Target="{target}"/>' for r_id, kind, target in relationships
+    ).encode()

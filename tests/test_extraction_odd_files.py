@@ -170,3 +170,66 @@ def test_slide_shows_and_templates_are_read(tmp_path: Path, kind: str, content_t
 
     assert file_type.extension == extension
     assert result.status == ExtractionStatus.DONE, result.error
+
+
+# --- Word documents whose text is in imported parts (altChunk) -------------------------------------------------
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+DOCX_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+CHAT = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Чат</title><style>p {margin: 0}</style></head>'
+    "<body><h1>Чат с клиентом ООО «Водоканал»</h1>"
+    "<p><b>Анна (10:02):</b> Добрый день! Цена насоса НВ-250/4 — 120 000 руб.</p>"
+    '<p style="color: #555"><b>Client (10:05):</b> Thanks, what is the delivery time?</p>'
+    "<p><b>Анна (10:06):</b> Срок поставки 14 дней.</p></body></html>"
+)
+
+
+def test_a_chat_exported_by_html_docx_js_is_read_from_its_imported_part(tmp_path: Path) -> None:
+    path = F.make_html_docx_js(tmp_path / "chat.docx", CHAT)
+
+    result = read(path)
+
+    assert result.status == ExtractionStatus.DONE, result.error
+    assert result.pages[0].text.split("\n\n") == [
+        "Чат с клиентом ООО «Водоканал»",
+        "Анна (10:02): Добрый день! Цена насоса НВ-250/4 — 120 000 руб.",
+        "Client (10:05): Thanks, what is the delivery time?",
+        "Анна (10:06): Срок поставки 14 дней.",
+    ]
+    assert "color" not in result.pages[0].text and "Чат\n" not in result.pages[0].text  # no style, no <title>
+
+
+def test_every_imported_part_is_read_in_its_place(tmp_path: Path) -> None:
+    wordml = (
+        f'<w:document xmlns:w="{W_NS}"><w:body><w:p><w:r><w:t>Часть из Word</w:t></w:r></w:p>'
+        "<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Модель</w:t></w:r></w:p></w:tc>"
+        "<w:tc><w:p><w:r><w:t>НВ-250/4</w:t></w:r></w:p></w:tc></w:tr></w:tbl></w:body></w:document>"
+    )
+    chunks = [
+        ("word/part1.html", "text/html", "<html><body><p>Часть из HTML</p></body></html>".encode()),
+        ("word/part2.txt", "text/plain", "Часть из текста в cp1251".encode("cp1251")),
+        ("word/part3.xml", DOCX_MAIN, wordml.encode()),
+        ("word/part4.rtf", "application/rtf", rb"{\rtf1\ansi RTF is left out}"),
+    ]
+    path = F.make_docx_with_chunks(tmp_path / "merged.docx", "Начало", chunks, "Конец")
+
+    result = read(path)
+
+    assert result.pages[0].text.split("\n") == [
+        "Начало",
+        "Часть из HTML",
+        "Часть из текста в cp1251",
+        "Часть из Word",
+        "Модель\tНВ-250/4",
+        "Конец",
+    ]
+
+
+def test_an_imported_part_that_is_missing_is_skipped(tmp_path: Path) -> None:
+    path = F.make_html_docx_js(tmp_path / "chat.docx", CHAT)
+    F.rewrite_zip_member(path, "word/document.xml", lambda xml: xml.replace(b'r:id="htmlChunk"', b'r:id="rId404"'))
+
+    result = read(path)
+
+    assert result.status == ExtractionStatus.EMPTY and result.error is None
