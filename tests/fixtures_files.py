@@ -707,3 +707,48 @@ def _relationship_elements(relationships: Sequence[tuple[str, str, str]]) -> byt
     return "".join(
         f'<Relationship Id="{r_id}" Type="{kind}" Target="{target}"/>' for r_id, kind, target in relationships
     ).encode()
+
+
+# --- ZIP structures office applications never write -----------------------------------------------------------
+
+
+def add_zip_member(path: Path, info: zipfile.ZipInfo, data: bytes, *, force_zip64: bool = False) -> Path:
+    """Adds a member with these header fields to the ZIP at ``path`` (``force_zip64``: with a ZIP64 extra field
+    in its headers, as streaming writers such as Java's and .NET's add when they do not know the size ahead)."""
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(info, "w", force_zip64=force_zip64) as out,
+    ):
+        out.write(data)
+    return path
+
+
+def make_zip64_end_record(path: Path) -> Path:
+    """Rewrites the end of the ZIP at ``path`` in ZIP64 form, as writers that always use ZIP64 do (minizip-ng
+    with ``MZ_ZIP64_AUTO``, SharpCompress before 0.28.3): a ZIP64 end record and its locator before the classic
+    end record, whose counts and sizes say "see the ZIP64 record" (0xFFFF, 0xFFFFFFFF)."""
+    data = path.read_bytes()
+    at = data.rindex(b"PK\x05\x06")
+    disk, start_disk, on_disk, total, size, offset, comment = struct.unpack_from("<HHHHIIH", data, at + 4)
+    record = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, disk, start_disk, on_disk, total, size, offset)
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, at, 1)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(data[:at] + record + locator + end)
+    return path
+
+
+def symlink_info(name: str) -> zipfile.ZipInfo:
+    """The header of a symbolic link as Info-ZIP stores one (``zip --symlinks``): Unix mode S_IFLNK, the target
+    as the content."""
+    info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16) | 0x20
+    return info
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

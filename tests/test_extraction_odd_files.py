@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 import fixtures_files as F
 from kb.extraction import Extraction, FileType, RejectedFile, detect, extract
 from kb.extraction.encoding import decode, detect_encoding
-from kb.extraction.types import PPTM, PPTX, looks_like_text
+from kb.extraction.types import DOCX, PPTM, PPTX, looks_like_text
 from kb.models import ExtractionStatus
 
 
@@ -233,3 +234,64 @@ def test_an_imported_part_that_is_missing_is_skipped(tmp_path: Path) -> None:
     result = read(path)
 
     assert result.status == ExtractionStatus.EMPTY and result.error is None
+
+
+# --- ZIP structures office applications never write ----------------------------------------------------------
+
+
+def _docx(tmp_path: Path) -> Path:
+    return F.make_docx(tmp_path / "offer.docx", [F.RU_OFFER])
+
+
+def _refused_everywhere(path: Path, expected: str) -> None:
+    """Refused on upload (``detect``) and failed by ``extract``, which checks again for files that skipped it."""
+    with pytest.raises(RejectedFile) as caught:
+        detected(path)
+    result = extract(path, DOCX)
+
+    assert expected in str(caught.value)
+    assert result.status == ExtractionStatus.FAILED and expected in (result.error or "")
+
+
+def test_a_zip64_member_is_refused(tmp_path: Path) -> None:
+    path = F.add_zip_member(_docx(tmp_path), zipfile.ZipInfo("word/media/image1.png"), F.PNG_BYTES, force_zip64=True)
+
+    _refused_everywhere(path, "The file uses ZIP64 records")
+
+
+def test_a_zip64_end_record_is_refused(tmp_path: Path) -> None:
+    path = F.make_zip64_end_record(_docx(tmp_path))
+    with zipfile.ZipFile(path) as archive:  # still a valid ZIP, to zipfile and to every other reader
+        assert "word/document.xml" in archive.namelist()
+
+    _refused_everywhere(path, "The file uses ZIP64 records")
+
+
+def test_a_symbolic_link_is_refused(tmp_path: Path) -> None:
+    path = F.add_zip_member(_docx(tmp_path), F.symlink_info("word/media/image1.png"), b"/etc/passwd")
+
+    _refused_everywhere(path, "symbolic link (word/media/image1.png)")
+
+
+def test_a_zip_archive_inside_is_refused(tmp_path: Path) -> None:
+    payload = F.zip_bytes({"setup.exe": F.ELF_BYTES})
+    path = F.add_zip_member(_docx(tmp_path), zipfile.ZipInfo("word/media/image2.jpeg"), payload)
+
+    _refused_everywhere(path, "another ZIP archive (word/media/image2.jpeg)")
+
+
+def test_a_zip_archive_in_embeddings_that_is_not_an_office_document_is_refused(tmp_path: Path) -> None:
+    payload = F.zip_bytes({"setup.exe": F.ELF_BYTES})
+    path = F.add_zip_member(_docx(tmp_path), zipfile.ZipInfo("word/embeddings/archive.zip"), payload)
+
+    _refused_everywhere(path, "another ZIP archive (word/embeddings/archive.zip)")
+
+
+def test_an_embedded_workbook_is_fine(tmp_path: Path) -> None:
+    # A chart's data: PowerPoint keeps it as a workbook of its own in ppt/embeddings/.
+    workbook = F.make_xlsx(tmp_path / "chart.xlsx", {"Sheet1": [["Квартал", "Продажи"], ["I", 120]]}).read_bytes()
+    path = F.make_pptx(tmp_path / "deck.pptx", [("Продажи", "График продаж по кварталам", "")])
+    F.add_zip_member(path, zipfile.ZipInfo("ppt/embeddings/Microsoft_Excel_Worksheet.xlsx"), workbook)
+
+    assert detected(path) == PPTX
+    assert read(path).status == ExtractionStatus.DONE
