@@ -28,6 +28,7 @@ from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
 from kb.extraction import FileType, RejectedFile, detect, extract_isolated
+from kb.extraction.filenames import agreeing_name
 from kb.models import (
     ASSET_KINDS,
     CONTENT_LANGUAGES,
@@ -158,6 +159,13 @@ def safe_filename(name: str, fallback_extension: str = "") -> str:
     return name or f"file{fallback_extension}"
 
 
+def _stored_name(uploaded: str | None, file_type: FileType) -> tuple[str, str | None]:
+    """The safe name with the detected type's extension, and the uploaded name when an extension was changed."""
+    name = safe_filename(uploaded or "", file_type.extension)
+    stored = safe_filename(agreeing_name(name, file_type))
+    return stored, (name if stored != name and "." in name else None)
+
+
 # --- uploads -----------------------------------------------------------------------------------------------
 
 
@@ -186,6 +194,7 @@ class Staged:
     filename: str
     file_type: FileType
     staged_file: StagedFile | None  # None when the bytes are already in the store
+    renamed_from: str | None = None  # the uploaded name, when its extension did not agree with the content
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,8 @@ class Published:
     version_id: int
     number: int
     duplicates: list[DuplicateOf]
+    filename: str = ""
+    renamed_from: str | None = None
 
 
 class Publisher:
@@ -221,7 +232,8 @@ class Publisher:
             with path.open("rb") as handle:
                 head = handle.read(65536)
             file_type = detect(head, path, upload.filename)
-            return Staged(upload.sha256, path.stat().st_size, safe_filename(upload.filename), file_type, None)
+            filename, renamed_from = _stored_name(upload.filename, file_type)
+            return Staged(upload.sha256, path.stat().st_size, filename, file_type, None, renamed_from)
         try:
             staged = self.blobs.stage(upload.stream, max_bytes=self.max_upload_bytes)
         except ValueError:
@@ -230,13 +242,11 @@ class Publisher:
             if staged.size == 0:
                 raise ValidationError(N_("The file is empty."), field="file")
             file_type = detect(staged.head, staged.path, upload.filename or "")
+            filename, renamed_from = _stored_name(upload.filename, file_type)
         except BaseException:
             self.blobs.discard(staged)
             raise
-        filename = safe_filename(upload.filename, file_type.extension)
-        if "." not in filename:
-            filename += file_type.extension
-        return Staged(staged.sha256, staged.size, filename, file_type, staged)
+        return Staged(staged.sha256, staged.size, filename, file_type, staged, renamed_from)
 
     def keep(self, staged: Staged) -> StoredUpload:
         """Stores a staged file so a form can be re-submitted without choosing the file again."""
@@ -374,7 +384,14 @@ class Publisher:
         if staged.staged_file is not None:
             self.blobs.commit(staged.staged_file)
             staged.staged_file = None
-        return Published(asset_id=asset.id, version_id=version.id, number=number, duplicates=duplicates)
+        return Published(
+            asset_id=asset.id,
+            version_id=version.id,
+            number=number,
+            duplicates=duplicates,
+            filename=staged.filename,
+            renamed_from=staged.renamed_from,
+        )
 
     # markdown written in the browser
 
