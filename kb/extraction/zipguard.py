@@ -6,8 +6,8 @@ the central directory itself, and refuses the file when the declared sizes or ra
 ``zipfile`` stops every later read at the declared size, so the declared sizes are the ones that count.
 
 It also refuses what an office application never writes: ZIP64 records (office files are far below the 4 GiB
-and 65,535-entry limits that need them, and Office and LibreOffice refuse them in small files), symbolic links,
-and ZIP archives inside, except office documents where Office keeps embedded ones (a chart's workbook in
+and 65,535-entry limits that need them; Excel asks to repair such small files, LibreOffice refuses them), symbolic
+links and ZIP archives inside, except office documents where Office keeps embedded ones (a chart's workbook in
 ``ppt/embeddings/``). These are ways to hide content from checks or to confuse other readers of the file.
 """
 
@@ -48,6 +48,24 @@ _EMBEDDED_PACKAGES = frozenset(
 )
 #: Member names in messages are cut to this many characters.
 _NAME_CHARS = 80
+
+ENCRYPTED_PART = N_("The file contains an encrypted part. Remove the password and upload it again.")
+TOO_LARGE = N_("The file would expand to more than %(limit)s MiB, more than kb opens.")
+TOO_MANY_PARTS = N_("The file holds more than %(limit)s parts, more than kb opens.")
+TOO_COMPRESSED = N_("The file is compressed more than %(limit)s to 1, which kb does not open, to stay safe.")
+ZIP64 = N_(
+    "The file uses ZIP64 records, which office files do not need and kb does not open, to stay safe. Open it in "
+    "its office application and save it again."
+)
+SYMBOLIC_LINK = N_(
+    "The file contains a symbolic link (%(name)s), which office files never hold; kb does not open it, to stay safe."
+)
+NESTED_ZIP = N_(
+    "The file contains another ZIP archive (%(name)s) outside the place where office files keep embedded "
+    "documents; kb does not open it, to stay safe."
+)
+#: Every reason this module gives, for the pages that show a stored one in the reader's language.
+MESSAGES = (ENCRYPTED_PART, TOO_LARGE, TOO_MANY_PARTS, TOO_COMPRESSED, ZIP64, SYMBOLIC_LINK, NESTED_ZIP)
 
 
 class UnsafeZip(Exception):
@@ -97,26 +115,17 @@ def check_entries(infos: list[zipfile.ZipInfo]) -> None:
     total = compressed = 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise UnsafeZip(N_("The file contains an encrypted part. Remove the password and upload it again."))
+            raise UnsafeZip(ENCRYPTED_PART)
         if _has_zip64_extra(info.extra):
             raise _zip64()
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise UnsafeZip(
-                N_(
-                    "The file contains a symbolic link (%(name)s), which office files never hold; kb does not "
-                    "open it, to stay safe."
-                ),
-                name=_short(info.filename),
-            )
+            raise UnsafeZip(SYMBOLIC_LINK, name=_short(info.filename))
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * info.compress_size:
             raise _ratio()
         total += info.file_size
         compressed += info.compress_size
     if total > MAX_TOTAL_UNCOMPRESSED:
-        raise UnsafeZip(
-            N_("The file would expand to more than %(limit)s MiB, more than kb opens."),
-            limit=MAX_TOTAL_UNCOMPRESSED // (1024 * 1024),
-        )
+        raise UnsafeZip(TOO_LARGE, limit=MAX_TOTAL_UNCOMPRESSED // (1024 * 1024))
     if total > RATIO_FLOOR and total > MAX_RATIO * compressed:
         raise _ratio()
 
@@ -150,13 +159,7 @@ def _check_nested(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> Non
             continue  # a compression zipfile cannot undo, or damaged data: no reader of kb opens it either
         if _EMBEDDINGS in name.parts[:-1] and name.suffix.lower() in _EMBEDDED_PACKAGES:
             continue
-        raise UnsafeZip(
-            N_(
-                "The file contains another ZIP archive (%(name)s) outside the place where office files keep "
-                "embedded documents; kb does not open it, to stay safe."
-            ),
-            name=_short(info.filename),
-        )
+        raise UnsafeZip(NESTED_ZIP, name=_short(info.filename))
 
 
 def _has_zip64_extra(extra: bytes) -> bool:
@@ -175,23 +178,15 @@ def _short(name: str) -> str:
 
 
 def _zip64() -> UnsafeZip:
-    return UnsafeZip(
-        N_(
-            "The file uses ZIP64 records, which office files do not need and kb does not open, to stay safe. Open "
-            "it in its office application and save it again."
-        )
-    )
+    return UnsafeZip(ZIP64)
 
 
 def _too_many_entries() -> UnsafeZip:
-    return UnsafeZip(N_("The file holds more than %(limit)s parts, more than kb opens."), limit=MAX_ENTRIES)
+    return UnsafeZip(TOO_MANY_PARTS, limit=MAX_ENTRIES)
 
 
 def _ratio() -> UnsafeZip:
-    return UnsafeZip(
-        N_("The file is compressed more than %(limit)s to 1, which kb does not open, to stay safe."),
-        limit=MAX_RATIO,
-    )
+    return UnsafeZip(TOO_COMPRESSED, limit=MAX_RATIO)
 
 
 def _end_record(handle: BinaryIO) -> tuple[int, int, bool]:
