@@ -57,6 +57,8 @@ MAX_MARKDOWN_CHARS = 2_000_000
 #: Ids are 64-bit in the database; a bigger number can only be a mistake.
 MAX_ID = 2**63 - 1
 EXTRACTION_TIMEOUT_S = 120
+#: Past this, extraction stops between pages and keeps what it read (``EXTRACTION_TIMEOUT_S`` fails the file).
+EXTRACTION_TIME_BUDGET_S = 90
 EXTRACTION_MEMORY_MB = 1024
 
 
@@ -644,9 +646,17 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
     if file_type.problem:
         _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, file_type.problem)
         return
-    result = extract_isolated(Path(path), file_type, timeout_s=EXTRACTION_TIMEOUT_S, memory_mb=EXTRACTION_MEMORY_MB)
+    result = extract_isolated(
+        Path(path),
+        file_type,
+        timeout_s=EXTRACTION_TIMEOUT_S,
+        memory_mb=EXTRACTION_MEMORY_MB,
+        time_budget_s=EXTRACTION_TIME_BUDGET_S,
+    )
     pages = [(p.number, p.title[:300], p.text) for p in result.pages]
-    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, result.error)
+    # A text read in part is stored with its note where a failure keeps its reason: the asset page shows either.
+    message = result.error or result.note
+    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, message)
 
 
 def _extraction_gave_up(session: Session, payload: dict[str, Any], error: str) -> None:

@@ -752,3 +752,11 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def make_long_pdf(path: Path, page_count: int) -> Path:
+    """A PDF of ``page_count`` pages, each naming its number in a word of its own (``страница7``), so a test can
+    tell which pages were read and indexed."""
+    return make_pdf(
+        path, [f"Раздел {n}. Каталог насосов, страница{n}. Pump catalogue, page{n}." for n in range(1, page_count + 1)]
+    )

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 import fixtures_files as F
-from kb.extraction import Extraction, FileType, RejectedFile, detect, extract
+import kb.extraction.run
+import kb.extraction.text
+from kb.extraction import Extraction, FileType, Page, RejectedFile, detect, extract
 from kb.extraction.encoding import decode, detect_encoding
-from kb.extraction.types import DOCX, PPTM, PPTX, looks_like_text
+from kb.extraction.types import BY_NAME, DOCX, PDF, PPTM, PPTX, looks_like_text
 from kb.models import ExtractionStatus
 
 
@@ -295,3 +297,75 @@ def test_an_embedded_workbook_is_fine(tmp_path: Path) -> None:
 
     assert detected(path) == PPTX
     assert read(path).status == ExtractionStatus.DONE
+
+
+# --- A PDF too long to read in the time extraction has -------------------------------------------------------
+
+
+class _Clock:
+    """A clock a second on at each reading: extraction's time checks become countable."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_past_the_time_budget_the_pages_read_so_far_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = F.make_long_pdf(tmp_path / "catalogue.pdf", 12)
+    monkeypatch.setattr(kb.extraction.text, "monotonic", _Clock())
+
+    result = extract(path, PDF, time_budget_s=4.5)
+
+    # Page 1 begins at once, page n after n - 1 seconds: pages 1-5 begin within 4.5 s, page 6 would not.
+    assert result.status == ExtractionStatus.DONE and result.page_count == 12
+    assert result.pages_read == 5 and [page.number for page in result.pages] == [1, 2, 3, 4, 5]
+    assert "страница5" in result.pages[-1].text
+    assert result.note == (
+        "Only pages 1–5 of 12 were read: reading more took too long. Search finds the text of these pages."
+    )
+    assert result.error is None and not result.truncated
+
+
+def test_the_first_page_is_read_however_small_the_budget(tmp_path: Path) -> None:
+    path = F.make_long_pdf(tmp_path / "catalogue.pdf", 5)
+
+    result = extract(path, PDF, time_budget_s=0)
+
+    assert result.pages_read == 1 and [page.number for page in result.pages] == [1]
+
+
+def test_slides_and_sheets_stop_the_same_way(tmp_path: Path) -> None:
+    deck = F.make_pptx(tmp_path / "deck.pptx", [(f"Слайд {n}", "текст", "") for n in range(1, 4)])
+    book = F.make_xlsx(tmp_path / "book.xlsx", {f"Лист{n}": [["ячейка"]] for n in range(1, 4)})
+
+    assert extract(deck, PPTX, time_budget_s=0).note == (
+        "Only slides 1–1 of 3 were read: reading more took too long. Search finds the text of these slides."
+    )
+    assert (extract(book, BY_NAME["xlsx"], time_budget_s=0).note or "").startswith("Only sheets 1–1 of 3 were read")
+
+
+def test_a_file_read_in_time_has_no_note(tmp_path: Path) -> None:
+    path = F.make_long_pdf(tmp_path / "catalogue.pdf", 3)
+
+    result = extract(path, PDF, time_budget_s=60)
+
+    assert result.pages_read is None and result.note is None and len(result.pages) == 3
+
+
+def test_text_cut_at_the_cap_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kb.extraction.run, "MAX_TEXT_CHARS", 100)
+
+    result = read(F.write_text(tmp_path / "long.txt", F.RU_LETTER * 3, "utf-8"))
+
+    assert (
+        result.truncated and result.note == "The text was cut at 100 characters: search finds the text before the cut."
+    )
+
+
+def test_the_note_survives_the_sandbox_json() -> None:
+    original = Extraction.of_pages([Page(1, "", "текст")], 619, pages_read=45, note="Only pages 1–45 of 619 were read")
+
+    assert Extraction.from_dict(original.to_dict()) == original

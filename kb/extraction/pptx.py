@@ -19,8 +19,7 @@ def extract(path: Path, budget: TextBudget) -> Document:
     slides = list(_presentation(path).slides)
     pages = []
     for number, slide in enumerate(slides, start=1):
-        if budget.exhausted:
-            budget.stop()
+        if not budget.next_page(number - 1):
             break
         title_shape = slide.shapes.title
         title = title_shape.text_frame.text if title_shape is not None and title_shape.has_text_frame else ""
