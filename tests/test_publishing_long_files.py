@@ -83,3 +83,15 @@ def test_the_api_gives_the_note_with_the_version(client, db, make_user, partly_r
     version = client.get(f"/api/v1/assets/{partly_read.asset_id}", headers=headers).json["versions"][0]
 
     assert version["extraction_status"] == "done" and version["extraction_error"] == NOTE
+
+
+def test_stored_reasons_and_notes_are_shown_in_the_reader_s_language(app) -> None:
+    from kb.web.templating import extraction_message
+
+    with app.test_request_context(headers={"Accept-Language": "ru"}):
+        assert extraction_message(NOTE) == NOTE_RU
+        assert extraction_message("Extraction took longer than 120 s.") == "Извлечение текста заняло больше 120 с."
+        assert extraction_message("The file is corrupt: EOF marker not found") == (
+            "Файл повреждён: EOF marker not found"
+        )
+        assert extraction_message("Something kb never says.") == "Something kb never says."
