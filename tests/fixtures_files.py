@@ -619,23 +619,43 @@ _W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
-def make_html_docx_js(path: Path, html: str) -> Path:
-    """A DOCX as html-docx-js 0.3.1 writes it in the browser (web applications export chat transcripts and
-    reports with it): three parts, a ``word/document.xml`` whose body is one ``w:altChunk``, the HTML as an MHTML
-    part ``word/afchunk.mht`` and the relationship between them; no styles, no properties; stored, not deflated,
-    with directory entries, as JSZip writes. Word converts the HTML when it opens the file.
+def make_html_docx_js(path: Path, html: str, *, version: str = "0.3") -> Path:
+    """A DOCX as html-docx-js writes it in the browser (web applications export chat transcripts and reports
+    with it): three parts, a ``word/document.xml`` whose body is one ``w:altChunk``, the HTML part and the
+    relationship between them; no styles, no properties; stored, not deflated, with directory entries, as JSZip
+    writes. Word converts the HTML when it opens the file.
 
-    The layout follows the library's templates (github.com/evidenceprime/html-docx-js, MIT licence,
-    ``src/assets/*`` and ``src/templates/*`` at commit d785735): its "quoted-printable" only writes ``=`` as
-    ``=3D``, leaving UTF-8 bytes and long lines as they are.
+    Version 0.3 stores the HTML as MHTML (``word/afchunk.mht``) and names the main part in an ``Override``; its
+    "quoted-printable" only writes ``=`` as ``=3D``, leaving UTF-8 bytes and long lines as they are. Versions
+    0.1 and 0.2 store the HTML as it is (``word/afchunk.htm``) and give content types by extension only
+    (``Default``), the main part's included. The layouts follow the library's ``src/assets`` and
+    ``src/templates`` at tags v0.2.2 and v0.3.1 (github.com/evidenceprime/html-docx-js, MIT licence).
     """
+    modern = version == "0.3"
+    chunk_name = "afchunk.mht" if modern else "afchunk.htm"
+    if modern:
+        types = (
+            '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
+            f'  <Override PartName="/word/document.xml" ContentType="{_DOCX_MAIN}"/>\n'
+            '  <Override PartName="/word/afchunk.mht" ContentType="message/rfc822"/>\n'
+        )
+        chunk = (
+            'MIME-Version: 1.0\nContent-Type: multipart/related;\n    type="text/html";\n'
+            '    boundary="----=mhtDocumentPart"\n\n\n------=mhtDocumentPart\nContent-Type: text/html;\n'
+            '    charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n'
+            "Content-Location: file:///C:/fake/document.html\n\n"
+            f"{html.replace('=', '=3D')}\n\n\n\n------=mhtDocumentPart--\n"
+        )
+    else:
+        types = (
+            f'  <Default Extension="xml" ContentType="{_DOCX_MAIN}" />\n'
+            '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
+            '  <Default Extension="htm" ContentType="text/html" />\n'
+        )
+        chunk = html
     content_types = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n'
-        '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
-        f'  <Override PartName="/word/document.xml" ContentType="{_DOCX_MAIN}"/>\n'
-        '  <Override PartName="/word/afchunk.mht" ContentType="message/rfc822"/>\n'
-        "</Types>\n"
+        f'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n{types}</Types>\n'
     )
     package_rels = _relationships(
         [("R09c83fafc067488e", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
@@ -649,21 +669,14 @@ def make_html_docx_js(path: Path, html: str) -> Path:
         '<w:pgMar w:top="1440" w:right="1440" w:bottom="1440" w:left="1440" w:header="720" w:footer="720"'
         ' w:gutter="0"/></w:sectPr>\n  </w:body>\n</w:document>\n'
     )
-    mht = (
-        'MIME-Version: 1.0\nContent-Type: multipart/related;\n    type="text/html";\n'
-        '    boundary="----=mhtDocumentPart"\n\n\n------=mhtDocumentPart\nContent-Type: text/html;\n'
-        '    charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n'
-        "Content-Location: file:///C:/fake/document.html\n\n"
-        f"{html.replace('=', '=3D')}\n\n\n\n------=mhtDocumentPart--\n"
-    )
-    document_rels = _relationships([("htmlChunk", _AF_CHUNK, "/word/afchunk.mht")])
+    document_rels = _relationships([("htmlChunk", _AF_CHUNK, f"/word/{chunk_name}")])
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         archive.writestr("[Content_Types].xml", content_types)
         archive.writestr("_rels/", b"")
         archive.writestr("_rels/.rels", package_rels)
         archive.writestr("word/", b"")
         archive.writestr("word/document.xml", document)
-        archive.writestr("word/afchunk.mht", mht.encode("utf-8"))
+        archive.writestr(f"word/{chunk_name}", chunk.encode("utf-8"))
         archive.writestr("word/_rels/", b"")
         archive.writestr("word/_rels/document.xml.rels", document_rels)
     return path
