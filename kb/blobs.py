@@ -4,6 +4,10 @@ A blob lives at ``<root>/ab/cd/abcdef...`` (the first two byte pairs of its dige
 go to a temporary file in the same directory, are fsynced and then renamed into place, so a reader never sees
 half a file and a crash leaves at most a stray temporary file. Identical bytes map to the same path, so a file
 uploaded twice is stored once. Blobs are never changed after they are written.
+
+A temporary file's name says which process writes it (``.incoming-<pid>-<machine>-...``, the machine being a
+hash of the host name and the process-id namespace), so ``kb check`` can tell the file of a server killed
+mid-upload, whose process is gone, from an upload still under way.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +25,7 @@ from typing import BinaryIO
 CHUNK = 1024 * 1024
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
 _TMP_PREFIX = ".incoming-"
+_TMP_NAME = re.compile(r"^\.incoming-(?P<pid>\d+)-(?P<machine>[0-9a-f]{12})-")
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class BlobStore:
         Raises ``ValueError`` when more than ``max_bytes`` arrive. The caller either ``commit``s the staged
         file or ``discard``s it.
         """
-        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
+        fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-{_machine()}-", dir=self.root)
         digest = hashlib.sha256()
         size = 0
         head = b""
@@ -117,6 +123,33 @@ class BlobStore:
 
     def stray_temporaries(self) -> list[Path]:
         return sorted(self.root.glob(_TMP_PREFIX + "*"))
+
+    @staticmethod
+    def writer_gone(path: Path) -> bool:
+        """Whether the temporary file at ``path`` was written by a process of this machine that has ended.
+
+        ``False`` when that process still runs, and when the name does not tell (another machine, or a file
+        from before names said who writes them).
+        """
+        match = _TMP_NAME.match(path.name)
+        if match is None or match["machine"] != _machine():
+            return False
+        try:
+            os.kill(int(match["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, OverflowError):
+            return False  # another user's process runs with this id; an id too large names no process
+        return False
+
+
+def _machine() -> str:
+    """This machine and process-id namespace, as 12 hex digits: process ids mean something only within both."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:12]
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -408,10 +408,14 @@ def notify_digest(database: Database, on: Any) -> None:
 
 
 @main.command("check")
-@click.option("--remove-orphans", is_flag=True, help="Delete stored files no version refers to (older than an hour).")
+@click.option(
+    "--remove-orphans",
+    is_flag=True,
+    help="Delete stored files no version refers to (an hour old) and unfinished uploads that stopped.",
+)
 @with_db
 def check(database: Database, remove_orphans: bool) -> None:
-    """Verify every version's stored file exists and matches its SHA-256; report orphans."""
+    """Verify every version's stored file exists and matches its SHA-256; report orphans and unfinished uploads."""
     from kb import integrity
 
     context = _worker_context(database)
@@ -420,7 +424,7 @@ def check(database: Database, remove_orphans: bool) -> None:
         click.echo(line)
     if remove_orphans:
         removed = integrity.remove_orphans(database, context.blobs, report)
-        click.echo(f"removed {removed} orphan file(s)")
+        click.echo(f"removed {removed} file(s)")
     if report.problems:
         raise SystemExit(1)
 

@@ -28,6 +28,7 @@ from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
 from kb.extraction import FileType, RejectedFile, detect, extract_isolated
+from kb.extraction.filenames import agreeing_name
 from kb.models import (
     ASSET_KINDS,
     CONTENT_LANGUAGES,
@@ -57,6 +58,8 @@ MAX_MARKDOWN_CHARS = 2_000_000
 #: Ids are 64-bit in the database; a bigger number can only be a mistake.
 MAX_ID = 2**63 - 1
 EXTRACTION_TIMEOUT_S = 120
+#: Past this, extraction stops between pages and keeps what it read (``EXTRACTION_TIMEOUT_S`` fails the file).
+EXTRACTION_TIME_BUDGET_S = 90
 EXTRACTION_MEMORY_MB = 1024
 
 
@@ -180,6 +183,13 @@ def safe_filename(name: str, fallback_extension: str = "") -> str:
     return name or f"file{fallback_extension}"
 
 
+def _stored_name(uploaded: str | None, file_type: FileType) -> tuple[str, str | None]:
+    """The safe name with the detected type's extension, and the uploaded name when an extension was changed."""
+    name = safe_filename(uploaded or "", file_type.extension)
+    stored = safe_filename(agreeing_name(name, file_type))
+    return stored, (name if stored != name and "." in name else None)
+
+
 # --- uploads -----------------------------------------------------------------------------------------------
 
 
@@ -208,6 +218,7 @@ class Staged:
     filename: str
     file_type: FileType
     staged_file: StagedFile | None  # None when the bytes are already in the store
+    renamed_from: str | None = None  # the uploaded name, when its extension did not agree with the content
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,8 @@ class Published:
     version_id: int
     number: int
     duplicates: list[DuplicateOf]
+    filename: str = ""
+    renamed_from: str | None = None
 
 
 class Publisher:
@@ -243,7 +256,8 @@ class Publisher:
             with path.open("rb") as handle:
                 head = handle.read(65536)
             file_type = detect(head, path, upload.filename)
-            return Staged(upload.sha256, path.stat().st_size, safe_filename(upload.filename), file_type, None)
+            filename, renamed_from = _stored_name(upload.filename, file_type)
+            return Staged(upload.sha256, path.stat().st_size, filename, file_type, None, renamed_from)
         try:
             staged = self.blobs.stage(upload.stream, max_bytes=self.max_upload_bytes)
         except ValueError:
@@ -252,13 +266,11 @@ class Publisher:
             if staged.size == 0:
                 raise ValidationError(N_("The file is empty."), field="file")
             file_type = detect(staged.head, staged.path, upload.filename or "")
+            filename, renamed_from = _stored_name(upload.filename, file_type)
         except BaseException:
             self.blobs.discard(staged)
             raise
-        filename = safe_filename(upload.filename, file_type.extension)
-        if "." not in filename:
-            filename += file_type.extension
-        return Staged(staged.sha256, staged.size, filename, file_type, staged)
+        return Staged(staged.sha256, staged.size, filename, file_type, staged, renamed_from)
 
     def keep(self, staged: Staged) -> StoredUpload:
         """Stores a staged file so a form can be re-submitted without choosing the file again."""
@@ -399,7 +411,14 @@ class Publisher:
         if staged.staged_file is not None:
             self.blobs.commit(staged.staged_file)
             staged.staged_file = None
-        return Published(asset_id=asset.id, version_id=version.id, number=number, duplicates=duplicates)
+        return Published(
+            asset_id=asset.id,
+            version_id=version.id,
+            number=number,
+            duplicates=duplicates,
+            filename=staged.filename,
+            renamed_from=staged.renamed_from,
+        )
 
     # markdown written in the browser
 
@@ -654,9 +673,17 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
     if file_type.problem:
         _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, file_type.problem)
         return
-    result = extract_isolated(Path(path), file_type, timeout_s=EXTRACTION_TIMEOUT_S, memory_mb=EXTRACTION_MEMORY_MB)
+    result = extract_isolated(
+        Path(path),
+        file_type,
+        timeout_s=EXTRACTION_TIMEOUT_S,
+        memory_mb=EXTRACTION_MEMORY_MB,
+        time_budget_s=EXTRACTION_TIME_BUDGET_S,
+    )
     pages = [(p.number, p.title[:300], p.text) for p in result.pages]
-    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, result.error)
+    # A text read in part is stored with its note where a failure keeps its reason: the asset page shows either.
+    message = result.error or result.note
+    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, message)
 
 
 def _extraction_gave_up(session: Session, payload: dict[str, Any], error: str) -> None:

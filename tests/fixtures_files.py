@@ -538,3 +538,238 @@ def truncated_copy(source: Path, target: Path, fraction: float = 0.5) -> Path:
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * fraction)])
     return target
+
+
+# --- Text as other programs write it ---------------------------------------------------------------------------
+
+
+def make_bcp_unicode_export(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    """A table as SQL Server's ``bcp ... -w`` exports it: UTF-16 LE without a byte-order mark, tab-separated
+    fields, CRLF row ends (``Encoding.Unicode.GetBytes`` in .NET writes the same bytes)."""
+    text = "".join("\t".join(row) + "\r\n" for row in rows)
+    path.write_bytes(text.encode("utf-16-le"))
+    return path
+
+
+def make_nul_padded_log(path: Path, lines: Sequence[str], padding: int = 4096) -> Path:
+    """A log a machine was switched off while writing: the file system had grown the file but not yet written
+    its last block, which reads back as NULs after the text."""
+    path.write_bytes("".join(line + "\n" for line in lines).encode() + b"\x00" * padding)
+    return path
+
+
+# --- Macro-enabled Office files -------------------------------------------------------------------------------
+
+#: The main part, its relationships part and the macro-enabled content type of each Office format, as Office
+#: saves a .docm, .pptm and .xlsm.
+_MACRO_ENABLED = {
+    "docx": ("word/document.xml", "word/_rels/document.xml.rels", "application/vnd.ms-word.document.macroEnabled"),
+    "pptx": (
+        "ppt/presentation.xml",
+        "ppt/_rels/presentation.xml.rels",
+        "application/vnd.ms-powerpoint.presentation.macroEnabled",
+    ),
+    "xlsx": ("xl/workbook.xml", "xl/_rels/workbook.xml.rels", "application/vnd.ms-excel.sheet.macroEnabled"),
+}
+
+
+def make_macro_enabled(path: Path, kind: str) -> Path:
+    """Turns the DOCX, PPTX or XLSX at ``path`` into its macro-enabled form the way Office saves one: the main
+    part's content type says so, and a VBA project (a compound file) is related to the main part.
+
+    The project's streams are the ones a real one starts with; kb never opens it.
+    """
+    main, rels, content_type = _MACRO_ENABLED[kind]
+    folder = main.rsplit("/", 1)[0]
+    project = make_cfb(
+        path.with_suffix(".vba"),
+        {"PROJECT": b'ID="{3E9B3F2C-0C9B-4A57-9E0A-3F5F1B2C7D10}"\r\nModule=Module1\r\nName="VBAProject"\r\n',
+         "PROJECTwm": b"Module1\x00M\x00o\x00d\x00u\x00l\x00e\x001\x00\x00\x00\x00\x00"},
+    ).read_bytes()  # fmt: skip
+    path.with_suffix(".vba").unlink()
+
+    def macro_types(xml: bytes) -> bytes:
+        xml = re.sub(
+            rb'(PartName="/' + main.encode() + rb'" ContentType=")[^"]+"',
+            rb"\g<1>" + content_type.encode() + b'.main+xml"',
+            xml,
+        )
+        return xml.replace(
+            b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>'
+        )
+
+    def relate_project(xml: bytes) -> bytes:
+        relationship = (
+            b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject"'
+            b' Target="vbaProject.bin"/>'
+        )
+        return xml.replace(b"</Relationships>", relationship + b"</Relationships>")
+
+    rewrite_zip_member(path, "[Content_Types].xml", macro_types)
+    rewrite_zip_member(path, rels, relate_project)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{folder}/vbaProject.bin", project)
+    return path
+
+
+# --- Word documents that import other formats (altChunk) --------------------------------------------------------
+
+_AF_CHUNK = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/aFChunk"
+_W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def make_html_docx_js(path: Path, html: str, *, version: str = "0.3") -> Path:
+    """A DOCX as html-docx-js writes it in the browser (web applications export chat transcripts and reports
+    with it): three parts, a ``word/document.xml`` whose body is one ``w:altChunk``, the HTML part and the
+    relationship between them; no styles, no properties; stored, not deflated, with directory entries, as JSZip
+    writes. Word converts the HTML when it opens the file.
+
+    Version 0.3 stores the HTML as MHTML (``word/afchunk.mht``) and names the main part in an ``Override``; its
+    "quoted-printable" only writes ``=`` as ``=3D``, leaving UTF-8 bytes and long lines as they are. Versions
+    0.1 and 0.2 store the HTML as it is (``word/afchunk.htm``) and give content types by extension only
+    (``Default``), the main part's included. The layouts follow the library's ``src/assets`` and
+    ``src/templates`` at tags v0.2.2 and v0.3.1 (github.com/evidenceprime/html-docx-js, MIT licence).
+    """
+    modern = version == "0.3"
+    chunk_name = "afchunk.mht" if modern else "afchunk.htm"
+    if modern:
+        types = (
+            '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
+            f'  <Override PartName="/word/document.xml" ContentType="{_DOCX_MAIN}"/>\n'
+            '  <Override PartName="/word/afchunk.mht" ContentType="message/rfc822"/>\n'
+        )
+        chunk = (
+            'MIME-Version: 1.0\nContent-Type: multipart/related;\n    type="text/html";\n'
+            '    boundary="----=mhtDocumentPart"\n\n\n------=mhtDocumentPart\nContent-Type: text/html;\n'
+            '    charset="utf-8"\nContent-Transfer-Encoding: quoted-printable\n'
+            "Content-Location: file:///C:/fake/document.html\n\n"
+            f"{html.replace('=', '=3D')}\n\n\n\n------=mhtDocumentPart--\n"
+        )
+    else:
+        types = (
+            f'  <Default Extension="xml" ContentType="{_DOCX_MAIN}" />\n'
+            '  <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml" />\n'
+            '  <Default Extension="htm" ContentType="text/html" />\n'
+        )
+        chunk = html
+    content_types = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n{types}</Types>\n'
+    )
+    package_rels = _relationships(
+        [("R09c83fafc067488e", "http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument",
+          "/word/document.xml")]
+    )  # fmt: skip
+    document = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<w:document xmlns:w="{_W_NS}" xmlns:r="{_R_NS}">\n'
+        '  <w:body>\n    <w:altChunk r:id="htmlChunk" />\n'
+        '    <w:sectPr><w:pgSz w:w="12240" w:h="15840" w:orient="portrait" />'
+        '<w:pgMar w:top="1440" w:right="1440" w:bottom="1440" w:left="1440" w:header="720" w:footer="720"'
+        ' w:gutter="0"/></w:sectPr>\n  </w:body>\n</w:document>\n'
+    )
+    document_rels = _relationships([("htmlChunk", _AF_CHUNK, f"/word/{chunk_name}")])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", content_types)
+        archive.writestr("_rels/", b"")
+        archive.writestr("_rels/.rels", package_rels)
+        archive.writestr("word/", b"")
+        archive.writestr("word/document.xml", document)
+        archive.writestr(f"word/{chunk_name}", chunk.encode("utf-8"))
+        archive.writestr("word/_rels/", b"")
+        archive.writestr("word/_rels/document.xml.rels", document_rels)
+    return path
+
+
+def make_docx_with_chunks(path: Path, before: str, chunks: Sequence[tuple[str, str, bytes]], after: str) -> Path:
+    """A DOCX (python-docx) with a paragraph, then a ``w:altChunk`` per (part name, content type, bytes), then a
+    paragraph: a document assembled from imported parts, as docx4j and the Open XML SDK merge documents."""
+    make_docx(path, [before, after])
+    relationships = [(f"rIdChunk{n}", _AF_CHUNK, name.rsplit("/", 1)[-1]) for n, (name, _, _) in enumerate(chunks)]
+    overrides = "".join(f'<Override PartName="/{name}" ContentType="{kind}"/>' for name, kind, _ in chunks).encode()
+    references = "".join(f'<w:altChunk r:id="{r_id}"/>' for r_id, _, _ in relationships).encode()
+    rewrite_zip_member(path, "[Content_Types].xml", lambda xml: xml.replace(b"</Types>", overrides + b"</Types>"))
+    rewrite_zip_member(
+        path,
+        "word/_rels/document.xml.rels",
+        lambda xml: xml.replace(b"</Relationships>", _relationship_elements(relationships) + b"</Relationships>"),
+    )
+
+    def insert(xml: bytes) -> bytes:
+        at = xml.index(b"<w:p>", xml.index(b"<w:p>") + 1)  # before the second paragraph
+        return xml[:at] + references + xml[at:]
+
+    rewrite_zip_member(path, "word/document.xml", insert)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, _, data in chunks:
+            archive.writestr(name, data)
+    return path
+
+
+def _relationships(relationships: Sequence[tuple[str, str, str]]) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + _relationship_elements(relationships).decode()
+        + "</Relationships>"
+    )
+
+
+def _relationship_elements(relationships: Sequence[tuple[str, str, str]]) -> bytes:
+    return "".join(
+        f'<Relationship Id="{r_id}" Type="{kind}" Target="{target}"/>' for r_id, kind, target in relationships
+    ).encode()
+
+
+# --- ZIP structures office applications never write -----------------------------------------------------------
+
+
+def add_zip_member(path: Path, info: zipfile.ZipInfo, data: bytes, *, force_zip64: bool = False) -> Path:
+    """Adds a member with these header fields to the ZIP at ``path`` (``force_zip64``: with a ZIP64 extra field
+    in its headers, as streaming writers such as Java's and .NET's add when they do not know the size ahead)."""
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive,
+        archive.open(info, "w", force_zip64=force_zip64) as out,
+    ):
+        out.write(data)
+    return path
+
+
+def make_zip64_end_record(path: Path) -> Path:
+    """Rewrites the end of the ZIP at ``path`` in ZIP64 form, as writers that always use ZIP64 do (minizip-ng
+    with ``MZ_ZIP64_AUTO``, SharpCompress before 0.28.3): a ZIP64 end record and its locator before the classic
+    end record, whose counts and sizes say "see the ZIP64 record" (0xFFFF, 0xFFFFFFFF)."""
+    data = path.read_bytes()
+    at = data.rindex(b"PK\x05\x06")
+    disk, start_disk, on_disk, total, size, offset, comment = struct.unpack_from("<HHHHIIH", data, at + 4)
+    record = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, disk, start_disk, on_disk, total, size, offset)
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, at, 1)
+    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    path.write_bytes(data[:at] + record + locator + end)
+    return path
+
+
+def symlink_info(name: str) -> zipfile.ZipInfo:
+    """The header of a symbolic link as Info-ZIP stores one (``zip --symlinks``): Unix mode S_IFLNK, the target
+    as the content."""
+    info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+    info.create_system = 3
+    info.external_attr = (0o120777 << 16) | 0x20
+    return info
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def make_long_pdf(path: Path, page_count: int) -> Path:
+    """A PDF of ``page_count`` pages, each naming its number in a word of its own (``страница7``), so a test can
+    tell which pages were read and indexed."""
+    return make_pdf(
+        path, [f"Раздел {n}. Каталог насосов, страница{n}. Pump catalogue, page{n}." for n in range(1, page_count + 1)]
+    )

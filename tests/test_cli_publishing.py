@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,11 +74,72 @@ def test_check_remove_orphans_keeps_young_files(cli_env, app) -> None:
     blobs = publisher_for(app).blobs
     digest = blobs.put_bytes(b"young orphan")
     result = run("check", "--remove-orphans")
-    assert "removed 0 orphan file(s)" in result.output and blobs.exists(digest)
+    assert f"orphan    {digest}  (less than an hour old: --remove-orphans keeps it" in result.output
+    assert "removed 0 file(s)" in result.output and blobs.exists(digest)
     old = blobs.path_for(digest)
     os.utime(old, (1, 1))
-    assert "removed 1 orphan file(s)" in run("check", "--remove-orphans").output
+    result = run("check", "--remove-orphans")
+    assert f"orphan    {digest}\n" in result.output and "removed 1 file(s)" in result.output
     assert not blobs.exists(digest)
+
+
+#: A process that stages an upload from its standard input, as the server stages a request body: it writes what
+#: arrives to a ``.incoming-*`` file and waits for more.
+_UPLOADER = (
+    "import sys; from pathlib import Path; from kb.blobs import BlobStore; "
+    "BlobStore(Path(sys.argv[1])).stage(sys.stdin.buffer.raw)"
+)
+
+
+def _start_upload(blobs) -> subprocess.Popen:
+    """An upload under way in another process: part of the file has arrived, its ``.incoming-*`` file is open."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    child = subprocess.Popen([sys.executable, "-c", _UPLOADER, str(blobs.root)], stdin=subprocess.PIPE, env=env)
+    assert child.stdin is not None
+    child.stdin.write(b"%PDF-1.7 the first part of a big upload")
+    child.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not blobs.stray_temporaries():
+        assert time.monotonic() < deadline and child.poll() is None, "the upload did not start"
+        time.sleep(0.05)
+    return child
+
+
+def test_an_upload_file_left_by_a_killed_server_is_removed_at_once(cli_env, app) -> None:
+    blobs = publisher_for(app).blobs
+    child = _start_upload(blobs)
+    _kill(child)  # the server is killed mid-upload: SIGKILL, no clean-up
+    (left,) = blobs.stray_temporaries()
+
+    report = run("check")
+    removal = run("check", "--remove-orphans")
+
+    assert "1 unfinished upload file(s) of uploads that stopped or began over an hour ago (removed with " in (
+        report.output
+    )
+    assert "removed 1 file(s)" in removal.output and not left.exists()
+    assert "unfinished" not in run("check").output
+
+
+def test_an_upload_under_way_is_left_alone(cli_env, app) -> None:
+    blobs = publisher_for(app).blobs
+    child = _start_upload(blobs)
+    try:
+        (writing,) = blobs.stray_temporaries()
+
+        result = run("check", "--remove-orphans")
+
+        assert "1 upload(s) under way (left alone)" in result.output and "unfinished" not in result.output
+        assert "removed 0 file(s)" in result.output and writing.exists()
+    finally:
+        _kill(child)
+
+
+def _kill(child: subprocess.Popen) -> None:
+    child.kill()
+    child.wait()
+    assert child.stdin is not None
+    child.stdin.close()
 
 
 def _small_manifest(tmp_path: Path) -> Path:
@@ -140,3 +204,22 @@ def test_the_shipped_demo_library_is_complete() -> None:
     for entry in assets:
         for version in entry["versions"]:
             assert (CONTENT / version["file"]).is_file(), version["file"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [".incoming-k2j4h5g6", ".incoming-4242-0123456789ab-k2j4h5g6"],
+    ids=["named-before-writers-were", "another-machine"],
+)
+def test_an_upload_file_whose_writer_cannot_be_told_goes_once_an_hour_old(cli_env, app, name: str) -> None:
+    blobs = publisher_for(app).blobs
+    left = blobs.root / name
+    left.write_bytes(b"%PDF-1.7 part")
+
+    young = run("check", "--remove-orphans")
+    os.utime(left, (1, 1))
+    old = run("check", "--remove-orphans")
+
+    assert "1 upload(s) under way (left alone)" in young.output and "removed 0 file(s)" in young.output
+    assert "1 unfinished upload file(s)" in old.output and "removed 1 file(s)" in old.output
+    assert not left.exists()

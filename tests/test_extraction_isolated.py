@@ -114,9 +114,9 @@ def test_stray_output_of_a_library_does_not_spoil_the_result(tmp_path: Path) -> 
     code = (
         "import sys, kb.extraction.run as run\n"
         "real = run.extract\n"
-        "def noisy(*args):\n"
+        "def noisy(*args, **kwargs):\n"
         "    print('library chatter on stdout')\n"
-        "    return real(*args)\n"
+        "    return real(*args, **kwargs)\n"
         "import kb.extraction.sandbox as sandbox\n"
         "sandbox.extract = noisy\n"
         f"sys.exit(sandbox.main([{str(path)!r}, 'txt']))\n"
@@ -127,3 +127,13 @@ def test_stray_output_of_a_library_does_not_spoil_the_result(tmp_path: Path) -> 
 
     assert b"library chatter" in child.stderr
     assert result.status == ExtractionStatus.DONE and result.pages[0].text == F.RU_LETTER
+
+
+def test_the_time_budget_reaches_the_child_and_its_pages_come_back(tmp_path: Path) -> None:
+    path = F.make_long_pdf(tmp_path / "catalogue.pdf", 6)
+
+    result = extract_isolated(path, PDF, timeout_s=60, time_budget_s=0)
+
+    assert result.status == ExtractionStatus.DONE and result.page_count == 6
+    assert result.pages_read == 1 and [page.number for page in result.pages] == [1]
+    assert (result.note or "").startswith("Only pages 1–1 of 6 were read")

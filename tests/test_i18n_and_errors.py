@@ -238,6 +238,6 @@ def test_a_database_held_busy_answers_503_with_retry_after_and_keeps_nothing_hal
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Asset)) == 0  # nothing half-written
     report = integrity.check_blobs(database, BlobStore(app.config["KB_SETTINGS"].blob_dir))
-    assert not report.problems and not report.orphans and not report.stray_temporaries, report  # no leftovers
+    assert not report.problems and not report.orphans and not report.unfinished, report  # no leftovers
     assert upload().status_code == 201  # and the same request goes through once the lock is free
     database.dispose()

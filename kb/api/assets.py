@@ -60,7 +60,7 @@ def _owner_id() -> int:
 
 
 def _warnings(published: Published) -> list[dict[str, Any]]:
-    return [
+    warnings = [
         {
             "code": "duplicate",
             "asset_id": d.asset_id,
@@ -69,6 +69,16 @@ def _warnings(published: Published) -> list[dict[str, Any]]:
         }
         for d in published.duplicates
     ]
+    if published.renamed_from:
+        warnings.append(
+            {
+                "code": "renamed",
+                "filename": published.filename,
+                "uploaded_filename": published.renamed_from,
+                "message": "The file name's extension did not agree with the content; it is stored under this name.",
+            }
+        )
+    return warnings
 
 
 def _asset_response(asset_id: int, status: int = 200, **extra: Any) -> Any:

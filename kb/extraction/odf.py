@@ -71,8 +71,7 @@ def extract_presentation(path: Path, budget: TextBudget) -> Document:
         slides = [child for child in _body(archive, "presentation") if child.tag == f"{_DRAW}page"]
     pages = []
     for number, slide in enumerate(slides, start=1):
-        if budget.exhausted:
-            budget.stop()
+        if not budget.next_page(number - 1):
             break
         title_frame = next((f for f in slide if f.get(f"{_PRESENTATION}class") == "title"), None)
         title = "\n".join(blocks(title_frame)) if title_frame is not None else ""
@@ -87,8 +86,7 @@ def extract_spreadsheet(path: Path, budget: TextBudget) -> Document:
         sheets = [t for t in _body(archive, "spreadsheet") if t.tag == _TABLE_TABLE]
     pages = []
     for number, sheet in enumerate(sheets, start=1):
-        if budget.exhausted:
-            budget.stop()
+        if not budget.next_page(number - 1):
             break
         pages.append(Page(number, sheet.get(f"{_TABLE}name", ""), budget.collect(table_rows(sheet, budget))))
     return Document(pages, len(sheets))

@@ -56,8 +56,7 @@ def extract(path: Path, budget: TextBudget) -> Document:
     page_count = len(reader.pages)
     pages = []
     for number, page in enumerate(reader.pages, start=1):
-        if budget.exhausted:
-            budget.stop()
+        if not budget.next_page(number - 1):
             break
         pages.append(Page(number, "", budget.collect([_SPACE_RUN.sub(" ", page.extract_text())])))
     return Document(pages, page_count)

@@ -6,12 +6,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.errors import N_
 from kb.extraction.text import clean_title, has_text
 
 # The values of kb.models.ExtractionStatus, spelled out so that the extraction child process does not import
 # SQLAlchemy (a third of a second per file); a test keeps the two in step.
 DONE, EMPTY, FAILED = "done", "empty", "failed"
 STATUSES = (DONE, EMPTY, FAILED)
+
+#: Notes on a text read only in part, by the unit of the format: past the time extraction may take, the pages
+#: read so far are kept.
+PARTIAL = {
+    "page": N_(
+        "Only pages 1–%(read)s of %(total)s were read: reading more took too long. Search finds the text of these "
+        "pages."
+    ),
+    "slide": N_(
+        "Only slides 1–%(read)s of %(total)s were read: reading more took too long. Search finds the text of "
+        "these slides."
+    ),
+    "sheet": N_(
+        "Only sheets 1–%(read)s of %(total)s were read: reading more took too long. Search finds the text of "
+        "these sheets."
+    ),
+}
+CUT = N_("The text was cut at %(limit)s characters: search finds the text before the cut.")
 
 
 @dataclass(frozen=True)
@@ -47,7 +66,8 @@ class Extraction:
     PDF) or ``failed`` (``error`` says why, for the uploader). ``pages`` holds only the pages with text, so
     numbers may skip; it is empty unless done. ``page_count`` counts the pages, slides or sheets in the
     document when the format knows it, also when the text is empty. ``truncated`` means the text was cut at
-    ``MAX_TEXT_CHARS``.
+    ``MAX_TEXT_CHARS``; ``pages_read``, that reading stopped after that many pages, slides or sheets because it
+    took too long. ``note`` then says so for the uploader (``PARTIAL``, ``CUT``).
     """
 
     status: str
@@ -55,18 +75,27 @@ class Extraction:
     page_count: int | None = None
     error: str | None = None
     truncated: bool = False
+    pages_read: int | None = None
+    note: str | None = None
 
     @classmethod
     def failed(cls, reason: str, page_count: int | None = None) -> Extraction:
         return cls(status=FAILED, pages=[], page_count=page_count, error=reason)
 
     @classmethod
-    def of_pages(cls, pages: Sequence[Page], page_count: int | None, *, truncated: bool = False) -> Extraction:
+    def of_pages(
+        cls,
+        pages: Sequence[Page],
+        page_count: int | None,
+        *,
+        truncated: bool = False,
+        pages_read: int | None = None,
+        note: str | None = None,
+    ) -> Extraction:
         """``done`` with the pages that have text, or ``empty`` when none has."""
         kept = [Page(p.number, clean_title(p.title), p.text) for p in pages if has_text(p.text)]
-        if not kept:
-            return cls(status=EMPTY, pages=[], page_count=page_count)
-        return cls(status=DONE, pages=kept, page_count=page_count, truncated=truncated)
+        status = DONE if kept else EMPTY
+        return cls(status, kept, page_count, truncated=truncated and bool(kept), pages_read=pages_read, note=note)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, the one the extraction sandbox prints."""
@@ -76,6 +105,8 @@ class Extraction:
             "page_count": self.page_count,
             "error": self.error,
             "truncated": self.truncated,
+            "pages_read": self.pages_read,
+            "note": self.note,
         }
 
     @classmethod
@@ -88,7 +119,11 @@ class Extraction:
         page_count = data["page_count"]
         if page_count is not None and not isinstance(page_count, int):
             raise TypeError("page_count must be an integer or null")
-        error = data["error"]
+        error, note, pages_read = data["error"], data["note"], data["pages_read"]
         if error is not None and not isinstance(error, str):
             raise TypeError("error must be a string or null")
-        return cls(status=status, pages=pages, page_count=page_count, error=error, truncated=bool(data["truncated"]))
+        if note is not None and not isinstance(note, str):
+            raise TypeError("note must be a string or null")
+        if pages_read is not None and not isinstance(pages_read, int):
+            raise TypeError("pages_read must be an integer or null")
+        return cls(status, pages, page_count, error, bool(data["truncated"]), pages_read, note)

@@ -2,7 +2,10 @@
 
 ``MAX_TEXT_CHARS`` caps the text kept per version: 5,000,000 characters (after cleaning) across all pages,
 about 2,500 pages of dense prose. Past it the text is cut and ``Extraction.truncated`` is set. Spreadsheets are
-also cut at ``xlsx.MAX_ROWS`` rows and ``xlsx.MAX_COLUMNS`` columns per sheet.
+also cut at ``xlsx.MAX_ROWS`` rows and ``xlsx.MAX_COLUMNS`` columns per sheet. A time budget (``time_budget_s``)
+stops reading between pages, slides or sheets once it is spent, keeping the text read so far: a long PDF on a
+busy machine is then indexed in part instead of failing at the hard time limit. Either way ``Extraction.note``
+says what was left out.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kb.errors import N_
-from kb.extraction.result import Document, Extraction, ExtractionFailed
+from kb.extraction.result import CUT, PARTIAL, Document, Extraction, ExtractionFailed
 from kb.extraction.text import TextBudget
 from kb.extraction.types import ZIP_TYPES, FileType
 from kb.extraction.zipguard import CorruptZip, UnsafeZip, check_zip
@@ -54,18 +57,19 @@ _STDERR_TAIL_BYTES = 4096
 logger = logging.getLogger(__name__)
 
 
-def extract(path: Path, file_type: FileType) -> Extraction:
+def extract(path: Path, file_type: FileType, *, time_budget_s: float | None = None) -> Extraction:
     """The text of the file at ``path``, read as ``file_type``, in this process.
 
     A damaged, unreadable or hostile file gives ``failed`` with a reason; this never raises because of the
     file's content. It raises ``OSError`` only when the file cannot be opened at all (missing, no permission).
     ZIP containers are checked against zip bombs again here, in case the file never went through ``detect``.
+    With ``time_budget_s``, no page, slide or sheet is begun after that many seconds but the first.
     """
     if file_type.problem:
         return Extraction.failed(file_type.problem)
+    budget = TextBudget(MAX_TEXT_CHARS, seconds=time_budget_s)
     _check_readable(path)
     extractor = _extractor(file_type.name)
-    budget = TextBudget(MAX_TEXT_CHARS)
     try:
         if file_type.name in ZIP_TYPES:
             check_zip(path)
@@ -79,7 +83,22 @@ def extract(path: Path, file_type: FileType) -> Extraction:
     except Exception as exc:  # parsers raise anything on malformed input; the file, not kb, is at fault
         logger.info("extraction of %s as %s failed", path.name, file_type.name, exc_info=True)
         return Extraction.failed(CORRUPT % {"detail": _detail(exc, path)})
-    return Extraction.of_pages(document.pages, document.page_count, truncated=budget.truncated)
+    return Extraction.of_pages(
+        document.pages,
+        document.page_count,
+        truncated=budget.truncated,
+        pages_read=budget.pages_read,
+        note=_note(budget, document.page_count, file_type.unit),
+    )
+
+
+def _note(budget: TextBudget, page_count: int | None, unit: str) -> str | None:
+    """What the uploader should know of a text read in part: the pages left unread, or the cut."""
+    if budget.pages_read is not None:
+        return PARTIAL[unit] % {"read": budget.pages_read, "total": page_count}
+    if budget.truncated:
+        return CUT % {"limit": f"{MAX_TEXT_CHARS:,}"}
+    return None
 
 
 def _extractor(type_name: str) -> Callable[[Path, TextBudget], Document]:
@@ -121,18 +140,26 @@ def set_isolation(enabled: bool) -> bool:
     return previous
 
 
-def extract_isolated(path: Path, file_type: FileType, *, timeout_s: float = 60, memory_mb: int = 1024) -> Extraction:
+def extract_isolated(
+    path: Path,
+    file_type: FileType,
+    *,
+    timeout_s: float = 60,
+    memory_mb: int = 1024,
+    time_budget_s: float | None = None,
+) -> Extraction:
     """``extract`` in a child process (``python -m kb.extraction.sandbox``), so a hostile file cannot hurt this one.
 
     The child limits its own address space to ``memory_mb`` MiB and its CPU time to ``timeout_s`` (rounded
     up) before it reads the file, and runs with a minimal environment (no secrets of this process). It is
     killed after ``timeout_s`` seconds of wall-clock time. A child that is killed, crashes, runs out of memory
     or prints no valid result gives ``failed`` with a reason; this never raises because of the file's content.
+    ``time_budget_s`` (less than ``timeout_s``) is passed on to ``extract``, so a long file keeps what was read.
     """
     if file_type.problem:
         return Extraction.failed(file_type.problem)
     if not _isolate:
-        return extract(path, file_type)
+        return extract(path, file_type, time_budget_s=time_budget_s)
     _check_readable(path)
     command = [
         sys.executable,
@@ -145,6 +172,8 @@ def extract_isolated(path: Path, file_type: FileType, *, timeout_s: float = 60, 
         "--cpu-seconds",
         str(max(1, math.ceil(timeout_s))),
     ]
+    if time_budget_s is not None:
+        command += ["--time-budget-s", repr(float(time_budget_s))]
     child = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,

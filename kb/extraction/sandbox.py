@@ -1,9 +1,10 @@
 """The child process of ``extract_isolated``: limits its own resources, extracts one file, prints JSON.
 
-Usage: ``python -m kb.extraction.sandbox PATH TYPE_NAME [--memory-mb N] [--cpu-seconds N]``. The address space
-(``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``) are limited before the file is opened; a CPU overrun ends the
-process with SIGXCPU. The result is the only thing written to standard output: anything a library prints is
-sent to standard error instead. Running out of memory exits with status ``run.EXIT_OUT_OF_MEMORY``.
+Usage: ``python -m kb.extraction.sandbox PATH TYPE_NAME [--memory-mb N] [--cpu-seconds N] [--time-budget-s S]``.
+The address space (``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``) are limited before the file is opened; a CPU
+overrun ends the process with SIGXCPU. Past ``--time-budget-s`` seconds, reading stops between pages. The
+result is the only thing written to standard output: anything a library prints is sent to standard error
+instead. Running out of memory exits with status ``run.EXIT_OUT_OF_MEMORY``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("type_name", choices=sorted(BY_NAME))
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--cpu-seconds", type=int, default=60)
+    parser.add_argument("--time-budget-s", type=float, default=None)
     args = parser.parse_args(argv)
 
     result_fd = os.dup(sys.stdout.fileno())
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_resources(args.memory_mb, args.cpu_seconds)
     try:
-        result = extract(args.path, BY_NAME[args.type_name])
+        result = extract(args.path, BY_NAME[args.type_name], time_budget_s=args.time_budget_s)
         payload = json.dumps(result.to_dict(), ensure_ascii=False).encode("utf-8")
     except MemoryError:
         os._exit(EXIT_OUT_OF_MEMORY)

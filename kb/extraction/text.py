@@ -1,9 +1,10 @@
-"""Cleans extracted text and shares the per-version character allowance among the pages of one document."""
+"""Cleans extracted text and shares the per-version character and time allowance among the pages of a document."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from time import monotonic
 
 TITLE_MAX_CHARS = 300
 
@@ -55,15 +56,19 @@ def distinct_texts(texts: Iterable[str]) -> Iterator[str]:
 
 
 class TextBudget:
-    """The characters one document may still contribute; extractors stop reading when it runs out.
+    """The characters one document may still contribute, and until when; extractors stop reading when either
+    runs out.
 
     Text is cleaned before it is counted, so the cap applies to what is stored; a newline between pieces
-    counts as one character.
+    counts as one character. ``seconds``, from now, is checked between pages, slides and sheets: past it, the
+    extractor keeps what it read and ``pages_read`` says how many it read.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, seconds: float | None = None) -> None:
         self.remaining = limit
         self.truncated = False
+        self.deadline = None if seconds is None else monotonic() + seconds
+        self.pages_read: int | None = None
 
     @property
     def exhausted(self) -> bool:
@@ -72,6 +77,20 @@ class TextBudget:
     def stop(self) -> None:
         """Records that the extractor stopped reading because the budget ran out, with parts still unread."""
         self.truncated = True
+
+    def next_page(self, read: int) -> bool:
+        """Whether to read another page, slide or sheet after ``read`` of them.
+
+        Not once the characters are spent (the budget is then truncated), nor once the deadline has passed; the
+        first page is always read, so a document past its time still has its start indexed.
+        """
+        if self.exhausted:
+            self.stop()
+            return False
+        if read and self.deadline is not None and monotonic() >= self.deadline:
+            self.pages_read = read
+            return False
+        return True
 
     def take(self, piece: str) -> str | None:
         """``piece`` cleaned and cut to what is left; ``None`` once nothing more fits."""

@@ -17,7 +17,7 @@ import defusedxml.ElementTree as SafeET
 
 from kb.errors import N_, ValidationError
 from kb.extraction import cfb
-from kb.extraction.encoding import charset_label, detect_encoding
+from kb.extraction.encoding import charset_label, detect_encoding, utf16_without_bom
 from kb.extraction.zipguard import CorruptZip, UnsafeZip, check_zip
 
 
@@ -85,12 +85,48 @@ XLSB = FileType(
     problem=N_("Binary Excel workbooks (.xlsb) are not supported; save it as .xlsx."),
 )
 
+#: Macro-enabled files, templates and slide shows: read like the plain format (macros never run: kb reads only
+#: the XML), stored with their own media type and extension.
+DOCM = FileType("docx", "application/vnd.ms-word.document.macroEnabled.12", ".docm", "Word (DOCM)", "page")
+DOTX = FileType(
+    "docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.template", ".dotx", "Word (DOTX)", "page"
+)
+DOTM = FileType("docx", "application/vnd.ms-word.template.macroEnabled.12", ".dotm", "Word (DOTM)", "page")
+PPTM = FileType(
+    "pptx", "application/vnd.ms-powerpoint.presentation.macroEnabled.12", ".pptm", "PowerPoint (PPTM)", "slide"
+)
+PPSX = FileType(
+    "pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow",
+    ".ppsx",
+    "PowerPoint (PPSX)",
+    "slide",
+)
+PPSM = FileType(
+    "pptx", "application/vnd.ms-powerpoint.slideshow.macroEnabled.12", ".ppsm", "PowerPoint (PPSM)", "slide"
+)
+POTX = FileType(
+    "pptx",
+    "application/vnd.openxmlformats-officedocument.presentationml.template",
+    ".potx",
+    "PowerPoint (POTX)",
+    "slide",
+)
+POTM = FileType("pptx", "application/vnd.ms-powerpoint.template.macroEnabled.12", ".potm", "PowerPoint (POTM)", "slide")
+XLSM = FileType("xlsx", "application/vnd.ms-excel.sheet.macroEnabled.12", ".xlsm", "Excel (XLSM)", "sheet")
+XLTX = FileType(
+    "xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.template", ".xltx", "Excel (XLTX)", "sheet"
+)
+XLTM = FileType("xlsx", "application/vnd.ms-excel.template.macroEnabled.12", ".xltm", "Excel (XLTM)", "sheet")
+OOXML_VARIANTS: tuple[FileType, ...] = (DOCM, DOTX, DOTM, PPTM, PPSX, PPSM, POTX, POTM, XLSM, XLTX, XLTM)
+
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": PDF,
     ".docx": DOCX,
     ".pptx": PPTX,
     ".xlsx": XLSX,
     ".xlsb": XLSB,
+    **{variant.extension: variant for variant in OOXML_VARIANTS},
     ".odt": ODT,
     ".odp": ODP,
     ".ods": ODS,
@@ -109,9 +145,24 @@ OOXML_TYPES = frozenset({"docx", "pptx", "xlsx"})
 
 _OOXML_MAIN_PARTS = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml": DOCX,
+    "application/vnd.ms-word.document.macroEnabled.main+xml": DOCM,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.template.main+xml": DOTX,
+    "application/vnd.ms-word.template.macroEnabledTemplate.main+xml": DOTM,
     "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml": PPTX,
+    "application/vnd.ms-powerpoint.presentation.macroEnabled.main+xml": PPTM,
+    "application/vnd.openxmlformats-officedocument.presentationml.slideshow.main+xml": PPSX,
+    "application/vnd.ms-powerpoint.slideshow.macroEnabled.main+xml": PPSM,
+    "application/vnd.openxmlformats-officedocument.presentationml.template.main+xml": POTX,
+    "application/vnd.ms-powerpoint.template.macroEnabled.main+xml": POTM,
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml": XLSX,
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml": XLSM,
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml": XLTX,
+    "application/vnd.ms-excel.template.macroEnabled.main+xml": XLTM,
 }
+#: The main part's content type by its name in lower case, as some readers (and Office) compare them.
+_OOXML_MAIN_PARTS_FOLDED = {content_type.lower(): found for content_type, found in _OOXML_MAIN_PARTS.items()}
+_RELATIONSHIPS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_OFFICE_DOCUMENT = "/officeDocument"
 _ODF_MIMETYPES = {t.media_type: t for t in (ODT, ODP, ODS)}
 _STRICT_NAMESPACE = b"http://purl.oclc.org/ooxml/"
 _CONTENT_TYPES_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
@@ -120,7 +171,9 @@ _LEGACY_OFFICE_STREAMS = frozenset({"WordDocument", "Workbook", "Book", "PowerPo
 #: Package parts read during detection are small; anything bigger is not what it claims to be.
 _MAX_PACKAGE_PART = 1024 * 1024
 _MAIN_PART_HEAD = 4096
-_BINARY_CONTROLS = [b for b in range(0x20) if b not in b"\t\n\r\f\v\x1b"]
+_BINARY_CONTROLS = [b for b in range(1, 0x20) if b not in b"\t\n\r\f\v\x1b"]
+#: NULs a text file may hold (besides trailing ones), or one in fifty of its other bytes if that is more.
+_FEW_NULS = 16
 
 _NOT_ACCEPTED = N_("This file is not a type kb accepts. Accepted: %(accepted)s.")
 _MISMATCH = N_(
@@ -192,14 +245,23 @@ def _by_content(head: bytes, path: Path, claimed: FileType | None) -> FileType |
 
 
 def looks_like_text(head: bytes) -> bool:
-    """A BOM, or at most 5% NULs and control characters text does not use.
+    """A BOM, UTF-16 without one, or a few NULs at most and at most 5% control characters text does not use.
 
-    Binary formats and compressed data run at 10% and more; a stray NUL in a text file does not reject it.
+    Binary formats and compressed data run at 10% and more. NULs are dropped when such a file is read: a few in a
+    text file (a program ending its strings with one) or a run of them at its end (padding) do not reject it;
+    many within (an archive, a database file) do.
     """
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
         return True
-    suspicious = sum(head.count(bytes([b])) for b in _BINARY_CONTROLS)
-    return suspicious * 20 <= len(head)
+    if utf16_without_bom(head, complete=False) is not None:
+        return True
+    body = head.rstrip(b"\x00")
+    nuls = body.count(0)
+    rest = len(body) - nuls
+    if not rest or nuls > max(_FEW_NULS, rest // 50):
+        return False
+    suspicious = sum(body.count(bytes([b])) for b in _BINARY_CONTROLS)
+    return suspicious * 20 <= rest
 
 
 def _text_type(head: bytes, claimed: FileType | None, *, complete: bool) -> FileType:
@@ -271,23 +333,39 @@ def _ooxml_type(archive: zipfile.ZipFile, names: set[str]) -> FileType | None:
     if "[Content_Types].xml" not in names:
         return None
     content_types = _read_part(archive, "[Content_Types].xml")
-    found, part = None, ""
-    for override in SafeET.fromstring(content_types).iter(f"{_CONTENT_TYPES_NS}Override"):
-        candidate = _OOXML_MAIN_PARTS.get(override.get("ContentType", ""))
-        if candidate is not None:
-            found, part = candidate, override.get("PartName", "").lstrip("/")
-            break
+    rels = _read_part(archive, "_rels/.rels") if "_rels/.rels" in names else b""
+    found, part = _main_part(SafeET.fromstring(content_types), rels)
     if found is None:
         return None
-    samples = [content_types]
-    if "_rels/.rels" in names:
-        samples.append(_read_part(archive, "_rels/.rels"))
+    samples = [content_types, rels]
     if part in names:
         with archive.open(part) as stream:
             samples.append(stream.read(_MAIN_PART_HEAD))
     if any(_STRICT_NAMESPACE in sample for sample in samples):
         return replace(found, problem=STRICT_OOXML)
     return found
+
+
+def _main_part(content_types: Any, rels: bytes) -> tuple[FileType | None, str]:
+    """The type and name of the package's main part: named by an ``Override``, or, as some generators write it,
+    by the ``Default`` for its extension and the package's ``officeDocument`` relationship."""
+    for override in content_types.iter(f"{_CONTENT_TYPES_NS}Override"):
+        found = _OOXML_MAIN_PARTS_FOLDED.get(override.get("ContentType", "").lower())
+        if found is not None:
+            return found, override.get("PartName", "").lstrip("/")
+    defaults = {
+        default.get("Extension", "").lower(): _OOXML_MAIN_PARTS_FOLDED.get(default.get("ContentType", "").lower())
+        for default in content_types.iter(f"{_CONTENT_TYPES_NS}Default")
+    }
+    if not rels or not any(defaults.values()):
+        return None, ""
+    for relationship in SafeET.fromstring(rels).iter(f"{_RELATIONSHIPS_NS}Relationship"):
+        if relationship.get("Type", "").endswith(_OFFICE_DOCUMENT):
+            part = relationship.get("Target", "").lstrip("/")
+            found = defaults.get(PurePosixPath(part).suffix.lstrip(".").lower())
+            if found is not None:
+                return found, part
+    return None, ""
 
 
 def _compound_type(path: Path, claimed: FileType | None) -> FileType | None:

@@ -40,8 +40,7 @@ def _read(workbook: Any, budget: TextBudget) -> Document:
     names = workbook.sheetnames
     pages = []
     for number, name in enumerate(names, start=1):
-        if budget.exhausted:
-            budget.stop()
+        if not budget.next_page(number - 1):
             break
         sheet = workbook[name]
         text = budget.collect(rows(sheet, budget)) if hasattr(sheet, "iter_rows") else ""

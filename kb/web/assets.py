@@ -96,6 +96,15 @@ def _upload_from(form: NewAssetForm | VersionForm) -> FileUpload | StoredUpload 
 
 def _flash_published(published: Published, message: str) -> None:
     flash(message, "success")
+    if published.renamed_from:
+        flash(
+            _(
+                "The file is stored as %(name)s: its content is of that type, whatever the name %(original)s said.",
+                name=published.filename,
+                original=published.renamed_from,
+            ),
+            "warning",
+        )
     for duplicate in published.duplicates:
         link = Markup('<a href="{}">{}</a>').format(
             url_for("assets.show", asset_id=duplicate.asset_id), duplicate.title

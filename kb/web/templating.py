@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, npgettext
 from flask_babel import gettext as _
 
+from kb import extraction
 from kb.accounts import PASSWORD_MIN_LENGTH
 from kb.dates import DATE_PATTERN, DATETIME_PATTERN
 from kb.models import Role
@@ -88,6 +90,25 @@ def date_text(value: date | datetime | str | None) -> str:
 def datetime_text(value: datetime | None) -> str:
     """A moment as every page writes it (``DATETIME_PATTERN``), in the reader's time zone."""
     return format_datetime(value, DATETIME_PATTERN) if value is not None else ""
+
+
+def _message_pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching ``template`` once formatted, capturing each ``%(name)s`` placeholder."""
+    return re.compile(re.sub(r"%\\\(([a-z_]+)\\\)s", r"(?P<\1>.+?)", re.escape(template)), re.DOTALL)
+
+
+_EXTRACTION_MESSAGES = [(template, _message_pattern(template)) for template in extraction.MESSAGES]
+
+
+def extraction_message(text: str | None) -> str:
+    """A reason or note extraction stored in English, in the reader's language when it is one kb gives."""
+    if not text:
+        return ""
+    for template, pattern in _EXTRACTION_MESSAGES:
+        match = pattern.fullmatch(text)
+        if match is not None:
+            return _(template, **match.groupdict())
+    return text
 
 
 def extraction_note(status: str) -> str:
@@ -178,6 +199,7 @@ def init_app(app: Flask) -> None:
         status_label=status_label,
         content_language_label=content_language_label,
         extraction_label=extraction_label,
+        extraction_message=extraction_message,
         extraction_note=extraction_note,
         file_size=file_size,
         freshness_label=freshness_label,
