@@ -680,18 +680,32 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
         memory_mb=EXTRACTION_MEMORY_MB,
         time_budget_s=EXTRACTION_TIME_BUDGET_S,
     )
+    if result.retryable:
+        # Killed from outside, not because of the file: the job is tried again; on its last try the version fails
+        # with this reason (``_extraction_gave_up``).
+        raise ExtractionInterrupted(result.error or "")
     pages = [(p.number, p.title[:300], p.text) for p in result.pages]
     # A text read in part is stored with its note where a failure keeps its reason: the asset page shows either.
     message = result.error or result.note
     _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, message)
 
 
+class ExtractionInterrupted(Exception):
+    """The extraction process was killed from outside (the OOM killer): the job is worth another try."""
+
+
 def _extraction_gave_up(session: Session, payload: dict[str, Any], error: str) -> None:
-    """The extraction job failed for good: the version must not stay "pending" for ever."""
+    """The extraction job failed for good: the version must not stay "pending" for ever. A process killed on
+    every try keeps extraction's own reason (shown in the reader's language); anything else says what failed."""
     version = session.get(AssetVersion, int(payload.get("version_id", 0)))
     if version is not None and version.extraction_status == ExtractionStatus.PENDING:
         version.extraction_status = ExtractionStatus.FAILED
-        version.extraction_error = f"Text extraction did not finish after several attempts ({error[:300]})."
+        interrupted = f"{ExtractionInterrupted.__name__}: "
+        version.extraction_error = (
+            error.removeprefix(interrupted)[:2000]
+            if error.startswith(interrupted)
+            else f"Text extraction did not finish after several attempts ({error[:300]})."
+        )
 
 
 jobs.on_final_failure(EXTRACT_JOB, _extraction_gave_up)

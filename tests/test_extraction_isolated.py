@@ -137,3 +137,56 @@ def test_the_time_budget_reaches_the_child_and_its_pages_come_back(tmp_path: Pat
     assert result.status == ExtractionStatus.DONE and result.page_count == 6
     assert result.pages_read == 1 and [page.number for page in result.pages] == [1]
     assert (result.note or "").startswith("Only pages 1–1 of 6 were read")
+
+
+def _killing_popen(kills: list[int], times: int):  # type: ignore[no-untyped-def]
+    """``subprocess.Popen`` whose first ``times`` extraction children are killed with SIGKILL once started, as
+    the OOM killer would: a real process, really killed."""
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):  # type: ignore[no-untyped-def]
+        child = real(*args, **kwargs)
+        if len(kills) < times:
+            child.send_signal(signal.SIGKILL)
+            kills.append(child.pid)
+        return child
+
+    return popen
+
+
+@pytest.mark.parametrize("killed_times", [1, 3], ids=["killed once, read on the retry", "killed every time"])
+def test_an_extraction_killed_from_outside_is_tried_again_before_it_fails(
+    app, make_user, monkeypatch, killed_times: int
+) -> None:
+    from sqlalchemy import select, update
+
+    from conftest import Auth
+    from kb import accounts
+    from kb.extraction import run
+    from kb.models import AssetVersion, Job, JobStatus, utcnow
+    from publishing_helpers import fields, publisher_for, text_upload, worker_for
+
+    owner = make_user("marketing")
+    published = publisher_for(app).create_asset(owner.id, fields(owner), text_upload("# Насосы\n\nНВ-250 на складе"))
+    kills: list[int] = []
+    monkeypatch.setattr(run.subprocess, "Popen", _killing_popen(kills, killed_times))
+    db = app.extensions["kb_db"]
+    worker = worker_for(app)
+    for _ in range(4):  # the retry waits a few seconds: make it due now, as time would
+        worker.run_until_idle()
+        with db.transaction() as session:
+            session.execute(update(Job).where(Job.status == JobStatus.QUEUED).values(run_after=utcnow()))
+    with db.session() as session:
+        version = session.get(AssetVersion, published.version_id)
+        extract_job = session.scalars(select(Job).where(Job.kind == "extract_version")).one()
+    if killed_times == 1:
+        assert len(kills) == 1 and version.extraction_status == ExtractionStatus.DONE
+        assert extract_job.status == JobStatus.DONE and extract_job.attempts == 2
+        return
+    assert len(kills) == 3 and version.extraction_status == ExtractionStatus.FAILED  # three tries, then it fails
+    assert version.extraction_error == run.KILLED % {"detail": "signal 9"}
+    accounts.update_profile(db, owner.id, language="ru")
+    client = app.test_client()
+    Auth(client).login(owner.email)
+    page = client.get(f"/assets/{published.asset_id}").get_data(as_text=True)
+    assert "Процесс извлечения текста был остановлен (signal 9)" in page  # the reason, in the reader's language

@@ -15,6 +15,7 @@ MESSAGES: tuple[str, ...] = (
     run.OUT_OF_MEMORY,
     run.TIMED_OUT,
     run.CRASHED,
+    run.KILLED,
     types.PDF_PASSWORD,
     types.DOCUMENT_PASSWORD,
     types.STRICT_OOXML,

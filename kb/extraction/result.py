@@ -77,10 +77,12 @@ class Extraction:
     truncated: bool = False
     pages_read: int | None = None
     note: str | None = None
+    #: Failed for a reason outside the file (the process was killed from outside): worth another try.
+    retryable: bool = False
 
     @classmethod
-    def failed(cls, reason: str, page_count: int | None = None) -> Extraction:
-        return cls(status=FAILED, pages=[], page_count=page_count, error=reason)
+    def failed(cls, reason: str, page_count: int | None = None, *, retryable: bool = False) -> Extraction:
+        return cls(status=FAILED, pages=[], page_count=page_count, error=reason, retryable=retryable)
 
     @classmethod
     def of_pages(

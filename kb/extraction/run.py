@@ -36,6 +36,10 @@ CORRUPT = N_("The file is corrupt: %(detail)s")
 OUT_OF_MEMORY = N_("Reading the file needed more memory than extraction may use.")
 TIMED_OUT = N_("Extraction took longer than %(seconds)s s.")
 CRASHED = N_("Extraction stopped unexpectedly (%(detail)s).")
+KILLED = N_(
+    "The extraction process was killed (%(detail)s), most likely because the machine ran short of memory; "
+    "it was tried again and killed again."
+)
 
 #: The extractor of each type, as (module, function): imported on first use, so the sandbox loads one parser.
 _EXTRACTORS: dict[str, tuple[str, str]] = {
@@ -205,6 +209,8 @@ def _result(returncode: int, stdout: bytes, stderr: bytes, *, timeout_s: float) 
             logger.warning("extraction sandbox printed no valid result; stderr ends: %s", tail)
             return Extraction.failed(CRASHED % {"detail": "no result"})
     logger.warning("extraction sandbox exited with %s; stderr ends: %s", returncode, tail)
+    if returncode in (-signal.SIGKILL, -signal.SIGTERM):  # from outside (the OOM killer, a shutdown): try again
+        return Extraction.failed(KILLED % {"detail": f"signal {-returncode}"}, retryable=True)
     if returncode < 0:
         return Extraction.failed(CRASHED % {"detail": f"signal {-returncode}"})
     return Extraction.failed(CRASHED % {"detail": f"exit status {returncode}"})
