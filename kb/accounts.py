@@ -273,16 +273,19 @@ class SignIn:
     session_token: str
 
 
-def _failures_since(session: Session, column: object, value: str, now: datetime) -> tuple[int, datetime | None]:
-    """Failures for ``value`` in the window and after its last success, and the oldest of them."""
+def _failures_since(
+    session: Session, column: object, value: str, now: datetime, *, reset_by_success: bool
+) -> tuple[int, datetime | None]:
+    """Failures for ``value`` in the window (after its last success, when one resets the count), and the oldest."""
     since = now - THROTTLE_WINDOW
-    last_success = session.scalar(
-        select(func.max(LoginAttempt.attempted_at)).where(
-            column == value, LoginAttempt.succeeded.is_(True), LoginAttempt.attempted_at >= since
+    if reset_by_success:
+        last_success = session.scalar(
+            select(func.max(LoginAttempt.attempted_at)).where(
+                column == value, LoginAttempt.succeeded.is_(True), LoginAttempt.attempted_at >= since
+            )
         )
-    )
-    if last_success is not None:
-        since = max(since, last_success)
+        if last_success is not None:
+            since = max(since, last_success)
     count, oldest = session.execute(
         select(func.count(), func.min(LoginAttempt.attempted_at)).where(
             column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.attempted_at >= since
@@ -291,12 +294,16 @@ def _failures_since(session: Session, column: object, value: str, now: datetime)
     return count, oldest
 
 
-def _check_throttle(session: Session, email: str, ip: str, now: datetime) -> None:
-    for column, value, limit in (
-        (LoginAttempt.email, email, MAX_FAILURES_PER_EMAIL),
-        (LoginAttempt.ip_address, ip, MAX_FAILURES_PER_IP),
-    ):
-        count, oldest = _failures_since(session, column, value, now)
+def _check_throttle(session: Session, email: str, ip: str, now: datetime, *, trusted_device: bool) -> None:
+    """Too many failures for the e-mail (since its last success), or from the address (every failure in the
+    window: someone who can sign in to their own account must not reset it while guessing others'). A browser
+    this e-mail has signed in from before (``trusted_device``) is not held back by its address: one guesser
+    behind an office's shared address does not lock the office out."""
+    checks = [(LoginAttempt.email, email, MAX_FAILURES_PER_EMAIL, True)]
+    if not trusted_device:
+        checks.append((LoginAttempt.ip_address, ip, MAX_FAILURES_PER_IP, False))
+    for column, value, limit, reset in checks:
+        count, oldest = _failures_since(session, column, value, now, reset_by_success=reset)
         if count >= limit and oldest is not None:
             wait = oldest + THROTTLE_WINDOW - now
             minutes = max(1, -(-int(wait.total_seconds()) // 60))
@@ -311,10 +318,12 @@ def sign_in(
     ip_address: str,
     user_agent: str = "",
     session_hours: int = 72,
+    trusted_device: bool = False,
 ) -> SignIn:
     """Checks the password, records the attempt and opens a server-side session.
 
-    Raises ``Throttled`` after too many recent failures for the e-mail or the address, and
+    Raises ``Throttled`` after too many recent failures for the e-mail or the address (not the address for a
+    ``trusted_device``: a browser that signed in to this e-mail before, as the web layer knows), and
     ``AuthenticationFailed`` with the same message whether the e-mail is unknown, the password wrong or the
     account deactivated, so that the answer reveals nothing about which accounts exist.
     """
@@ -322,7 +331,7 @@ def sign_in(
     ip_address = (ip_address or "unknown")[:64]
     now = utcnow()
     with db.transaction() as session:
-        _check_throttle(session, email, ip_address, now)
+        _check_throttle(session, email, ip_address, now, trusted_device=trusted_device)
         user = find_user(session, email) if email else None
         matches = _password_matches(user.password_hash if user else _dummy_hash(), password or "")
         succeeded = bool(user and user.active and matches)

@@ -229,3 +229,69 @@ def test_successful_sign_in_records_the_time(make_user, auth: Auth, db) -> None:
 def test_csrf_token_comes_from_the_page(signed_in, client) -> None:
     signed_in("sales")
     assert csrf_from(client.get("/profile").get_data(as_text=True))
+
+
+def test_good_sign_ins_between_guesses_do_not_reset_the_address_limit(make_user, auth: Auth) -> None:
+    # Someone with an account of their own guesses other people's passwords from one address, signing in to
+    # their own account now and then: every failure from the address counts.
+    own = make_user("sales")
+    victims = [make_user("sales") for _ in range(5)]
+    answers = []
+    for n in range(25):
+        if n % 4 == 3:
+            auth.login(own.email)
+            auth.logout()
+        answers.append(auth.login(victims[n % 5].email, f"guess number {n}").status_code)
+    assert answers[: accounts.MAX_FAILURES_PER_IP] == [401] * accounts.MAX_FAILURES_PER_IP
+    assert set(answers[accounts.MAX_FAILURES_PER_IP :]) == {429}
+
+
+def test_a_throttled_address_still_lets_in_browsers_that_signed_in_before(make_user, app: Flask) -> None:
+    # An office behind one address: a guesser there must not lock out colleagues whose browsers kb knows.
+    colleague, newcomer = make_user("sales"), make_user("sales")
+    office = {"REMOTE_ADDR": "203.0.113.7"}
+    known_browser = Auth(app.test_client())
+    known_browser.client.environ_base.update(office)
+    assert known_browser.login(colleague.email).status_code == 302
+    known_browser.logout()
+    guesser = Auth(app.test_client())
+    guesser.client.environ_base.update(office)
+    for n in range(accounts.MAX_FAILURES_PER_IP):
+        guesser.login(f"guess{n}@example.com", "wrong password!")
+    assert guesser.login(colleague.email).status_code == 429  # the guesser has no device cookie for it
+    assert known_browser.login(colleague.email).status_code == 302  # the colleague's own browser does
+    known_browser.logout()
+    assert known_browser.login(newcomer.email).status_code == 429  # that browser never signed in as them
+    assert known_browser.login(colleague.email, "wrong password!").status_code == 401  # still checked
+    forged = Auth(app.test_client())
+    forged.client.environ_base.update(office)
+    forged.client.set_cookie("kb_device", "not-a-signed-value")
+    assert forged.login(colleague.email).status_code == 429  # a made-up cookie is no device
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}, {"Origin": "https://evil.example"},
+     {"Origin": "null"}],
+    ids=["fetch cross-site", "fetch same-site", "foreign origin", "opaque origin"],
+)  # fmt: skip
+def test_writes_from_another_site_are_refused_even_with_a_valid_token(signed_in, client, headers) -> None:
+    signed_in("sales")
+    token = csrf_from(client.get("/profile").get_data(as_text=True))
+    refused = client.post("/language", data={"csrf_token": token, "language": "ru"}, headers=headers)
+    assert refused.status_code == 403 and "came from another site" in refused.get_data(as_text=True)
+    assert "Здравствуйте" not in client.get("/").get_data(as_text=True)  # nothing changed
+    for ours in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://localhost"}, {}):
+        assert client.post("/language", data={"csrf_token": token, "language": "en"}, headers=ours).status_code == 302
+
+
+def test_a_program_with_a_token_is_not_held_to_the_browser_rule(make_user, client, db) -> None:
+    user = make_user("marketing")
+    headers = {"Authorization": f"Bearer {accounts.create_token(db, user.id, 'crm').secret}", "Origin": "https://crm"}
+    response = client.post("/api/v1/synonyms", json={"terms": ["ТКП", "коммерческое предложение"]}, headers=headers)
+    assert response.status_code in (200, 201), response.json
+    browser = Auth(client)  # the same API from a signed-in browser: its cookie rides along, so the rule holds
+    browser.login(user.email)
+    token = browser.csrf("/profile")
+    forged = {"X-CSRFToken": token, "Origin": "https://evil.example"}
+    assert client.post("/api/v1/synonyms", json={"terms": ["КП", "ТКП"]}, headers=forged).status_code == 403

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Response,
     current_app,
     flash,
     g,
@@ -23,6 +24,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
@@ -134,6 +136,7 @@ def login() -> Any:
     if form.validate_on_submit():
         settings = current_app.config["KB_SETTINGS"]
         try:
+            known = trusted_emails()
             result = accounts.sign_in(
                 get_db(),
                 form.email.data or "",
@@ -141,6 +144,7 @@ def login() -> Any:
                 ip_address=request.remote_addr or "unknown",
                 user_agent=request.user_agent.string,
                 session_hours=settings.session_hours,
+                trusted_device=accounts.normalize_email(form.email.data or "") in known,
             )
         except (AuthenticationFailed, Throttled) as exc:
             form.form_errors.append(translate_error(exc))
@@ -148,10 +152,48 @@ def login() -> Any:
         else:
             _fresh_browser_session()  # nothing from before the sign-in carries over but the language
             login_user(Principal(result.user, result.session_token))
-            return redirect(next_url or url_for("main.home"))
+            response = redirect(next_url or url_for("main.home"))
+            remember_device(response, result.user.email, known)
+            return response
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form, next_url=next_url, **_reset_context()), status
+
+
+#: A browser that has signed in keeps a signed list of the e-mails it signed in with: sign-ins for them from it are
+#: not held back by the throttle on its address (OWASP's "device cookies"), so one guesser behind an office's
+#: shared address does not lock the office out.
+DEVICE_COOKIE = "kb_device"
+DEVICE_DAYS = 365
+DEVICE_EMAILS = 5
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="kb-trusted-device")
+
+
+def trusted_emails() -> list[str]:
+    """The e-mails this browser signed in with (a valid, unexpired device cookie), most recent first."""
+    value = request.cookies.get(DEVICE_COOKIE)
+    if not value:
+        return []
+    try:
+        emails = _device_serializer().loads(value, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [e for e in emails if isinstance(e, str)][:DEVICE_EMAILS] if isinstance(emails, list) else []
+
+
+def remember_device(response: Response, email: str, known: list[str]) -> None:
+    emails = [email, *(e for e in known if e != email)][:DEVICE_EMAILS]
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_serializer().dumps(emails),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config.get("SESSION_COOKIE_SECURE", False),
+    )
 
 
 def _fresh_browser_session() -> None:
