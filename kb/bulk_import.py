@@ -106,6 +106,21 @@ class ImportReport:
         """Every file was imported or skipped."""
         return not self.refused
 
+    def lines(self) -> list[str]:
+        """The report as ``kb import`` prints it, in English: a line per manifest problem, skipped and refused
+        file (tab-separated, with the reason), then the totals."""
+        lines = [f"manifest line {line}\t{reason}" for line, reason in self.manifest]
+        lines += [f"skipped\t{path}\t{reason}" for path, reason in self.skipped]
+        lines += [f"refused\t{path}\t{reason}" for path, reason in self.refused]
+        verb = "would import" if self.dry_run else "imported"
+        totals = f"{verb} {len(self.imported)}, skipped {len(self.skipped)}, refused {len(self.refused)}"
+        if self.ignored:
+            totals += f"; {self.ignored} hidden or system file(s) left out"
+        lines.append(totals)
+        if self.imported and not self.dry_run:
+            lines.append("the worker now extracts their text and indexes them (kb jobs list shows what is left)")
+        return lines
+
 
 #: Called after each file: files done, files in all, the file's path.
 Progress = Callable[[int, int, str], None]
