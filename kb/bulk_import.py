@@ -383,7 +383,10 @@ def read_uploads(uploads: Iterable[FileUpload], *, max_file_bytes: int | None = 
     ``folder/file``), and the files inside each ZIP (``.zip`` by name and by content)."""
     batch = Batch()
     for upload in uploads:
-        path = clean_path(upload.filename)
+        name = upload.filename or ""
+        if _DRIVE.match(name) or name.startswith(("/", "\\")):
+            name = name.replace("\\", "/").rsplit("/", 1)[-1]  # an old browser's full path on the sender's disk
+        path = clean_path(name)
         if path is None:
             batch.refused.append((_shown(upload.filename), Reason(OUTSIDE)))
             continue
@@ -420,6 +423,8 @@ class Manifest:
     rows: list[ManifestRow] = field(default_factory=list)
     #: Lines that concern no file: unknown columns, rows without a file, a file named twice.
     problems: list[tuple[int, Reason]] = field(default_factory=list)
+    #: The manifest's own bytes, so that a copy of it among the files is not imported as an asset.
+    sha256: str = ""
 
     @property
     def columns(self) -> set[str]:
@@ -449,7 +454,7 @@ def parse_manifest(data: bytes) -> Manifest:
         raise ValidationError(
             N_("The manifest needs a column named file: each file's path in the import."), field="manifest"
         )
-    manifest = Manifest()
+    manifest = Manifest(sha256=hashlib.sha256(data).hexdigest())
     header_line = reader.line_num
     for name in dict.fromkeys(n for n in names if n and n not in MANIFEST_COLUMNS):
         manifest.problems.append(
@@ -689,9 +694,11 @@ def run_import(
     report.manifest.sort(key=lambda problem: problem[0])
     owners = _owners(publisher.db, rows.values())
     seen: dict[str, str] = {}  # sha256 -> path, for a dry run, where nothing is stored
+    manifest_sha256 = manifest.sha256 if manifest is not None else ""
     total = len(batch.items)
     for done, item in enumerate(batch.items, start=1):
-        _import_one(publisher, actor_id, item, defaults, rows.get(item.path), owners, seen, report)
+        row = rows.get(item.path)
+        _import_one(publisher, actor_id, item, defaults, row, owners, seen, manifest_sha256, report)
         if progress is not None:
             progress(done, total, item.path)
     return report
@@ -705,6 +712,7 @@ def _import_one(
     row: ManifestRow | None,
     owners: dict[str, int | None],
     seen: dict[str, str],
+    manifest_sha256: str,
     report: ImportReport,
 ) -> None:
     refuse = report.refused.append
@@ -731,6 +739,9 @@ def _import_one(
             report.skipped.append(
                 (item.path, Reason(N_("Already stored as asset %(id)s «%(title)s»."), {"id": asset_id, "title": title}))
             )
+            return
+        if sha256 == manifest_sha256:
+            report.skipped.append((item.path, Reason(N_("This is the manifest; it is not imported."))))
             return
         if sha256 in seen:
             report.skipped.append(

@@ -326,13 +326,15 @@ def test_uploads_from_a_browser_open_zips_and_keep_folder_paths(app, make_user) 
         FileUpload(io.BytesIO(_zip({"Внутри/three.md": b"# three"})), "Архив.ZIP"),
         FileUpload(io.BytesIO(b"\x00\x00\x00\x01Bud1"), "Папка/.DS_Store"),
         FileUpload(io.BytesIO(b"# four"), "../four.md"),
+        FileUpload(io.BytesIO(b"# five"), "C:\\Users\\Мария\\Documents\\five.md"),  # an old browser's full path
     ]
     with read_uploads(uploads) as batch:
-        assert [item.path for item in batch.items] == ["one.md", "Папка/Вложенная/two.md", "Внутри/three.md"]
+        paths = [item.path for item in batch.items]
+        assert paths == ["one.md", "Папка/Вложенная/two.md", "Внутри/three.md", "five.md"]
         assert batch.ignored == 1 and [path for path, _ in batch.refused] == ["../four.md"]
         owner = make_user("marketing")
         report = run_import(publisher_for(app), owner.id, batch, ImportDefaults(kind="catalog"))
-    assert len(report.imported) == 3
+    assert len(report.imported) == 4
 
 
 # --- the manifest ------------------------------------------------------------------------------------------
@@ -430,6 +432,16 @@ def test_manifest_values_publishing_refuses_refuse_only_their_file(app, make_use
     refused = _reasons(report.refused)
     assert refused["a.md"].startswith("Choose a kind: ")
     assert "Неизвестный" in refused["b.md"]
+
+
+def test_a_copy_of_the_manifest_among_the_files_is_not_imported(app, make_user) -> None:
+    owner = make_user("marketing")
+    data = b"file;kind\na.md;datasheet\n"
+    uploads = [FileUpload(io.BytesIO(b"# a"), "a.md"), FileUpload(io.BytesIO(data), "Папка/metadata.csv")]
+    with read_uploads(uploads) as batch:
+        report = run_import(publisher_for(app), owner.id, batch, ImportDefaults(), manifest=parse_manifest(data))
+    assert [path for path, _ in report.imported] == ["a.md"]
+    assert _reasons(report.skipped) == {"Папка/metadata.csv": "This is the manifest; it is not imported."}
 
 
 def test_a_manifest_without_a_file_column_or_of_binary_bytes_is_refused_whole() -> None:
