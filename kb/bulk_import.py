@@ -217,7 +217,7 @@ def read_folder(root: Path, *, exclude: Iterable[Path] = ()) -> Batch:
             if is_junk(name):
                 batch.ignored += 1
                 continue
-            if path.resolve() in left_out:
+            if left_out and path.resolve() in left_out:
                 continue
             relative = _relative(path, root)
             if path.is_symlink():
@@ -517,12 +517,16 @@ def _key(path: str) -> str:
 
 
 def _match(manifest: Manifest, items: list[Item], report: ImportReport) -> dict[str, ManifestRow]:
-    """Each item's row, by path (ignoring case); a row whose file has no folder also finds a file of that name
-    anywhere when only one has it. Rows that find no file, or a file found already, go to the report."""
+    """Each item's row, by path (ignoring case). A path that names no item exactly finds the one item whose path
+    ends with it: a bare file name finds the file in its subfolder, and a path written from inside the folder
+    finds it in a folder upload, whose paths begin with the folder's own name. Rows that find no file, or a file
+    found already, go to the report."""
     by_key = {_key(item.path): item.path for item in items}
-    by_name: dict[str, list[str]] = {}
-    for item in items:
-        by_name.setdefault(item.name.casefold(), []).append(item.path)
+    by_tail: dict[str, list[str]] = {}
+    for key, path in by_key.items():
+        parts = key.split("/")
+        for start in range(1, len(parts)):
+            by_tail.setdefault("/".join(parts[start:]), []).append(path)
     matched: dict[str, ManifestRow] = {}
     lines: dict[str, int] = {}
     for row in manifest.rows:
@@ -531,8 +535,8 @@ def _match(manifest: Manifest, items: list[Item], report: ImportReport) -> dict[
             report.manifest.append((row.line, Reason(N_("The line names no file."))))
             continue
         path = by_key.get(key)
-        if path is None and "/" not in key and len(by_name.get(key, [])) == 1:
-            path = by_name[key][0]
+        if path is None and len(by_tail.get(key, [])) == 1:
+            path = by_tail[key][0]
         if path is None:
             report.manifest.append(
                 (row.line, Reason(N_("No file «%(file)s» in the import."), {"file": row.file[:300]}))

@@ -101,11 +101,12 @@ def test_a_zip_and_a_folder_in_one_upload_and_a_second_import_skips_them(signed_
     assert f'<a href="/assets/{price_id}">Already stored as asset {price_id} «Прайс».</a>' in skipped
 
 
-def test_a_manifest_sent_with_the_files_gives_their_metadata(signed_in, client, db) -> None:
+def test_a_manifest_sent_with_a_folder_gives_its_files_their_metadata(signed_in, client, db) -> None:
     signed_in("marketing")
     data = _form(client, kind="")
-    data["files"] = [(io.BytesIO(b"# a"), "a.md"), (io.BytesIO(b"# b"), "b.md")]
-    manifest = "file;title;kind\na.md;Первый;case_study\nb.md;Второй;datasheet\nc.md;Третий;catalog\n"
+    # A folder's files come with the folder's name first; the manifest was written from inside the folder.
+    data["files"] = [(io.BytesIO(b"# a"), "Материалы/a.md"), (io.BytesIO(b"# b"), "Материалы/КП/b.md")]
+    manifest = "file;title;kind\na.md;Первый;case_study\nКП/b.md;Второй;datasheet\nc.md;Третий;catalog\n"
     data["manifest"] = (io.BytesIO(manifest.encode("cp1251")), "metadata.csv")
     html = client.post("/assets/import", data=data, content_type="multipart/form-data").get_data(as_text=True)
     with db.session() as session:
