@@ -332,13 +332,20 @@ def jobs_group() -> None:
 @jobs_group.command("list")
 @with_db
 def jobs_list(database: Database) -> None:
-    """Count jobs by status and list the failed ones with their errors."""
+    """Count jobs by status, the queued and running ones by kind, and list the failed ones with their errors."""
     from kb import jobs
+    from kb.search.indexing import still_indexing
 
     with database.session() as session:
         counts = jobs.counts(session)
+        active = jobs.active_by_kind(session)
+        waiting = still_indexing(session)
         failed = jobs.failed_jobs(session)
     click.echo(", ".join(f"{status}: {n}" for status, n in sorted(counts.items())) or "no jobs")
+    for kind, by_status in active.items():
+        click.echo(f"  {kind}: " + ", ".join(f"{by_status[s]} {s}" for s in ("queued", "running") if s in by_status))
+    if waiting:
+        click.echo(f"{waiting} new file(s) still being indexed")
     for job in failed:
         click.echo(f"failed #{job.id}\t{job.kind}\t{job.payload}\tattempts {job.attempts}\t{job.last_error}")
 
@@ -352,6 +359,118 @@ def jobs_retry(database: Database, job_id: int) -> None:
 
     jobs.retry(database, job_id)
     click.echo(f"job {job_id} queued again")
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CSV with a row of metadata per file (column file: its path in the import).",
+)
+@click.option("--as", "actor", required=True, metavar="EMAIL", help="E-mail of the marketing user publishing.")
+@click.option("--kind", default="", help="Kind of every file the manifest gives none.")
+@click.option("--owner", metavar="EMAIL", help="Owner of the new assets (default: the --as user).")
+@click.option("--product", default="", help="Product (a term of the product vocabulary).")
+@click.option("--region", default="", help="Region (a term of the region vocabulary).")
+@click.option("--language", default="ru", show_default=True, help="Language of the content: ru, en or mixed.")
+@click.option("--segment", "segments", multiple=True, help="Segment (B2B, B2C, B2G); repeat for more.")
+@click.option("--tag", "tags", multiple=True, help="Tag; repeat for more.")
+@click.option("--draft", is_flag=True, help="Save the new assets as drafts instead of publishing them.")
+@click.option("--dry-run", is_flag=True, help="Read and check every file and its metadata; publish nothing.")
+@with_db
+def import_files(
+    database: Database,
+    path: Path,
+    manifest: Path | None,
+    actor: str,
+    kind: str,
+    owner: str | None,
+    product: str,
+    region: str,
+    language: str,
+    segments: tuple[str, ...],
+    tags: tuple[str, ...],
+    draft: bool,
+    dry_run: bool,
+) -> None:
+    """Import a folder (with its subfolders) or a ZIP of files, each as a new asset; files already stored are
+    skipped. Ends with what was refused and why; exits 1 when a file was refused."""
+    import sys
+
+    from flask import current_app
+
+    from kb import bulk_import
+    from kb.errors import ValidationError
+    from kb.models import AssetStatus
+    from kb.publishing import Publisher
+
+    _require_schema(database)
+    publisher = Publisher(database, _worker_context(database).blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    actor_id = _option_user(database, actor, "--as")
+    defaults = bulk_import.ImportDefaults(
+        kind=kind.strip(),
+        owner_id=_option_user(database, owner, "--owner") if owner else None,
+        product=product,
+        region=region,
+        language=language.strip().lower(),
+        segments=segments,
+        tags=tags,
+        status=AssetStatus.DRAFT if draft else AssetStatus.PUBLISHED,
+    )
+    try:
+        rows = bulk_import.parse_manifest(manifest.read_bytes()) if manifest else None
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--manifest") from None
+    with _import_batch(path, manifest, publisher.max_upload_bytes) as batch:
+        bar = click.progressbar(
+            length=len(batch.items),
+            label="checking" if dry_run else "importing",
+            file=sys.stderr,
+            item_show_func=lambda shown: shown,
+        )
+        with bar:
+            try:
+                report = bulk_import.run_import(
+                    publisher,
+                    actor_id,
+                    batch,
+                    defaults,
+                    manifest=rows,
+                    dry_run=dry_run,
+                    progress=lambda _done, _total, shown: bar.update(1, shown),
+                )
+            except DomainError as exc:  # a default is wrong, or --as may not publish: nothing was read
+                hint = {"owner_id": "--owner", "segments": "--segment", "tags": "--tag"}.get(exc.field or "")
+                raise click.BadParameter(str(exc), param_hint=hint or f"--{exc.field or 'as'}") from None
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        raise SystemExit(1)
+
+
+def _option_user(database: Database, email: str, option: str) -> int:
+    with database.session() as session:
+        user = accounts.find_user(session, email)
+    if user is None:
+        raise click.BadParameter(f"no user with the e-mail {email!r}", param_hint=option)
+    return user.id
+
+
+def _import_batch(path: Path, manifest: Path | None, max_file_bytes: int | None) -> Any:
+    """The files of a folder or a ZIP, as ``kb import`` reads them."""
+    from kb import bulk_import
+
+    if path.is_dir():
+        return bulk_import.read_folder(path, exclude=[manifest] if manifest else [])
+    with path.open("rb") as probe:
+        is_zip = probe.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+    if not is_zip:
+        raise click.BadParameter("give a folder or a ZIP file", param_hint="PATH")
+    stream = path.open("rb")
+    batch = bulk_import.read_zip(stream, path.name, max_file_bytes=max_file_bytes)
+    batch.resources.callback(stream.close)
+    return batch
 
 
 @main.group("report")

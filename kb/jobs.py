@@ -200,6 +200,17 @@ def counts(session: Session) -> dict[str, int]:
     return {str(status): n for status, n in session.execute(select(Job.status, func.count()).group_by(Job.status))}
 
 
+def active_by_kind(session: Session) -> dict[str, dict[str, int]]:
+    """Queued and running jobs, counted by kind: what the workers still have to do."""
+    found: dict[str, dict[str, int]] = {}
+    active = (JobStatus.QUEUED, JobStatus.RUNNING)
+    for kind, status, n in session.execute(
+        select(Job.kind, Job.status, func.count()).where(Job.status.in_(active)).group_by(Job.kind, Job.status)
+    ):
+        found.setdefault(kind, {})[str(status)] = n
+    return dict(sorted(found.items()))
+
+
 def retry(db: Database, job_id: int) -> None:
     """Puts a failed job back in the queue with fresh attempts (an admin's action)."""
     from kb.errors import N_, NotFound

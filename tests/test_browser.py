@@ -597,3 +597,57 @@ def test_an_admin_merges_two_spellings_and_closes_the_list(live_server: str, pag
     page.wait_for_selector("text=publishing now accepts only values from this list")
     assert page.locator("section#product input[name=closed][value='1']").is_checked()
     _shot(page, "vocabularies-closed")
+
+
+def test_marketing_imports_several_files_and_drops_more(live_server: str, page, make_user, app) -> None:
+    """Several files chosen at once, two more dropped on the drop zone (one as from a dropped folder), a picture
+    refused with its reason, the rest imported with links."""
+    from sqlalchemy import select
+
+    from kb.models import Asset
+
+    user = make_user("marketing")
+    _sign_in(page, live_server, user.email)
+    page.click(".main-nav >> text=Publish")
+    page.click(".tabs >> text=Import many files")
+    page.wait_for_url(f"{live_server}/assets/import")
+    markdown = {"mimeType": "text/markdown"}
+    page.set_input_files(
+        "#files",
+        files=[
+            {"name": "Каталог_насосов-НВ.md", **markdown, "buffer": "# Насосы НВ\n\nПодача 250 м³/ч".encode()},
+            {"name": "Условия поставки.md", **markdown, "buffer": "# Условия\n\nДоставка 14 дней".encode()},
+            {"name": "фото.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"\x00" * 64},
+        ],
+    )
+    assert page.evaluate("document.querySelector('#files').files.length") == 3
+    # A drop: the files join those chosen; one comes from a dropped folder, with its folder in its name.
+    page.evaluate(
+        """() => {
+          const zone = document.querySelector('[data-drop-zone]');
+          const transfer = new DataTransfer();
+          transfer.items.add(new File(['# Прайс'], 'Прайс.md', {type: 'text/markdown'}));
+          transfer.items.add(new File(['# Буклет'], 'Папка/Буклет.md', {type: 'text/markdown'}));
+          zone.dispatchEvent(new DragEvent('dragenter', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+          zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        }"""
+    )
+    page.wait_for_function("document.querySelector('#files').files.length === 5")
+    page.select_option("select[name=kind]", "datasheet")
+    page.check("input[name=segments][value=B2B]")
+    _shot(page, "import-form")
+    page.click("button[type=submit].primary")
+    page.wait_for_selector("#imported")
+    imported = page.locator("#imported tbody tr")
+    assert imported.count() == 4
+    assert "Папка/Буклет.md" in page.locator("#imported").inner_text()
+    refused = page.locator("#refused tbody tr")
+    assert refused.count() == 1 and "фото.png" in refused.inner_text()
+    assert "This file is not a type kb accepts." in refused.inner_text()
+    assert "4 new files are still being indexed" in page.locator(".notice.indexing").inner_text()
+    _shot(page, "import-result")
+    page.locator("#imported a", has_text="Каталог насосов НВ").click()
+    page.wait_for_selector("h1:has-text('Каталог насосов НВ')")
+    with app.extensions["kb_db"].session() as session:
+        kinds = set(session.scalars(select(Asset.kind)))
+    assert kinds == {"datasheet"}

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kb import jobs
 from kb.db import Database
+from kb.models import AssetVersion, Job, JobStatus
 from kb.search import SearchBackend, backend_of
 from kb.search.documents import IndexPage, all_asset_ids, all_stamps, asset_pages
 
@@ -48,6 +50,27 @@ def run_index_batch(context: Any, payloads: list[dict[str, Any]]) -> None:
     with context.db.session() as session:
         pages = {asset_id: asset_pages(session, asset_id) for asset_id in asset_ids}
     backend_of(context.settings).replace_assets(pages)
+
+
+def still_indexing(session: Session) -> int:
+    """How many assets search cannot yet find as they stand: their text still waits to be extracted, or they
+    wait for the index. Reads only the queued and running jobs (an index range), so it stays cheap however
+    long the job history grows."""
+    from kb.publishing import EXTRACT_JOB  # publishing imports this module
+
+    active = (JobStatus.QUEUED, JobStatus.RUNNING)
+    rows = session.execute(
+        select(Job.kind, Job.subject, Job.payload).where(Job.status.in_(active), Job.kind.in_((INDEX_JOB, EXTRACT_JOB)))
+    ).all()
+    waiting = {subject for kind, subject, _payload in rows if kind == INDEX_JOB and subject}
+    versions = [int(payload["version_id"]) for kind, _subject, payload in rows if kind == EXTRACT_JOB]
+    for start in range(0, len(versions), 5000):
+        chunk = versions[start : start + 5000]
+        waiting.update(
+            f"asset:{asset_id}"
+            for asset_id in session.scalars(select(AssetVersion.asset_id).where(AssetVersion.id.in_(chunk)))
+        )
+    return len(waiting)
 
 
 def _batches(db: Database) -> Iterator[list[IndexPage]]:

@@ -161,10 +161,17 @@ def set_temporary_password(user_id: int) -> Any:
 @bp.get("/jobs")
 @requires(Role.ADMIN)
 def jobs() -> Any:
-    """Background jobs: how many in each state, and the failed ones with their last error."""
+    """Background jobs: how many in each state, what is still to do by kind, and the failed ones with their last
+    error."""
+    from kb.search.indexing import still_indexing
+
     session = db_session()
     return render_template(
-        "admin/jobs.html", counts=background_jobs.counts(session), failed=background_jobs.failed_jobs(session)
+        "admin/jobs.html",
+        counts=background_jobs.counts(session),
+        active=background_jobs.active_by_kind(session),
+        indexing=still_indexing(session),
+        failed=background_jobs.failed_jobs(session),
     )
 
 

@@ -1,4 +1,5 @@
-"""The forms of the publishing pages: asset metadata, a new asset, a new version, Markdown written in the browser."""
+"""The forms of the publishing pages: asset metadata, a new asset, a new version, Markdown written in the browser,
+and the defaults of a bulk import."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
+from flask_wtf.file import FileField, MultipleFileField
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from kb.bulk_import import ImportDefaults
 from kb.models import ASSET_KINDS, SEGMENTS, AssetStatus
 from kb.publishing import AssetFields, parse_tags
 from kb.vocabularies import VocabularyList
@@ -95,3 +97,54 @@ class VersionForm(FlaskForm):
 class MarkdownForm(FlaskForm):
     markdown = TextAreaField(_l("Text (Markdown)"), validators=[DataRequired()])
     change_note = StringField(_l("What changed"), validators=[DataRequired(), Length(max=2000)])
+
+
+class ImportForm(FlaskForm):
+    """Many files at once: the files (or a ZIP, or a folder), an optional manifest, and the metadata every file
+    gets unless the manifest says otherwise."""
+
+    files = MultipleFileField(_l("Files or a ZIP"))
+    manifest = FileField(_l("Manifest (CSV, optional)"))
+    # Kind and language are checked by the import itself, whose message names the accepted values.
+    kind = SelectField(_l("Kind"), validate_choice=False)
+    product = StringField(_l("Product"), validators=[Length(max=120)])
+    segments = CheckboxList(_l("Segments"), choices=[SelectChoice(s, s) for s in SEGMENTS])
+    region = StringField(_l("Region"), validators=[Length(max=120)])
+    language = SelectField(_l("Language of the content"), validate_choice=False)
+    owner_id = SelectField(_l("Owner"), coerce=int)
+    tags = StringField(_l("Tags"), validators=[Length(max=2000)])
+    status = RadioField(_l("Publish"), default=AssetStatus.PUBLISHED)
+
+    def __init__(
+        self,
+        *args: Any,
+        owners: list[Any] = (),
+        vocabularies: Mapping[str, VocabularyList] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [
+            SelectChoice("", _l("Choose a kind")),
+            *(SelectChoice(k, kind_label(k)) for k in ASSET_KINDS),
+        ]
+        self.language.choices = [SelectChoice(code, content_language_label(code)) for code in ("ru", "en", "mixed")]
+        self.owner_id.choices = [SelectChoice(u.id, f"{u.display_name} ({u.email})") for u in owners]
+        self.status.choices = [
+            SelectChoice(AssetStatus.PUBLISHED.value, _l("Publish now")),
+            SelectChoice(AssetStatus.DRAFT.value, _l("Save as drafts (visible to marketing only)")),
+        ]
+        self.vocabularies = dict(vocabularies or {})
+        for name in self.vocabularies:
+            getattr(self, name).render_kw = {"list": f"{name}-terms", "autocomplete": "off"}
+
+    def defaults(self) -> ImportDefaults:
+        return ImportDefaults(
+            kind=self.kind.data or "",
+            owner_id=self.owner_id.data,
+            product=self.product.data or "",
+            region=self.region.data or "",
+            language=self.language.data or "ru",
+            segments=tuple(self.segments.data or ()),
+            tags=tuple(parse_tags(self.tags.data)),
+            status=AssetStatus(self.status.data),
+        )

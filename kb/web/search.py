@@ -17,6 +17,7 @@ from kb import feedback, search, usage
 from kb.assets import can_see_unpublished
 from kb.models import UsageKind
 from kb.search import FACETS, SORTS, SearchRequest, SearchResults
+from kb.search.indexing import still_indexing
 from kb.search.query import MAX_CHARS
 from kb.web.context import db_session, get_db
 
@@ -121,6 +122,7 @@ def results() -> Any:
         max_chars=MAX_CHARS,
         open_flags=_open_flags(found),
         search_id=g.get("search_id"),
+        indexing=still_indexing(db_session()),
     )
 
 
