@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import Date, DateTime, Select, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
+from kb import spreadsheet
 from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
 from kb.search.signals import REVIEW_DUE_DAYS, freshness
 
@@ -334,14 +335,16 @@ COLUMNS = (
 )
 
 
-def _cells(row: ReportRow) -> list[Any]:
-    values = asdict(row)
-    values["segments"] = ", ".join(row.segments)
-    values["last_version_on"] = row.last_version_on.isoformat()
-    values["next_review_on"] = row.next_review_on.isoformat()
-    values["has_text"] = "yes" if row.has_text else "no"
-    values["version"] = row.version if row.version is not None else ""
-    return [values[column] for column in COLUMNS]
+def _cells(row: ReportRow, *, dates_as_text: bool = True) -> list[Any]:
+    """The row's values in ``COLUMNS`` order (read field by field: ``asdict`` copied every row deeply)."""
+    values = [getattr(row, column) for column in COLUMNS]
+    values[COLUMNS.index("segments")] = ", ".join(row.segments)
+    if dates_as_text:
+        values[COLUMNS.index("last_version_on")] = row.last_version_on.isoformat()
+        values[COLUMNS.index("next_review_on")] = row.next_review_on.isoformat()
+    values[COLUMNS.index("has_text")] = "yes" if row.has_text else "no"
+    values[COLUMNS.index("version")] = row.version if row.version is not None else ""
+    return values
 
 
 def _safe(value: Any) -> Any:
@@ -429,19 +432,8 @@ def to_markdown(report: StalenessReport) -> str:
 
 def to_xlsx(report: StalenessReport, headers: list[str] | None = None) -> bytes:
     """The list as an Excel workbook: one sheet, a header row, dates as dates, Cyrillic intact."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("staleness")
-    sheet.append(headers or list(COLUMNS))
-    for row in report.rows:
-        cells = _cells(row)
-        cells[COLUMNS.index("last_version_on")] = row.last_version_on
-        cells[COLUMNS.index("next_review_on")] = row.next_review_on
-        sheet.append([_safe(cell) for cell in cells])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    rows = [[_safe(cell) for cell in _cells(row, dates_as_text=False)] for row in report.rows]
+    return spreadsheet.workbook("staleness", [headers or list(COLUMNS), *rows])
 
 
 # --- the trend ----------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zipfile
 from datetime import date, timedelta
 
 import pytest
@@ -225,3 +226,30 @@ def test_fresh_share_trend_is_rebuilt_from_history(app, db, make_user) -> None:
     assert [p.week_ending for p in trend] == [TODAY - timedelta(days=7 * n) for n in (5, 4, 3, 2, 1, 0)]
     assert [(p.published, p.fresh) for p in trend] == [(1, 1), (1, 1), (1, 0), (2, 1), (2, 1), (2, 0)]
     assert [p.share for p in trend] == [1.0, 1.0, 0.0, 0.5, 0.5, 0.0]
+
+
+def test_the_workbook_writer_reads_back_in_openpyxl() -> None:
+    from xml.etree import ElementTree
+
+    from openpyxl import load_workbook
+
+    from kb import spreadsheet
+
+    rows = [
+        ["title", "count", "on", "ok"],
+        ["Прайс <B> & «C»", 3, TODAY, True],
+        ["  leading and trailing  ", 2.5, None, False],
+        ["bell\x07 and nul\x00 dropped", "", TODAY - timedelta(days=40), "no"],
+    ]
+    data = spreadsheet.workbook("staleness", rows)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if name.endswith((".xml", ".rels")):
+                ElementTree.fromstring(archive.read(name))  # every part is well-formed XML
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    assert sheet.title == "staleness"
+    read = list(sheet.iter_rows(values_only=True))
+    assert read[0] == ("title", "count", "on", "ok")
+    assert read[1][:2] == ("Прайс <B> & «C»", 3) and read[1][2].date() == TODAY and read[1][3] is True
+    assert read[2][0] == "  leading and trailing  " and read[2][1] == 2.5 and read[2][2] is None
+    assert read[3][0] == "bell and nul dropped" and read[3][2].date() == TODAY - timedelta(days=40)
