@@ -16,6 +16,8 @@ from kb.web.context import db_session, get_db
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 100
+#: The content analytics page lists this many of the assets nobody opened (the longest published first).
+UNOPENED_SHOWN = 100
 
 
 def _report(**window: int) -> reports.StalenessReport:
@@ -67,7 +69,8 @@ def content() -> Any:
         days=days,
         searches=analytics.search_analytics(session, today, days=days),
         rated=analytics.top_rated(session),
-        unopened=analytics.unopened(session, today),
+        unopened=analytics.unopened(session, today, limit=UNOPENED_SHOWN),
+        unopened_total=analytics.count_unopened(session, today),
         errors={},
     )
 
