@@ -2,8 +2,9 @@
 
 ``priority`` is a pure function of an asset's signals (open flags and their age, review date, ratings, use);
 ``queue`` gathers the signals of the published assets from the database in a fixed number of queries and
-ranks them (the many that have nothing but a review date are ranked by the database). What hurts sales now (open flags on assets people use) comes before mere age, and no part has a
-cap where items would tie. The formula (also in the README)::
+ranks them (the many that have nothing but a review date are ranked by the database). What hurts sales now
+(open flags on assets people use) comes before mere age, and no part has a cap where items would tie. The
+formula (also in the README)::
 
     flag         = 10 × severity × (0.3 + 0.7 × 0.5^(age in days / 30))   per open flag, severity by its reason:
                    1.5 prices outdated, wrong specs, legal terms expired, broken file; 1.2 superseded; 1 otherwise

@@ -273,3 +273,11 @@ def test_users_deactivate_can_hand_their_assets_to_a_colleague(cli_env, app) -> 
     with db.session() as session:
         owner = session.scalars(select(Asset.owner_id)).one()
         assert accounts.find_user(session, "stays@example.com").id == owner
+
+
+def test_the_server_compiles_every_page_template_before_forking(app) -> None:
+    from kb.server import warm_up
+
+    warm_up(app)
+    compiled = {name for _loader, name in app.jinja_env.cache}  # type: ignore[union-attr]
+    assert {"base.html", "assets/show.html", "reports/staleness.html", "freshness/queue.html"} <= compiled
