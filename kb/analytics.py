@@ -227,7 +227,9 @@ def top_rated(session: Session, limit: int = 5) -> dict[str, dict[str, list[Rate
         .group_by(Asset.id, Asset.title, Asset.kind)
     ).all()
     segments: dict[int, list[str]] = {}
-    for asset_id, segment in session.execute(select(AssetSegment.asset_id, AssetSegment.segment)):
+    for asset_id, segment in session.execute(
+        select(AssetSegment.asset_id, AssetSegment.segment).where(AssetSegment.asset_id.in_(select(Rating.asset_id)))
+    ):  # the rated assets' segments only, not every asset's
         segments.setdefault(asset_id, []).append(segment)
     by_segment: dict[str, list[RatedAsset]] = {}
     by_kind: dict[str, list[RatedAsset]] = {}
