@@ -161,37 +161,41 @@ def _midnight(day: date) -> datetime:
 
 
 def _counts(session: Session, q: _Published) -> tuple[dict[str, int], list[Bucket], list[Bucket]]:
-    """The tiles and both histograms, in one query."""
+    """The tiles and both histograms, in one query: each asset's status, buckets and text are worked out once and
+    the assets counted per combination (a few dozen)."""
     today = q.today
-
-    def count_if(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     def aged(low: int, high: int | None) -> Any:  # days since the last version within [low, high]
         condition = q.last_version_at < _midnight(today - timedelta(days=low - 1))
         if high is not None:
             condition = and_(condition, q.last_version_at >= _midnight(today - timedelta(days=high)))
-        return count_if(condition)
+        return condition
 
     def late(low: int, high: int | None) -> Any:  # days overdue within [low, high]
         if high == 0:
-            return count_if(Asset.next_review_on >= today)
+            return Asset.next_review_on >= today
         condition = Asset.next_review_on <= today - timedelta(days=low)
         if high is not None:
             condition = and_(condition, Asset.next_review_on >= today - timedelta(days=high))
-        return count_if(condition)
+        return condition
 
-    columns = [
-        func.count(),
-        *(count_if(q.freshness == status) for status in STATUSES),
-        count_if(AssetVersion.extraction_status.in_(NO_TEXT)),
-        *(aged(low, high) for low, high in AGE_BUCKETS),
-        *(late(low, high) for low, high in OVERDUE_BUCKETS),
-    ]
-    values = [int(v) for v in session.execute(q.select(*columns, versions=True)).one()]
-    tiles = {"published": values[0], **dict(zip(STATUSES, values[1:5], strict=True)), "without_text": values[5]}
-    age_counts = values[6 : 6 + len(AGE_BUCKETS)]
-    overdue_counts = values[6 + len(AGE_BUCKETS) :]
+    age = case(*((aged(low, high), n) for n, (low, high) in enumerate(AGE_BUCKETS)), else_=-1)
+    overdue = case(*((late(low, high), n) for n, (low, high) in enumerate(OVERDUE_BUCKETS)), else_=-1)
+    no_text = case((AssetVersion.extraction_status.in_(NO_TEXT), 1), else_=0)
+    keys = (q.freshness, age, overdue, no_text)
+    tiles = {"published": 0, **dict.fromkeys(STATUSES, 0), "without_text": 0}
+    age_counts = [0] * len(AGE_BUCKETS)
+    overdue_counts = [0] * len(OVERDUE_BUCKETS)
+    for status, age_bucket, overdue_bucket, without_text, count in session.execute(
+        q.select(*keys, func.count(), versions=True).group_by(*keys)
+    ):
+        tiles["published"] += count
+        tiles[status] += count
+        tiles["without_text"] += count if without_text else 0
+        if age_bucket >= 0:
+            age_counts[age_bucket] += count
+        if overdue_bucket >= 0:
+            overdue_counts[overdue_bucket] += count
     return (
         tiles,
         [Bucket(low, high, n) for (low, high), n in zip(AGE_BUCKETS, age_counts, strict=True)],
@@ -221,12 +225,12 @@ def _breakdowns(session: Session, q: _Published) -> tuple[list[Breakdown], ...]:
     by_owner: dict[str, Breakdown] = {}
     by_kind: dict[str, Breakdown] = {}
     by_product: dict[str, Breakdown] = {}
-    keys = (Asset.owner_id, User.display_name, Asset.kind, Asset.product)
-    for owner_id, owner, kind, product, *rest in session.execute(
-        q.select(*keys, *figures).join(User, User.id == Asset.owner_id).group_by(*keys, q.freshness)
-    ):
+    keys = (Asset.owner_id, Asset.kind, Asset.product)
+    grouped = session.execute(q.select(*keys, *figures).group_by(*keys, q.freshness)).all()
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_({g[0] for g in grouped}))).all())
+    for owner_id, kind, product, *rest in grouped:
         status, count, earliest, flags = rest[0], int(rest[1]), rest[2], int(rest[3] or 0)
-        _add(by_owner, owner_id, owner, status, count, earliest, flags, q.today)
+        _add(by_owner, owner_id, names[owner_id], status, count, earliest, flags, q.today)
         _add(by_kind, kind, kind, status, count, earliest, flags, q.today)
         _add(by_product, product, product or "—", status, count, earliest, flags, q.today)
     by_segment: dict[str, Breakdown] = {}
