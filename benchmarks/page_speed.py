@@ -124,10 +124,15 @@ def copy_library(library: Path, instance: Path) -> None:
 
 
 def sqlite_copy(source: Path, target: Path) -> None:
-    """A consistent copy of an SQLite database (its WAL included) through SQLite's backup API."""
+    """A consistent copy of an SQLite database (its WAL included) through SQLite's backup API.
+
+    Without a write-ahead log beside it the source is opened as immutable, so that SQLite leaves no -wal and -shm
+    files behind in the library's directory."""
     import sqlite3
 
-    with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src:
+    wal = source.with_name(source.name + "-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size else "mode=ro&immutable=1"
+    with contextlib.closing(sqlite3.connect(f"file:{source}?{mode}", uri=True)) as src:
         with contextlib.closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
 
