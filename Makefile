@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test test-fast lint bench messages translations clean
+.PHONY: run test test-fast lint bench bench-pages messages translations clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,13 @@ test-fast: $(VENV)/.installed-test translations
 ASSETS ?= 1000
 bench: $(VENV)/.installed translations
 	$(BIN)/python benchmarks/search_benchmark.py --assets $(ASSETS)
+
+# Page speed (benchmarks/README.md): every main page's time through kb serve and kb's start time; the demo
+# library by default, PAGES_ASSETS=10000 with PAGES_LIBRARY=<work directory of a 10,000-asset search benchmark>.
+PAGES_ASSETS ?= demo
+PAGES_LIBRARY ?= benchmarks/.work/a10000-s4
+bench-pages: $(VENV)/.installed translations
+	$(BIN)/python benchmarks/page_speed.py --assets $(PAGES_ASSETS) --library $(PAGES_LIBRARY)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check kb tests content wsgi.py

@@ -31,7 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         KB_SETTINGS=settings,
         SECRET_KEY=settings.secret_key,
         TESTING=settings.testing,
-        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         # Form fields that are not files (Markdown written in the browser: up to 2 M characters of UTF-8).
         MAX_FORM_MEMORY_SIZE=8 * 1024 * 1024,
         SESSION_COOKIE_NAME="kb_session",

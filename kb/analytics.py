@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from kb.db import Database
@@ -75,31 +76,41 @@ class SearchAnalytics:
 def search_analytics(session: Session, today: date, days: int = 90, limit: int = 50) -> SearchAnalytics:
     """Top queries and content gaps (zero results, or no click) over the last ``days`` days."""
     since = _since(today, days)
-    searches = session.execute(
-        select(UsageEvent.id, UsageEvent.query, UsageEvent.result_count, UsageEvent.occurred_at).where(
-            UsageEvent.kind == UsageKind.SEARCH, UsageEvent.occurred_at >= since, UsageEvent.query.is_not(None)
-        )
-    ).all()
-    clicked = set(
-        session.scalars(
-            select(UsageEvent.search_id)
-            .where(UsageEvent.search_id.is_not(None), UsageEvent.occurred_at >= since)
-            .distinct()
-        )
+    clicked = (
+        select(UsageEvent.search_id)
+        .where(UsageEvent.search_id.is_not(None), UsageEvent.occurred_at >= since)
+        .distinct()
+        .scalar_subquery()
     )
+    # Counted per text typed by the database, then merged per normalized query here: people repeat their
+    # searches, and analyzing each of thousands of events on every visit to the page took most of its time.
+    searches = session.execute(
+        select(
+            UsageEvent.query,
+            func.count(),
+            func.sum(case((UsageEvent.result_count == 0, 1), else_=0)),
+            func.sum(case((UsageEvent.id.in_(clicked), 1), else_=0)),
+            func.max(UsageEvent.occurred_at),
+        )
+        .where(UsageEvent.kind == UsageKind.SEARCH, UsageEvent.occurred_at >= since, UsageEvent.query.is_not(None))
+        .group_by(UsageEvent.query)
+        .order_by(func.min(UsageEvent.id))  # first searched first: ties between examples go to the earliest
+    ).all()
     gaps = {gap.query: gap for gap in session.scalars(select(SearchGap))}
     groups: dict[str, dict[str, object]] = {}
     examples: dict[str, Counter[str]] = {}
-    for event_id, query, result_count, occurred_at in searches:
+    total = 0
+    for query, count, zero, clicks, last in searches:
+        total += count
         key = normalize_query(query or "")
         if not key:
             continue
-        group = groups.setdefault(key, {"searches": 0, "zero": 0, "clicked": 0, "last": occurred_at})
-        group["searches"] = int(group["searches"]) + 1  # type: ignore[call-overload]
-        group["zero"] = int(group["zero"]) + (result_count == 0)  # type: ignore[call-overload]
-        group["clicked"] = int(group["clicked"]) + (event_id in clicked)  # type: ignore[call-overload]
-        group["last"] = max(group["last"], occurred_at)  # type: ignore[type-var]
-        examples.setdefault(key, Counter())[query.strip()[:200]] += 1
+        group = groups.setdefault(key, {"searches": 0, "zero": 0, "clicked": 0, "last": last})
+        group["searches"] = int(group["searches"]) + count  # type: ignore[call-overload]
+        group["zero"] = int(group["zero"]) + int(zero)  # type: ignore[call-overload]
+        group["clicked"] = int(group["clicked"]) + int(clicks)  # type: ignore[call-overload]
+        group["last"] = max(group["last"], last)  # type: ignore[type-var]
+        examples.setdefault(key, Counter())[query.strip()[:200]] += count
     stats = []
     for key, group in groups.items():
         gap = gaps.get(key)
@@ -119,7 +130,7 @@ def search_analytics(session: Session, today: date, days: int = 90, limit: int =
     stats.sort(key=lambda s: (-s.searches, -s.last_seen.timestamp(), s.query))
     open_gaps = [s for s in stats if s.is_gap]
     open_gaps.sort(key=lambda s: (s.gap_status is not None, -s.searches, -s.last_seen.timestamp(), s.query))
-    return SearchAnalytics(total_searches=len(searches), top=stats[:limit], gaps=open_gaps[:limit])
+    return SearchAnalytics(total_searches=total, top=stats[:limit], gaps=open_gaps[:limit])
 
 
 def mark_gap(db: Database, actor_id: int, query: str, status: str, asset_id: int | None = None, note: str = "") -> None:
@@ -216,7 +227,9 @@ def top_rated(session: Session, limit: int = 5) -> dict[str, dict[str, list[Rate
         .group_by(Asset.id, Asset.title, Asset.kind)
     ).all()
     segments: dict[int, list[str]] = {}
-    for asset_id, segment in session.execute(select(AssetSegment.asset_id, AssetSegment.segment)):
+    for asset_id, segment in session.execute(
+        select(AssetSegment.asset_id, AssetSegment.segment).where(AssetSegment.asset_id.in_(select(Rating.asset_id)))
+    ):  # the rated assets' segments only, not every asset's
         segments.setdefault(asset_id, []).append(segment)
     by_segment: dict[str, list[RatedAsset]] = {}
     by_kind: dict[str, list[RatedAsset]] = {}
@@ -243,18 +256,31 @@ class Unopened:
     published_on: date
 
 
-def unopened(session: Session, today: date, days: int = 90) -> list[Unopened]:
-    """Published assets older than ``days`` that nobody viewed or downloaded in ``days``: candidates to archive."""
+def _unopened(today: date, days: int) -> Select[Any]:
     since = _since(today, days)
     used = select(UsageEvent.asset_id).where(
         UsageEvent.kind.in_([UsageKind.VIEW, UsageKind.DOWNLOAD]),
         UsageEvent.occurred_at >= since,
         UsageEvent.asset_id.is_not(None),
     )
-    rows = session.execute(
+    return (
         select(Asset.id, Asset.title, User.display_name, Asset.created_at)
         .join(User, User.id == Asset.owner_id)
         .where(Asset.status == AssetStatus.PUBLISHED, Asset.created_at < since, Asset.id.not_in(used))
-        .order_by(Asset.created_at, Asset.id)
-    ).all()
+    )
+
+
+def unopened(session: Session, today: date, days: int = 90, limit: int | None = None) -> list[Unopened]:
+    """Published assets older than ``days`` that nobody viewed or downloaded in ``days``: candidates to archive.
+
+    The longest published first; at most ``limit`` of them."""
+    stmt = _unopened(today, days).order_by(Asset.created_at, Asset.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
     return [Unopened(asset_id, title, owner, created.date()) for asset_id, title, owner, created in rows]
+
+
+def count_unopened(session: Session, today: date, days: int = 90) -> int:
+    """How many assets ``unopened`` finds."""
+    return session.scalar(select(func.count()).select_from(_unopened(today, days).subquery())) or 0

@@ -2,6 +2,9 @@
 
 Commands are thin: they parse arguments, call the domain modules and print. A bad setting or bad input ends
 the command with a one-line message and a non-zero exit status, never a traceback.
+
+Importing this module costs only click: ``kb --help`` answers at once, and each command imports what it uses
+(the database and domain modules; the web app only for ``kb serve``).
 """
 
 from __future__ import annotations
@@ -13,16 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
 
-from kb import accounts, migrate
-from kb.config import ConfigError
-from kb.db import Database
-from kb.errors import DomainError
-from kb.models import Role
+from kb.roles import Role
 
 if TYPE_CHECKING:
+    from kb.config import Settings
+    from kb.db import Database
     from kb.search import SearchBackend
+    from kb.worker import WorkerContext
 
 DEMO_PASSWORD_DEFAULT = "kb-demo-password"
 DEMO_USERS = (
@@ -30,36 +31,50 @@ DEMO_USERS = (
     ("marketing@demo.kb", "Мария Смирнова", Role.MARKETING),
     ("admin@demo.kb", "Ольга Кузнецова", Role.ADMIN),
 )
+_SETTINGS = "kb_settings"
 
 
-def _make_app() -> Flask:
-    from kb import create_app
+def _load_settings() -> Settings:
+    from kb.config import ConfigError, load_settings
 
     try:
-        return create_app()
+        return load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
 
+def _settings() -> Settings:
+    """The settings the running command loaded (in ``with_db``)."""
+    return click.get_current_context().meta[_SETTINGS]
+
+
 def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Runs ``command`` with the application's database as its first argument; domain errors become messages."""
+    """Runs ``command`` with the database as its first argument; domain errors become messages.
+
+    The command gets the settings and the database, not the web app: building that (blueprints, templates,
+    the search backend) is for ``kb serve``."""
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
-        app = _make_app()
-        db: Database = app.extensions["kb_db"]
+        from kb.db import Database
+        from kb.errors import DomainError
+
+        settings = _load_settings()
+        click.get_current_context().meta[_SETTINGS] = settings
+        database = Database(settings.database_url, email_enabled=settings.smtp is not None)
         try:
-            with app.app_context():
-                return command(db, *args, **kwargs)
+            return command(database, *args, **kwargs)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
-            db.dispose()
+            database.dispose()
 
     return run
 
 
 def _require_schema(db: Database) -> None:
+    from kb import migrate
+
     if not migrate.is_up_to_date(db):
         raise click.ClickException("the database schema is not up to date; run: kb db upgrade")
 
@@ -82,6 +97,8 @@ def db() -> None:
 @with_db
 def db_upgrade(database: Database, revision: str) -> None:
     """Apply the schema migrations."""
+    from kb import migrate
+
     migrate.upgrade(database, revision)
     click.echo(f"database at revision {migrate.current_revision(database)}")
 
@@ -90,6 +107,8 @@ def db_upgrade(database: Database, revision: str) -> None:
 @with_db
 def db_current(database: Database) -> None:
     """Print the applied revision and whether it is the newest."""
+    from kb import migrate
+
     current, head = migrate.current_revision(database), migrate.head_revision()
     click.echo(f"{current or 'empty'} ({'up to date' if current == head else f'newest is {head}'})")
 
@@ -118,6 +137,8 @@ def _password_from_env_or_prompt() -> str:
 @with_db
 def users_create(database: Database, email: str, role: str, name: str) -> None:
     """Create a user; the password comes from KB_PASSWORD, else it is asked twice."""
+    from kb import accounts
+
     _require_schema(database)
     user = accounts.create_user(database, email, _password_from_env_or_prompt(), role, name)
     click.echo(f"created {user.email} ({user.role})")
@@ -127,6 +148,8 @@ def users_create(database: Database, email: str, role: str, name: str) -> None:
 @with_db
 def users_list(database: Database) -> None:
     """List users."""
+    from kb import accounts
+
     _require_schema(database)
     with database.session() as session:
         rows = accounts.list_users(session)
@@ -137,6 +160,8 @@ def users_list(database: Database) -> None:
 
 
 def _user_id(database: Database, email: str) -> int:
+    from kb import accounts
+
     with database.session() as session:
         user = accounts.find_user(session, email)
     if user is None:
@@ -150,6 +175,8 @@ def _user_id(database: Database, email: str) -> int:
 @with_db
 def users_deactivate(database: Database, email: str, assets_to: str | None) -> None:
     """Deactivate a user; their sessions end and their tokens stop working at once."""
+    from kb import accounts
+
     leaving = _user_id(database, email)
     if assets_to:
         handed = _hand_over(database, leaving, _user_id(database, assets_to))
@@ -160,7 +187,6 @@ def users_deactivate(database: Database, email: str, assets_to: str | None) -> N
 
 def _hand_over(database: Database, from_id: int, to_id: int) -> int:
     """The leaving person's assets to a colleague, done in the name of the first active admin."""
-    from flask import current_app
     from sqlalchemy import select
 
     from kb.models import User
@@ -173,7 +199,7 @@ def _hand_over(database: Database, from_id: int, to_id: int) -> int:
     if admin is None:
         raise click.ClickException("handing over assets needs an active admin account to act as")
     context = _worker_context(database)
-    publisher = Publisher(database, context.blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    publisher = Publisher(database, context.blobs, context.settings.max_upload_bytes)
     return publisher.hand_over(admin, from_id, to_id)
 
 
@@ -182,6 +208,8 @@ def _hand_over(database: Database, from_id: int, to_id: int) -> int:
 @with_db
 def users_activate(database: Database, email: str) -> None:
     """Activate a deactivated user again."""
+    from kb import accounts
+
     user = accounts.set_active(database, _user_id(database, email), True)
     click.echo(f"activated {user.email}")
 
@@ -192,6 +220,8 @@ def users_activate(database: Database, email: str) -> None:
 @with_db
 def users_set_role(database: Database, email: str, role: str) -> None:
     """Change a user's role; it takes effect on their next request."""
+    from kb import accounts
+
     user = accounts.set_role(database, _user_id(database, email), role)
     click.echo(f"{user.email} is now {user.role}")
 
@@ -208,6 +238,8 @@ def users_set_password(database: Database, email: str, password_from_env: bool) 
     """Give a person a temporary password, printed alone on the last line; they choose their own at sign-in.
 
     Their sign-ins end everywhere and their failed attempts are forgotten; API tokens keep working."""
+    from kb import accounts
+
     chosen = None
     if password_from_env:
         chosen = os.environ.get("KB_PASSWORD") or ""
@@ -224,6 +256,8 @@ def users_set_password(database: Database, email: str, password_from_env: bool) 
 @with_db
 def users_token(database: Database, email: str, name: str) -> None:
     """Create an API token and print it alone on the last line (it is not shown again)."""
+    from kb import accounts
+
     new = accounts.create_token(database, _user_id(database, email), name)
     click.echo(f"API token {new.token.name!r} for {email} (shown once; keep it secret):")
     click.echo(new.secret)
@@ -241,6 +275,8 @@ def demo() -> None:
 @with_db
 def demo_users(database: Database) -> None:
     """Create (or reset) one demo account per role and print the logins."""
+    from kb import accounts
+
     _require_schema(database)
     password = os.environ.get("KB_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
     accounts.validate_password(password)
@@ -268,14 +304,12 @@ def demo_users(database: Database) -> None:
 @with_db
 def demo_load(database: Database, manifest: Path | None) -> None:
     """Import the demo content library (idempotent: a second run changes nothing)."""
-    from flask import current_app
-
     from kb import demo as demo_library
     from kb.publishing import Publisher
 
     _require_schema(database)
     context = _worker_context(database)
-    publisher = Publisher(database, context.blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    publisher = Publisher(database, context.blobs, context.settings.max_upload_bytes)
     password = os.environ.get("KB_DEMO_PASSWORD") or DEMO_PASSWORD_DEFAULT
     report = demo_library.load(publisher, manifest or demo_library.MANIFEST, password=password)
     click.echo(
@@ -288,13 +322,11 @@ def demo_load(database: Database, manifest: Path | None) -> None:
 # --- background work and integrity ------------------------------------------------------------------------
 
 
-def _worker_context(database: Database) -> Any:
-    from flask import current_app
-
+def _worker_context(database: Database) -> WorkerContext:
     from kb.blobs import BlobStore
     from kb.worker import WorkerContext
 
-    settings = current_app.config["KB_SETTINGS"]
+    settings = _settings()
     return WorkerContext(db=database, blobs=BlobStore(settings.blob_dir), settings=settings)
 
 
@@ -398,15 +430,14 @@ def import_files(
     skipped. Ends with what was refused and why; exits 1 when a file was refused."""
     import sys
 
-    from flask import current_app
-
     from kb import bulk_import
-    from kb.errors import ValidationError
+    from kb.errors import DomainError, ValidationError
     from kb.models import AssetStatus
     from kb.publishing import Publisher
 
     _require_schema(database)
-    publisher = Publisher(database, _worker_context(database).blobs, current_app.config["MAX_CONTENT_LENGTH"])
+    context = _worker_context(database)
+    publisher = Publisher(database, context.blobs, context.settings.max_upload_bytes)
     actor_id = _option_user(database, actor, "--as")
     defaults = bulk_import.ImportDefaults(
         kind=kind.strip(),
@@ -450,6 +481,8 @@ def import_files(
 
 
 def _option_user(database: Database, email: str, option: str) -> int:
+    from kb import accounts
+
     with database.session() as session:
         user = accounts.find_user(session, email)
     if user is None:
@@ -487,7 +520,7 @@ def report_staleness(database: Database, fmt: str, owner: str | None) -> None:
     import json
     from datetime import date
 
-    from kb import reports
+    from kb import accounts, reports
 
     _require_schema(database)
     with database.session() as session:
@@ -557,6 +590,8 @@ def synonyms_group() -> None:
 
 
 def _actor_id(database: Database, email: str) -> int:
+    from kb import accounts
+
     with database.session() as session:
         user = accounts.find_user(session, email)
     if user is None:
@@ -736,11 +771,9 @@ def index_group() -> None:
 
 
 def _backend() -> SearchBackend:
-    from flask import current_app
-
     from kb.search import backend_of
 
-    return backend_of(current_app.config["KB_SETTINGS"])
+    return backend_of(_settings())
 
 
 @index_group.command("rebuild")
@@ -792,7 +825,13 @@ def index_optimize(database: Database) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the web app and API with gunicorn."""
-    app = _make_app()
+    from kb import create_app
+    from kb.config import ConfigError
+
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     database: Database = app.extensions["kb_db"]
     _require_schema(database)
     database.dispose()  # each server process opens its own connections after the fork

@@ -76,6 +76,11 @@ class Settings:
     timezone: str = "Europe/Moscow"
     password_reset_hours: int = 1
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest accepted upload (``KB_MAX_UPLOAD_MB``) in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
 
 def _timezone(name: str, raw: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError

@@ -1,9 +1,10 @@
 """The freshness queue: every published asset that needs marketing's attention, most harmful staleness first.
 
 ``priority`` is a pure function of an asset's signals (open flags and their age, review date, ratings, use);
-``queue`` gathers the signals of all published assets from the database in a fixed number of queries and
-ranks them. What hurts sales now (open flags on assets people use) comes before mere age, and no part has a
-cap where items would tie. The formula (also in the README)::
+``queue`` gathers the signals of the published assets from the database in a fixed number of queries and
+ranks them (the many that have nothing but a review date are ranked by the database). What hurts sales now
+(open flags on assets people use) comes before mere age, and no part has a cap where items would tie. The
+formula (also in the README)::
 
     flag         = 10 × severity × (0.3 + 0.7 × 0.5^(age in days / 30))   per open flag, severity by its reason:
                    1.5 prices outdated, wrong specs, legal terms expired, broken file; 1.2 superseded; 1 otherwise
@@ -21,8 +22,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from kb.models import (
@@ -192,21 +194,58 @@ class QueueFilters:
 
 @dataclass(frozen=True)
 class Queue:
+    #: The ranked items: all of them, or the window asked for (``offset``, ``limit``).
     items: list[QueueItem]
     #: Items per owner (under every filter but the owner), most loaded first: (owner id, name, count).
     owners: list[tuple[int, str, int]]
     total: int
 
 
-def _signals(session: Session, today: date) -> dict[int, tuple[Asset, str, int | None, Signals]]:
-    assets = session.execute(
-        select(Asset, User.display_name, AssetVersion.number, AssetVersion.published_at)
+def _published_columns() -> Select[Any]:
+    return (
+        select(
+            Asset.id,
+            Asset.title,
+            Asset.kind,
+            Asset.product,
+            Asset.owner_id,
+            Asset.next_review_on,
+            Asset.created_at,
+            User.display_name,
+            AssetVersion.number,
+            AssetVersion.published_at,
+        )
         .join(User, User.id == Asset.owner_id)
         .outerjoin(AssetVersion, AssetVersion.id == Asset.current_version_id)
         .where(Asset.status == AssetStatus.PUBLISHED)
-    ).all()
-    published = [a.id for a, *_ in assets]
-    if not published:
+    )
+
+
+def _used_since(today: date) -> datetime:
+    return datetime.combine(today - timedelta(days=USAGE_WINDOW_DAYS), datetime.min.time(), tzinfo=utcnow().tzinfo)
+
+
+def _has_signals(today: date) -> Any:
+    """Assets with more to rank by than their review date: an open flag, a rating of the current version, or use
+    in the last 30 days. They are few however large the library; the others rank by their review date alone."""
+    flagged = select(StaleFlag.asset_id).where(StaleFlag.status == FlagStatus.OPEN)
+    rated = select(Rating.asset_id).join(
+        Asset, (Asset.id == Rating.asset_id) & (Asset.current_version_id == Rating.version_id)
+    )
+    used = select(UsageEvent.asset_id).where(
+        UsageEvent.kind.in_([UsageKind.VIEW, UsageKind.DOWNLOAD]),
+        UsageEvent.occurred_at >= _used_since(today),
+        UsageEvent.asset_id.is_not(None),
+    )
+    return or_(Asset.id.in_(flagged), Asset.id.in_(rated), Asset.id.in_(used))
+
+
+def _signals(session: Session, today: date, which: Any) -> dict[int, tuple[Row[Any], str, int | None, Signals]]:
+    """The signals of the published assets ``which`` selects, in a fixed number of queries."""
+    # The columns the queue shows, not whole assets: loading 10,000 Asset objects (and their tags and segments,
+    # which the model loads with them) took seconds.
+    assets = session.execute(_published_columns().where(which)).all()
+    if not assets:
         return {}
     raiser = User.__table__.alias("raiser")
     flags: dict[int, list[OpenFlag]] = {}
@@ -229,24 +268,26 @@ def _signals(session: Session, today: date) -> dict[int, tuple[Asset, str, int |
             .group_by(Rating.asset_id)
         )
     }
-    since = datetime.combine(today - timedelta(days=USAGE_WINDOW_DAYS), datetime.min.time(), tzinfo=utcnow().tzinfo)
     uses = dict(
         session.execute(
             select(UsageEvent.asset_id, func.count())
-            .where(UsageEvent.kind.in_([UsageKind.VIEW, UsageKind.DOWNLOAD]), UsageEvent.occurred_at >= since)
+            .where(
+                UsageEvent.kind.in_([UsageKind.VIEW, UsageKind.DOWNLOAD]),
+                UsageEvent.occurred_at >= _used_since(today),
+            )
             .group_by(UsageEvent.asset_id)
         ).all()
     )
     found = {}
-    for asset, owner_name, number, published_at in assets:
+    for asset in assets:
         average, count = ratings.get(asset.id, (None, 0))
         found[asset.id] = (
             asset,
-            owner_name,
-            number,
+            asset.display_name,
+            asset.number,
             Signals(
                 next_review_on=asset.next_review_on,
-                last_version_on=(published_at or asset.created_at).date(),
+                last_version_on=(asset.published_at or asset.created_at).date(),
                 flags=tuple(flags.get(asset.id, [])),
                 rating_average=average,
                 rating_count=count,
@@ -256,30 +297,39 @@ def _signals(session: Session, today: date) -> dict[int, tuple[Asset, str, int |
     return found
 
 
-def queue(session: Session, today: date, filters: QueueFilters | None = None) -> Queue:
-    """The ranked queue under ``filters``; a fixed number of queries whatever the size of the library."""
+def _item(asset: Row[Any], owner_name: str, number: int | None, signals: Signals, today: date) -> QueueItem | None:
+    ranked = priority(signals, today)
+    if not ranked.needs_attention:
+        return None
+    return QueueItem(
+        asset_id=asset.id,
+        title=asset.title,
+        kind=asset.kind,
+        product=asset.product,
+        owner_id=asset.owner_id,
+        owner_name=owner_name,
+        version=number,
+        next_review_on=asset.next_review_on,
+        freshness=freshness(asset.next_review_on, len(signals.flags), today),
+        score=ranked.score,
+        reasons=ranked.reasons,
+        flags=signals.flags,
+    )
+
+
+def _rank(item: QueueItem) -> tuple[float, date, int]:
+    return (-item.score, item.next_review_on, item.asset_id)
+
+
+def queue(
+    session: Session, today: date, filters: QueueFilters | None = None, *, offset: int = 0, limit: int | None = None
+) -> Queue:
+    """The ranked queue under ``filters``; ``items`` from ``offset``, at most ``limit`` (all by default).
+
+    A fixed number of queries whatever the size of the library. Assets with flags, ratings or use are ranked
+    one by one; the rest (nearly all of a large library) only need attention for their review date, and their
+    scores grow as it recedes, so the database counts them and hands over only those the window can show."""
     filters = filters or QueueFilters()
-    items: list[QueueItem] = []
-    for asset, owner_name, number, signals in _signals(session, today).values():
-        ranked = priority(signals, today)
-        if not ranked.needs_attention:
-            continue
-        items.append(
-            QueueItem(
-                asset_id=asset.id,
-                title=asset.title,
-                kind=asset.kind,
-                product=asset.product,
-                owner_id=asset.owner_id,
-                owner_name=owner_name,
-                version=number,
-                next_review_on=asset.next_review_on,
-                freshness=freshness(asset.next_review_on, len(signals.flags), today),
-                score=ranked.score,
-                reasons=ranked.reasons,
-                flags=signals.flags,
-            )
-        )
 
     def matches(item: QueueItem, *, owner: bool) -> bool:
         return (
@@ -289,16 +339,61 @@ def queue(session: Session, today: date, filters: QueueFilters | None = None) ->
             and (not filters.reason or filters.reason in item.reason_codes)
         )
 
+    special = _has_signals(today)
+    items = [
+        item
+        for asset, owner_name, number, signals in _signals(session, today, special).values()
+        if (item := _item(asset, owner_name, number, signals, today)) is not None
+    ]
     owners: Counter[tuple[int, str]] = Counter(
         (item.owner_id, item.owner_name) for item in items if matches(item, owner=False)
     )
     shown = [item for item in items if matches(item, owner=True)]
-    shown.sort(key=lambda item: (-item.score, item.next_review_on, item.asset_id))
+
+    # The others: overdue or due for review, nothing else; ranked by their review date, the oldest first.
+    plain = [~special, Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS)]
+    if filters.kind:
+        plain.append(Asset.kind == filters.kind)
+    if filters.product:
+        plain.append(Asset.product == filters.product)
+    if filters.reason == "overdue":
+        plain.append(Asset.next_review_on < today)
+    elif filters.reason == "review_due":
+        plain.append(Asset.next_review_on >= today)
+    elif filters.reason:
+        plain.append(false())  # flags, ratings and use are all special
+    # Counted and sorted as bare ids first, and only then joined with names and versions: sorting thousands of
+    # joined rows cost more than all the rest.
+    plain.append(Asset.status == AssetStatus.PUBLISHED)
+    total = len(shown)
+    per_owner = select(Asset.owner_id, func.count().label("n")).where(*plain).group_by(Asset.owner_id).subquery()
+    for owner_id, name, count in session.execute(
+        select(per_owner.c.owner_id, User.display_name, per_owner.c.n).join(User, User.id == per_owner.c.owner_id)
+    ):
+        owners[(owner_id, name)] += count
+        if filters.owner_id is None or owner_id == filters.owner_id:
+            total += count
+    if filters.owner_id is not None:
+        plain.append(Asset.owner_id == filters.owner_id)
+    oldest_first = (Asset.next_review_on, Asset.id)
+    ids = select(Asset.id).where(*plain).order_by(*oldest_first)
+    if limit is not None:
+        ids = ids.limit(offset + limit)
+    wanted = _published_columns().where(Asset.id.in_(ids.scalar_subquery())).order_by(*oldest_first)
+    for asset in session.execute(wanted):
+        signals = Signals(
+            next_review_on=asset.next_review_on,
+            last_version_on=(asset.published_at or asset.created_at).date(),
+        )
+        item = _item(asset, asset.display_name, asset.number, signals, today)
+        if item is not None:
+            shown.append(item)
+    shown.sort(key=_rank)
     return Queue(
-        items=shown,
+        items=shown[offset : None if limit is None else offset + limit],
         owners=[
             (owner_id, name, count)
             for (owner_id, name), count in sorted(owners.items(), key=lambda kv: (-kv[1], kv[0][1]))
         ],
-        total=len(shown),
+        total=total,
     )

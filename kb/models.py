@@ -34,6 +34,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, WriteOnlyMapped, mapped_column, relationship
 
+from kb.roles import Role
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -66,20 +68,6 @@ class Base(DeclarativeBase):
             "pk": "pk_%(table_name)s",
         }
     )
-
-
-class Role(enum.StrEnum):
-    SALES = "sales"
-    MARKETING = "marketing"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-    def includes(self, other: Role) -> bool:
-        """Whether this role may do what ``other`` may do (admin ⊇ marketing ⊇ sales)."""
-        return self.rank >= other.rank
 
 
 class AssetStatus(enum.StrEnum):

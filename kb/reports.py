@@ -14,14 +14,15 @@ import csv
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import Date, DateTime, Select, and_, case, func, literal, select, type_coerce
 from sqlalchemy.orm import Session
 
 from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
-from kb.search.signals import FRESHNESS_STATES, freshness
+from kb.search.signals import FRESHNESS_STATES, REVIEW_DUE_DAYS, freshness
 
 STATUSES = FRESHNESS_STATES
 NO_TEXT = (ExtractionStatus.EMPTY, ExtractionStatus.FAILED)
@@ -71,8 +72,16 @@ class ReportFilters:
 
 
 @dataclass(frozen=True)
+class Bucket:
+    low: int
+    high: int | None
+    count: int
+
+
+@dataclass(frozen=True)
 class StalenessReport:
     today: date
+    #: The list, worst first: every asset that passes the filters, or the window asked for (``offset``, ``limit``).
     rows: list[ReportRow]
     tiles: dict[str, int]
     fresh_share: float | None
@@ -80,88 +89,236 @@ class StalenessReport:
     by_kind: list[Breakdown]
     by_product: list[Breakdown]
     by_segment: list[Breakdown]
+    #: Assets by days since their last version, and by days overdue (the first bucket: not overdue).
+    age: list[Bucket] = field(default_factory=list)
+    overdue: list[Bucket] = field(default_factory=list)
+    offset: int = 0
 
 
-def _rows(session: Session, today: date) -> list[ReportRow]:
-    assets = session.execute(
-        select(Asset, User.display_name, AssetVersion.number, AssetVersion.published_at, AssetVersion.extraction_status)
-        .join(User, User.id == Asset.owner_id)
-        .outerjoin(AssetVersion, AssetVersion.id == Asset.current_version_id)
-        .where(Asset.status == AssetStatus.PUBLISHED)
-    ).all()
-    flags = dict(
-        session.execute(
-            select(StaleFlag.asset_id, func.count())
+AGE_BUCKETS = ((0, 90), (91, 180), (181, 365), (366, 730), (731, None))
+OVERDUE_BUCKETS = ((0, 0), (1, 30), (31, 90), (91, 180), (181, None))
+
+
+class _Published:
+    """The published assets that pass the filters, with their open flags and freshness as SQL expressions.
+
+    Everything the report counts is counted by the database: at 10,000 assets, reading every asset into Python
+    on each request took seconds, and the page shows a hundred rows of it.
+    """
+
+    def __init__(self, today: date, filters: ReportFilters) -> None:
+        self.today = today
+        self.filters = filters
+        self.open_flags = (
+            select(StaleFlag.asset_id, func.count().label("n"))
             .where(StaleFlag.status == FlagStatus.OPEN)
             .group_by(StaleFlag.asset_id)
-        ).all()
-    )
-    segments: dict[int, list[str]] = {}
-    for asset_id, segment in session.execute(select(AssetSegment.asset_id, AssetSegment.segment)):
-        segments.setdefault(asset_id, []).append(segment)
-    rows = []
-    for asset, owner, number, published_at, extraction in assets:
-        open_flags = int(flags.get(asset.id, 0))
-        rows.append(
-            ReportRow(
-                asset_id=asset.id,
-                title=asset.title,
-                kind=asset.kind,
-                product=asset.product,
-                segments=tuple(sorted(segments.get(asset.id, []))),
-                owner_id=asset.owner_id,
-                owner=owner,
-                version=number,
-                last_version_on=(published_at or asset.created_at).date(),
-                next_review_on=asset.next_review_on,
-                freshness=freshness(asset.next_review_on, open_flags, today),
-                days_overdue=max(0, (today - asset.next_review_on).days),
-                open_flags=open_flags,
-                has_text=extraction not in NO_TEXT,
-            )
+            .subquery("open_flags")
         )
-    rows.sort(key=lambda r: (STATUSES.index(r.freshness) * -1, -r.days_overdue, -r.open_flags, r.title))
-    return rows
+        self.flags = func.coalesce(self.open_flags.c.n, 0)
+        self.due = today + timedelta(days=REVIEW_DUE_DAYS)
+        # The same rule as kb.search.signals.freshness, row by row.
+        self.freshness = case(
+            (self.flags > 0, "flagged"),
+            (Asset.next_review_on < today, "overdue"),
+            (Asset.next_review_on <= self.due, "review_due"),
+            else_="fresh",
+        )
+        self.last_version_at = func.coalesce(AssetVersion.published_at, Asset.created_at)
+
+    def select(self, *columns: Any, versions: bool = False) -> Select[Any]:
+        """``columns`` of the assets; ``versions``: joined with their current version."""
+        stmt = (
+            select(*columns)
+            .select_from(Asset)
+            .outerjoin(self.open_flags, self.open_flags.c.asset_id == Asset.id)
+            .where(Asset.status == AssetStatus.PUBLISHED)
+        )
+        if versions:
+            stmt = stmt.outerjoin(AssetVersion, AssetVersion.id == Asset.current_version_id)
+        f = self.filters
+        if f.owner_id is not None:
+            stmt = stmt.where(Asset.owner_id == f.owner_id)
+        if f.kind:
+            stmt = stmt.where(Asset.kind == f.kind)
+        if f.product:
+            stmt = stmt.where(Asset.product == f.product)
+        if f.segment:
+            stmt = stmt.where(Asset.id.in_(select(AssetSegment.asset_id).where(AssetSegment.segment == f.segment)))
+        if f.freshness:
+            stmt = stmt.where(self.freshness == f.freshness)
+        return stmt
+
+    def worst_first(self) -> list[Any]:
+        """Flagged, overdue, review due, fresh; then most days overdue, most open flags, title."""
+        rank = case(
+            (self.flags > 0, 3), (Asset.next_review_on < self.today, 2), (Asset.next_review_on <= self.due, 1), else_=0
+        )
+        overdue_since = case((Asset.next_review_on < self.today, Asset.next_review_on), else_=literal(self.today, Date))
+        return [rank.desc(), overdue_since, self.flags.desc(), Asset.title, Asset.id]
 
 
-def _breakdown(rows: list[ReportRow], keys: Callable[[ReportRow], list[tuple[str, str]]]) -> list[Breakdown]:
-    groups: dict[str, Breakdown] = {}
-    for row in rows:
-        for key, label in keys(row):
-            group = groups.setdefault(key, Breakdown(key=key, label=label))
-            group.counts[row.freshness] += 1
-            group.total += 1
-            group.open_flags += row.open_flags
-            group.oldest_overdue_days = max(group.oldest_overdue_days, row.days_overdue)
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _counts(session: Session, q: _Published) -> tuple[dict[str, int], list[Bucket], list[Bucket]]:
+    """The tiles and both histograms, in one query: each asset's status, buckets and text are worked out once and
+    the assets counted per combination (a few dozen)."""
+    today = q.today
+
+    def aged(low: int, high: int | None) -> Any:  # days since the last version within [low, high]
+        condition = q.last_version_at < _midnight(today - timedelta(days=low - 1))
+        if high is not None:
+            condition = and_(condition, q.last_version_at >= _midnight(today - timedelta(days=high)))
+        return condition
+
+    def late(low: int, high: int | None) -> Any:  # days overdue within [low, high]
+        if high == 0:
+            return Asset.next_review_on >= today
+        condition = Asset.next_review_on <= today - timedelta(days=low)
+        if high is not None:
+            condition = and_(condition, Asset.next_review_on >= today - timedelta(days=high))
+        return condition
+
+    age = case(*((aged(low, high), n) for n, (low, high) in enumerate(AGE_BUCKETS)), else_=-1)
+    overdue = case(*((late(low, high), n) for n, (low, high) in enumerate(OVERDUE_BUCKETS)), else_=-1)
+    no_text = case((AssetVersion.extraction_status.in_(NO_TEXT), 1), else_=0)
+    keys = (q.freshness, age, overdue, no_text)
+    tiles = {"published": 0, **dict.fromkeys(STATUSES, 0), "without_text": 0}
+    age_counts = [0] * len(AGE_BUCKETS)
+    overdue_counts = [0] * len(OVERDUE_BUCKETS)
+    for status, age_bucket, overdue_bucket, without_text, count in session.execute(
+        q.select(*keys, func.count(), versions=True).group_by(*keys)
+    ):
+        tiles["published"] += count
+        tiles[status] += count
+        tiles["without_text"] += count if without_text else 0
+        if age_bucket >= 0:
+            age_counts[age_bucket] += count
+        if overdue_bucket >= 0:
+            overdue_counts[overdue_bucket] += count
+    return (
+        tiles,
+        [Bucket(low, high, n) for (low, high), n in zip(AGE_BUCKETS, age_counts, strict=True)],
+        [Bucket(low, high, n) for (low, high), n in zip(OVERDUE_BUCKETS, overdue_counts, strict=True)],
+    )
+
+
+def _worst_first(groups: dict[str, Breakdown]) -> list[Breakdown]:
     return sorted(groups.values(), key=lambda g: (-g.stale, -g.oldest_overdue_days, -g.counts["review_due"], g.label))
 
 
-def _matches(row: ReportRow, filters: ReportFilters) -> bool:
-    return (
-        (filters.owner_id is None or row.owner_id == filters.owner_id)
-        and (not filters.kind or row.kind == filters.kind)
-        and (not filters.product or row.product == filters.product)
-        and (not filters.segment or filters.segment in row.segments)
-        and (not filters.freshness or row.freshness == filters.freshness)
+def _add(
+    groups: dict[str, Breakdown], key: Any, label: str, status: str, count: int, earliest: date, flags: int, today: date
+) -> None:
+    group = groups.get(str(key))
+    if group is None:
+        group = groups[str(key)] = Breakdown(key=str(key), label=label)
+    group.counts[status] += count
+    group.total += count
+    group.open_flags += flags
+    group.oldest_overdue_days = max(group.oldest_overdue_days, (today - earliest).days)
+
+
+def _breakdowns(session: Session, q: _Published) -> tuple[list[Breakdown], ...]:
+    """By owner, kind, product and segment, worst first: the first three from one grouped query."""
+    figures = (q.freshness, func.count(), func.min(Asset.next_review_on), func.sum(q.flags))
+    by_owner: dict[str, Breakdown] = {}
+    by_kind: dict[str, Breakdown] = {}
+    by_product: dict[str, Breakdown] = {}
+    keys = (Asset.owner_id, Asset.kind, Asset.product)
+    grouped = session.execute(q.select(*keys, *figures).group_by(*keys, q.freshness)).all()
+    names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_({g[0] for g in grouped}))).all())
+    for owner_id, kind, product, *rest in grouped:
+        status, count, earliest, flags = rest[0], int(rest[1]), rest[2], int(rest[3] or 0)
+        _add(by_owner, owner_id, names[owner_id], status, count, earliest, flags, q.today)
+        _add(by_kind, kind, kind, status, count, earliest, flags, q.today)
+        _add(by_product, product, product or "—", status, count, earliest, flags, q.today)
+    by_segment: dict[str, Breakdown] = {}
+    for segment, status, count, earliest, flags in session.execute(
+        q.select(AssetSegment.segment, *figures)
+        .join(AssetSegment, AssetSegment.asset_id == Asset.id)
+        .group_by(AssetSegment.segment, q.freshness)
+    ):
+        _add(by_segment, segment, segment, status, int(count), earliest, int(flags or 0), q.today)
+    return _worst_first(by_owner), _worst_first(by_kind), _worst_first(by_product), _worst_first(by_segment)
+
+
+def _rows(session: Session, q: _Published, offset: int, limit: int | None) -> list[ReportRow]:
+    stmt = (
+        q.select(
+            Asset.id,
+            Asset.title,
+            Asset.kind,
+            Asset.product,
+            Asset.owner_id,
+            Asset.next_review_on,
+            Asset.created_at,
+            User.display_name,
+            AssetVersion.number,
+            AssetVersion.published_at,
+            AssetVersion.extraction_status,
+            q.flags.label("open_flags"),
+            q.freshness.label("freshness"),
+            versions=True,
+        )
+        .join(User, User.id == Asset.owner_id)
+        .order_by(*q.worst_first())
+        .offset(offset)
     )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    assets = session.execute(stmt).all()
+    segments: dict[int, list[str]] = {}
+    wanted = select(AssetSegment.asset_id, AssetSegment.segment)
+    if limit is not None:
+        wanted = wanted.where(AssetSegment.asset_id.in_([a.id for a in assets]))
+    for asset_id, segment in session.execute(wanted):
+        segments.setdefault(asset_id, []).append(segment)
+    today = q.today
+    return [
+        ReportRow(
+            asset_id=asset.id,
+            title=asset.title,
+            kind=asset.kind,
+            product=asset.product,
+            segments=tuple(sorted(segments.get(asset.id, []))),
+            owner_id=asset.owner_id,
+            owner=asset.display_name,
+            version=asset.number,
+            last_version_on=(asset.published_at or asset.created_at).date(),
+            next_review_on=asset.next_review_on,
+            freshness=asset.freshness,
+            days_overdue=max(0, (today - asset.next_review_on).days),
+            open_flags=int(asset.open_flags),
+            has_text=asset.extraction_status not in NO_TEXT,
+        )
+        for asset in assets
+    ]
 
 
-def staleness(session: Session, today: date, filters: ReportFilters | None = None) -> StalenessReport:
-    """The report over the published assets that pass ``filters``."""
-    rows = [row for row in _rows(session, today) if _matches(row, filters or ReportFilters())]
-    tiles = {"published": len(rows), **dict.fromkeys(STATUSES, 0), "without_text": 0}
-    for row in rows:
-        tiles[row.freshness] += 1
-        tiles["without_text"] += not row.has_text
+def staleness(
+    session: Session, today: date, filters: ReportFilters | None = None, *, offset: int = 0, limit: int | None = None
+) -> StalenessReport:
+    """The report over the published assets that pass ``filters``; ``rows`` from ``offset``, at most ``limit``.
+
+    A fixed number of queries whatever the size of the library; the figures are computed by the database."""
+    q = _Published(today, filters or ReportFilters())
+    tiles, age, overdue = _counts(session, q)
+    by_owner, by_kind, by_product, by_segment = _breakdowns(session, q)
     return StalenessReport(
         today=today,
-        rows=rows,
+        rows=_rows(session, q, offset, limit),
         tiles=tiles,
-        fresh_share=round(tiles["fresh"] / len(rows), 4) if rows else None,
-        by_owner=_breakdown(rows, lambda r: [(str(r.owner_id), r.owner)]),
-        by_kind=_breakdown(rows, lambda r: [(r.kind, r.kind)]),
-        by_product=_breakdown(rows, lambda r: [(r.product, r.product or "—")]),
-        by_segment=_breakdown(rows, lambda r: [(s, s) for s in r.segments]),
+        fresh_share=round(tiles["fresh"] / tiles["published"], 4) if tiles["published"] else None,
+        by_owner=by_owner,
+        by_kind=by_kind,
+        by_product=by_product,
+        by_segment=by_segment,
+        age=age,
+        overdue=overdue,
+        offset=offset,
     )
 
 
@@ -320,35 +477,6 @@ def to_markdown(report: StalenessReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --- age of content -----------------------------------------------------------------------------------------
-
-AGE_BUCKETS = ((0, 90), (91, 180), (181, 365), (366, 730), (731, None))
-OVERDUE_BUCKETS = ((0, 0), (1, 30), (31, 90), (91, 180), (181, None))
-
-
-@dataclass(frozen=True)
-class Bucket:
-    low: int
-    high: int | None
-    count: int
-
-
-def _bucket(values: list[int], bounds: tuple[tuple[int, int | None], ...]) -> list[Bucket]:
-    return [
-        Bucket(low, high, sum(1 for v in values if v >= low and (high is None or v <= high))) for low, high in bounds
-    ]
-
-
-def age_buckets(report: StalenessReport) -> list[Bucket]:
-    """Assets by days since their last version."""
-    return _bucket([(report.today - r.last_version_on).days for r in report.rows], AGE_BUCKETS)
-
-
-def overdue_buckets(report: StalenessReport) -> list[Bucket]:
-    """Assets by days overdue (the first bucket: not overdue)."""
-    return _bucket([r.days_overdue for r in report.rows], OVERDUE_BUCKETS)
-
-
 MAX_COLUMN_WIDTH = 60
 
 
@@ -427,12 +555,13 @@ def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoi
     flags are those raised before and not closed by then. Assets archived today are left out of the past too
     (the status history is not kept).
     """
-    from datetime import timedelta
-
     from kb.models import Review
 
+    # The first version's time as the stored naive UTC value: its date is all that counts, and making 10,000
+    # aware datetimes cost more than the rest of the trend.
+    first_version = type_coerce(func.coalesce(func.min(AssetVersion.published_at), Asset.created_at), DateTime())
     assets = session.execute(
-        select(Asset.id, Asset.created_at, Asset.review_interval_days, func.min(AssetVersion.published_at))
+        select(Asset.id, Asset.review_interval_days, first_version)
         .join(AssetVersion, AssetVersion.asset_id == Asset.id)
         .where(Asset.status == AssetStatus.PUBLISHED)
         .group_by(Asset.id, Asset.created_at, Asset.review_interval_days)
@@ -447,15 +576,23 @@ def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoi
         select(StaleFlag.asset_id, StaleFlag.created_at, StaleFlag.closed_at)
     ):
         flags.setdefault(asset_id, []).append((created.date(), closed.date() if closed else None))
-    points = []
-    for back in range(weeks - 1, -1, -1):
-        day = today - timedelta(days=7 * back)
-        published = fresh = 0
-        for asset_id, created_at, interval, first_version in assets:
-            start = (first_version or created_at).date()
+    days = [today - timedelta(days=7 * back) for back in range(weeks - 1, -1, -1)]
+    published = [0] * weeks
+    fresh = [0] * weeks
+    # Most assets were never reviewed or flagged: fresh from their first version until two weeks before the
+    # review it set. They are counted for every week at once, as arrays; the others one by one.
+    starts: list[int] = []
+    reviews_on: list[int] = []
+    for asset_id, interval, first_at in assets:
+        start = first_at.date()
+        if asset_id not in reviews and asset_id not in flags:
+            starts.append(start.toordinal())
+            reviews_on.append(start.toordinal() + interval)
+            continue
+        for i, day in enumerate(days):
             if start > day:
                 continue
-            published += 1
+            published[i] += 1
             review_on = start + timedelta(days=interval)
             for reviewed_on, next_review in reviews.get(asset_id, []):
                 if reviewed_on <= day:
@@ -463,6 +600,10 @@ def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoi
             open_flags = sum(
                 1 for raised, closed in flags.get(asset_id, []) if raised <= day and (closed is None or closed > day)
             )
-            fresh += freshness(review_on, open_flags, day) == "fresh"
-        points.append(TrendPoint(day, published, fresh))
-    return points
+            fresh[i] += freshness(review_on, open_flags, day) == "fresh"
+    start_days, review_days = np.array(starts, dtype=np.int64), np.array(reviews_on, dtype=np.int64)
+    for i, day in enumerate(days):
+        live = start_days <= day.toordinal()
+        published[i] += int(live.sum())
+        fresh[i] += int((live & (review_days - day.toordinal() > REVIEW_DUE_DAYS)).sum())
+    return [TrendPoint(day, published[i], fresh[i]) for i, day in enumerate(days)]

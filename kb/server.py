@@ -22,12 +22,35 @@ class _Server(BaseApplication):
         return self.application
 
 
+def warm_up(app: Flask) -> None:
+    """Does once, before the server processes are forked, what each would otherwise do on its first requests.
+
+    Compiling the templates, reading the translation catalogs and the calendar data of each language cost a
+    fresh process 0.1-0.3 s on the first request of each page; the forked processes inherit all of it."""
+    from datetime import date, datetime
+
+    from flask_babel import force_locale, format_date, format_datetime, gettext
+
+    from kb.models import LANGUAGES, utcnow
+
+    for name in app.jinja_env.list_templates():
+        if name.endswith(".html"):
+            app.jinja_env.get_template(name)
+    with app.test_request_context("/"):
+        for language in LANGUAGES:
+            with force_locale(language):
+                gettext("Sign in")
+                format_date(date.today())
+                format_datetime(datetime.now(tz=utcnow().tzinfo))
+
+
 def _post_fork(_server: Any, worker: Any) -> None:
     # Connections must not cross a fork: each worker starts with an empty pool.
     worker.app.application.extensions["kb_db"].engine.dispose(close=False)
 
 
 def run(app: Flask, *, host: str, port: int, workers: int) -> None:
+    warm_up(app)
     _Server(
         app,
         {

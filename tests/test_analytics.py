@@ -124,6 +124,8 @@ def test_top_rated_and_nobody_opened(app, db, make_user) -> None:
         session.execute(insert(UsageEvent), [{"kind": "view", "user_id": raters[0].id, "asset_id": ids[1]}])
     with db.session() as session:
         assert [u.title for u in analytics.unopened(session, TODAY)] == ["A", "C"]
+        assert [u.title for u in analytics.unopened(session, TODAY, limit=1)] == ["A"]
+        assert analytics.count_unopened(session, TODAY) == 2
 
 
 def test_ten_thousand_usage_events_take_the_same_number_of_queries(db, make_user, catalog) -> None:
@@ -208,3 +210,20 @@ def test_content_page_for_marketing_only_and_gap_form(client, auth, make_user, c
     assert missing.status_code == 404
     # the form no longer lists every asset of the library in each row
     assert "<select" not in client.get("/reports/content").get_data(as_text=True).split('id="gaps"')[-1]
+
+
+def test_content_page_lists_the_longest_unopened_and_says_how_many_there_are(
+    app, client, auth, make_user, monkeypatch
+) -> None:
+    owner = make_user("marketing")
+    publisher = publisher_for(app)
+    old = datetime.now(UTC) - timedelta(days=200)
+    for n, title in enumerate(("Старый", "Новее")):
+        publisher.create_asset(
+            owner.id, fields(owner, title=title), text_upload(title, f"{n}.md"), published_at=old + timedelta(days=n)
+        )
+    monkeypatch.setattr("kb.web.reports.UNOPENED_SHOWN", 1)
+    auth.login(owner.email)
+    section = client.get("/reports/content").get_data(as_text=True).split('id="unopened"')[1]
+    assert "Старый" in section and "Новее" not in section
+    assert "The 1 published longest ago of 2 are listed." in section

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -136,6 +137,55 @@ def test_commands_refuse_an_unmigrated_database(tmp_path: Path, monkeypatch: pyt
     assert run("serve", "--port", "1").exit_code == 1
 
 
+# What `kb --help` and a database command must not import: the web app, the search index, the document
+# libraries. (Start time itself is shown by benchmarks/page_speed.py; a test only checks what is loaded.)
+_IMPORTS_PROBE = """
+import json, sys
+from kb.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _modules_loaded_by(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_PROBE, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _heavy(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def test_help_imports_neither_the_web_app_nor_the_database() -> None:
+    loaded = _modules_loaded_by("--help")
+    assert "kb.cli" in loaded
+    heavy = ("flask", "kb.web", "kb.api", "whoosh", "sqlalchemy", "alembic", "kb.models", "openpyxl", "pypdf")
+    assert _heavy(loaded, heavy) == []
+
+
+def test_a_database_command_does_not_build_the_web_app(cli_env) -> None:
+    loaded = _modules_loaded_by("users", "list", env=cli_env)
+    assert "kb.accounts" in loaded and "sqlalchemy" in loaded  # it did run
+    assert _heavy(loaded, ("flask", "kb.web", "kb.api", "whoosh", "kb.search", "openpyxl", "pypdf", "numpy")) == []
+
+
+def test_a_bad_setting_is_a_one_line_error(cli_env) -> None:
+    result = run("users", "list", env={"KB_SECRET_KEY": "too short"})
+    assert result.exit_code == 1
+    assert "KB_SECRET_KEY must be at least 32 characters long" in result.output
+    assert "Traceback" not in result.output
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -223,3 +273,11 @@ def test_users_deactivate_can_hand_their_assets_to_a_colleague(cli_env, app) -> 
     with db.session() as session:
         owner = session.scalars(select(Asset.owner_id)).one()
         assert accounts.find_user(session, "stays@example.com").id == owner
+
+
+def test_the_server_compiles_every_page_template_before_forking(app) -> None:
+    from kb.server import warm_up
+
+    warm_up(app)
+    compiled = {name for _loader, name in app.jinja_env.cache}  # type: ignore[union-attr]
+    assert {"base.html", "assets/show.html", "reports/staleness.html", "freshness/queue.html"} <= compiled

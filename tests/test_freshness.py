@@ -370,6 +370,24 @@ def test_queue_owner_filter_and_owner_counts(db, library, people) -> None:
     assert [item.asset_id for item in pumps.items] == [library[k] for k in ("catalog", "old", "overdue", "due")]
 
 
+def test_a_window_of_the_queue_is_the_same_slice_with_the_same_counts(app, db, library, people) -> None:
+    # Flagged, rated and used assets are ranked one by one, the rest by the database: the windows mix both.
+    today = utcnow().date()
+    for days in (400, 60, 5):  # overdue alone: 13.52, 6.75 and 2.67 points, between the others' scores
+        plain = _asset(app, people["oleg"], f"Просрочен на {days}", product="Насосы НВ")
+        _set(db, Asset, plain, next_review_on=today - timedelta(days=days))
+    with db.session() as session:
+        whole = queue(session, today)
+        for filters in ({}, {"product": "Насосы НВ"}, {"reason": "overdue"}):
+            full = queue(session, today, QueueFilters(**filters))
+            for offset in range(0, 10):
+                window = queue(session, today, QueueFilters(**filters), offset=offset, limit=2)
+                assert window.items == full.items[offset : offset + 2], (filters, offset)
+                assert (window.total, window.owners) == (full.total, full.owners), (filters, offset)
+    scores = [item.score for item in whole.items]
+    assert scores == pytest.approx([225.0, 24.38, 13.52, 10.5, 6.75, 5.0, 4.0, 2.67, 1.0], abs=0.01)
+
+
 def test_queue_is_empty_on_an_empty_library(db) -> None:
     with db.session() as session:
         empty = queue(session, utcnow().date())

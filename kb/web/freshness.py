@@ -34,8 +34,8 @@ def filters_from(args: Any, user_id: int) -> freshness.QueueFilters:
 def queue() -> Any:
     session = db_session()
     filters = filters_from(request.args, current_user.id)
-    result = freshness.queue(session, date.today(), filters)
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    result = freshness.queue(session, date.today(), filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     products = sorted(
         p for p in session.scalars(select(Asset.product).where(Asset.status == AssetStatus.PUBLISHED).distinct()) if p
     )
@@ -47,7 +47,7 @@ def queue() -> Any:
     return render_template(
         "freshness/queue.html",
         result=result,
-        items=result.items[(page - 1) * PER_PAGE : page * PER_PAGE],
+        items=result.items,
         page=page,
         pages=max(1, -(-result.total // PER_PAGE)),
         filters=filters,

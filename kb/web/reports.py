@@ -22,17 +22,19 @@ from kb.web.templating import freshness_label, kind_label
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 PER_PAGE = 100
 FILTERS = ("owner", "kind", "product", "segment", "freshness")
+#: The content analytics page lists this many of the assets nobody opened (the longest published first).
+UNOPENED_SHOWN = 100
 
 
-def _report() -> reports.StalenessReport:
-    return reports.staleness(db_session(), date.today(), report_filters(request.args))
+def _report(**window: int) -> reports.StalenessReport:
+    return reports.staleness(db_session(), date.today(), report_filters(request.args), **window)
 
 
 @bp.get("/staleness")
 def staleness() -> Any:
-    report = _report()
-    session = db_session()
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
+    report = _report(offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    session = db_session()
     products = sorted(
         p for p in session.scalars(select(Asset.product).where(Asset.status == AssetStatus.PUBLISHED).distinct()) if p
     )
@@ -46,12 +48,12 @@ def staleness() -> Any:
     return render_template(
         "reports/staleness.html",
         report=report,
-        rows=report.rows[(page - 1) * PER_PAGE : page * PER_PAGE],
+        rows=report.rows,
         page=page,
-        pages=max(1, -(-len(report.rows) // PER_PAGE)),
+        pages=max(1, -(-report.tiles["published"] // PER_PAGE)),
         args=args,
-        age=reports.age_buckets(report),
-        overdue=reports.overdue_buckets(report),
+        age=report.age,
+        overdue=report.overdue,
         kinds=ASSET_KINDS,
         segments=SEGMENTS,
         products=products,
@@ -75,7 +77,8 @@ def content() -> Any:
         days=days,
         searches=analytics.search_analytics(session, today, days=days),
         rated=analytics.top_rated(session),
-        unopened=analytics.unopened(session, today),
+        unopened=analytics.unopened(session, today, limit=UNOPENED_SHOWN),
+        unopened_total=analytics.count_unopened(session, today),
         errors={},
     )
 
