@@ -126,7 +126,10 @@ class ForkServer:
         if self._process is not None and self._process.poll() is None and self._socket is not None:
             return
         self.close()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError as exc:  # a system without sequenced-packet Unix sockets (macOS)
+            raise ForkServerUnavailable(f"the fork server needs a Unix socket pair: {exc}") from exc
         try:
             process = subprocess.Popen(
                 [*self._command, str(theirs.fileno())],
