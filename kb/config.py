@@ -40,6 +40,8 @@ SETTINGS: dict[str, str] = {
     "KB_MAIL_FROM": "sender address of e-mails (notifications, password reset links)",
     "KB_PASSWORD_RESET_HOURS": "how long a password reset link sent by e-mail works, in hours",
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
+    "KB_EXTRACTION_FORKSERVER": "fork each extraction child from a server with the parsers loaded (1) or start a "
+    "new Python process per file (0)",
 }
 
 
@@ -75,6 +77,8 @@ class Settings:
     search_backend: str = "whoosh"
     timezone: str = "Europe/Moscow"
     password_reset_hours: int = 1
+    #: Extraction children are forked by a fork server (True) or spawned as new Python processes (False).
+    extraction_fork_server: bool = True
 
     @property
     def max_upload_bytes(self) -> int:
@@ -206,6 +210,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
+        extraction_fork_server=_flag("KB_EXTRACTION_FORKSERVER", get("KB_EXTRACTION_FORKSERVER", True)),
     )
 
 

@@ -679,6 +679,7 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
         timeout_s=EXTRACTION_TIMEOUT_S,
         memory_mb=EXTRACTION_MEMORY_MB,
         time_budget_s=EXTRACTION_TIME_BUDGET_S,
+        fork_server=context.settings.extraction_fork_server,
     )
     if result.retryable:
         # Killed from outside, not because of the file: the job is tried again; on its last try the version fails

@@ -22,6 +22,7 @@ def test_defaults_live_under_the_instance_dir(tmp_path: Path) -> None:
     assert settings.max_upload_mb == 100
     assert settings.secure_cookies is False
     assert settings.password_reset_hours == 1
+    assert settings.extraction_fork_server is True
 
 
 def test_environment_overrides_and_mapping_overrides_environment(tmp_path: Path) -> None:
@@ -30,11 +31,13 @@ def test_environment_overrides_and_mapping_overrides_environment(tmp_path: Path)
         "KB_INDEX_DIR": str(tmp_path / "elsewhere"),
         "KB_MAX_UPLOAD_MB": "7",
         "KB_SECURE_COOKIES": "yes",
+        "KB_EXTRACTION_FORKSERVER": "0",
     }
     settings = load_settings({"KB_MAX_UPLOAD_MB": 3}, environ=environ)
     assert settings.index_dir == tmp_path / "elsewhere"
     assert settings.max_upload_mb == 3
     assert settings.secure_cookies is True
+    assert settings.extraction_fork_server is False
 
 
 def test_secret_key_is_generated_once_and_kept_private(tmp_path: Path) -> None:
@@ -64,6 +67,7 @@ def test_explicit_secret_key_is_used(tmp_path: Path) -> None:
         ("KB_DATABASE_URL", "mysql://u@h/db", "KB_DATABASE_URL must be a sqlite:// or postgresql:// URL"),
         ("KB_SECRET_KEY", "short", "KB_SECRET_KEY must be at least 32 characters"),
         ("KB_SECURE_COOKIES", "maybe", "KB_SECURE_COOKIES must be 1 or 0"),
+        ("KB_EXTRACTION_FORKSERVER", "spawn", "KB_EXTRACTION_FORKSERVER must be 1 or 0"),
         ("KB_TRUSTED_PROXIES", "many", "KB_TRUSTED_PROXIES must be a whole number"),
         ("KB_TIMEZONE", "Moscow", "KB_TIMEZONE must be a time zone name"),
         ("KB_PASSWORD_RESET_HOURS", "0", "KB_PASSWORD_RESET_HOURS must be between 1 and 72"),

@@ -1,5 +1,10 @@
 """Runs extraction: in this process (``extract``) or in a resource-limited child process (``extract_isolated``).
 
+The child is forked by a fork server (``kb.extraction.forkserver``) that has the parsers imported, one per
+thread extracting at the same time, started on first use; without ``fork`` or with ``fork_server=False``
+(``KB_EXTRACTION_FORKSERVER=0``) it is a new Python process per file (``python -m kb.extraction.sandbox``).
+Either way the child limits its own memory and CPU time before it opens the file.
+
 ``MAX_TEXT_CHARS`` caps the text kept per version: 5,000,000 characters (after cleaning) across all pages,
 about 2,500 pages of dense prose. Past it the text is cut and ``Extraction.truncated`` is set. Spreadsheets are
 also cut at ``xlsx.MAX_ROWS`` rows and ``xlsx.MAX_COLUMNS`` columns per sheet. A time budget (``time_budget_s``)
@@ -10,18 +15,23 @@ says what was left out.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import logging
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kb.errors import N_
+from kb.extraction.forkclient import ForkServer, ForkServerUnavailable
 from kb.extraction.result import CUT, PARTIAL, Document, Extraction, ExtractionFailed
 from kb.extraction.text import TextBudget
 from kb.extraction.types import ZIP_TYPES, FileType
@@ -151,33 +161,54 @@ def extract_isolated(
     timeout_s: float = 60,
     memory_mb: int = 1024,
     time_budget_s: float | None = None,
+    fork_server: bool = True,
 ) -> Extraction:
-    """``extract`` in a child process (``python -m kb.extraction.sandbox``), so a hostile file cannot hurt this one.
+    """``extract`` in a child process, so a hostile file cannot hurt this one.
 
-    The child limits its own address space to ``memory_mb`` MiB and its CPU time to ``timeout_s`` (rounded
-    up) before it reads the file, and runs with a minimal environment (no secrets of this process). It is
-    killed after ``timeout_s`` seconds of wall-clock time. A child that is killed, crashes, runs out of memory
-    or prints no valid result gives ``failed`` with a reason; this never raises because of the file's content.
-    ``time_budget_s`` (less than ``timeout_s``) is passed on to ``extract``, so a long file keeps what was read.
+    The child is forked by this thread's fork server (started on first use, and again if it died), or, with
+    ``fork_server=False``, where ``fork`` is missing or when no fork server can be started, spawned as
+    ``python -m kb.extraction.sandbox``. Either way it limits its own address space to ``memory_mb`` MiB and its
+    CPU time to ``timeout_s`` (rounded up) before it reads the file, and runs with a minimal environment (no
+    secrets of this process). It is killed after ``timeout_s`` seconds of wall-clock time. A child that is
+    killed, crashes, runs out of memory or writes no valid result gives ``failed`` with a reason; this never
+    raises because of the file's content. ``time_budget_s`` (less than ``timeout_s``) is passed on to
+    ``extract``, so a long file keeps what was read.
     """
     if file_type.problem:
         return Extraction.failed(file_type.problem)
     if not _isolate:
         return extract(path, file_type, time_budget_s=time_budget_s)
     _check_readable(path)
+    request = {
+        "path": str(Path(path).resolve()),
+        "type_name": file_type.name,
+        "memory_mb": memory_mb,
+        "cpu_seconds": max(1, math.ceil(timeout_s)),
+        "time_budget_s": None if time_budget_s is None else float(time_budget_s),
+    }
+    if fork_server and _CAN_FORK:
+        try:
+            return _forked(request, timeout_s=timeout_s)
+        except ForkServerUnavailable as exc:
+            logger.warning("extraction runs in a new process: %s", exc)
+    return _spawned(request, timeout_s=timeout_s)
+
+
+def _spawned(request: dict[str, Any], *, timeout_s: float) -> Extraction:
+    """The request run by a new Python process, ``python -m kb.extraction.sandbox``."""
     command = [
         sys.executable,
         "-m",
         "kb.extraction.sandbox",
-        str(Path(path).resolve()),
-        file_type.name,
+        request["path"],
+        request["type_name"],
         "--memory-mb",
-        str(memory_mb),
+        str(request["memory_mb"]),
         "--cpu-seconds",
-        str(max(1, math.ceil(timeout_s))),
+        str(request["cpu_seconds"]),
     ]
-    if time_budget_s is not None:
-        command += ["--time-budget-s", repr(float(time_budget_s))]
+    if request["time_budget_s"] is not None:
+        command += ["--time-budget-s", repr(request["time_budget_s"])]
     child = subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
@@ -193,6 +224,66 @@ def extract_isolated(
         child.communicate()
         return Extraction.failed(TIMED_OUT % {"seconds": f"{timeout_s:g}"})
     return _result(child.returncode, stdout, stderr, timeout_s=timeout_s)
+
+
+#: Whether this platform can run the fork server (``fork``, and file descriptors passed over a Unix socket).
+_CAN_FORK = hasattr(os, "fork") and hasattr(socket, "send_fds") and hasattr(socket, "SOCK_SEQPACKET")
+_fork_servers_lock = threading.Lock()
+#: Fork servers no thread is using now. A thread takes one (or starts one) for each file and puts it back, so
+#: there are as many servers as threads that extracted at the same time, and one for a worker.
+_idle_fork_servers: list[ForkServer] = []
+
+
+def _forked(request: dict[str, Any], *, timeout_s: float) -> Extraction:
+    """The request run by a child of a fork server."""
+    with _fork_servers_lock:
+        server = _idle_fork_servers.pop() if _idle_fork_servers else _new_fork_server()
+    try:
+        outcome = server.run(request, timeout_s=timeout_s)
+    except BaseException:
+        server.close()
+        raise
+    with _fork_servers_lock:
+        _idle_fork_servers.append(server)
+    if outcome.timed_out:
+        return Extraction.failed(TIMED_OUT % {"seconds": f"{timeout_s:g}"})
+    assert outcome.returncode is not None
+    return _result(outcome.returncode, outcome.stdout, outcome.stderr, timeout_s=timeout_s)
+
+
+def _new_fork_server() -> ForkServer:
+    """A fork server (not yet started) with the sandbox's environment."""
+    return ForkServer([sys.executable, "-m", "kb.extraction.forkserver"], env=_child_environment(), cwd=_project_root())
+
+
+def fork_server_pids() -> list[int]:
+    """The process ids of this process's fork servers that are running and idle (for tests and monitoring)."""
+    with _fork_servers_lock:
+        return [pid for server in _idle_fork_servers if (pid := server.pid) is not None]
+
+
+def stop_fork_servers() -> None:
+    """Lets this process's fork servers go (each exits when its socket closes); the next file starts a new one.
+    Called at exit; tests call it to start from a fresh server."""
+    with _fork_servers_lock:
+        servers = list(_idle_fork_servers)
+        _idle_fork_servers.clear()
+    for server in servers:
+        server.close()
+
+
+def _forget_fork_servers_after_fork() -> None:
+    """In a child forked from this process, the servers (and their sockets) are the parent's: leave them be."""
+    global _fork_servers_lock
+    _fork_servers_lock = threading.Lock()
+    for server in _idle_fork_servers:
+        server.abandon()
+    _idle_fork_servers.clear()
+
+
+atexit.register(stop_fork_servers)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_fork_servers_after_fork)
 
 
 def _result(returncode: int, stdout: bytes, stderr: bytes, *, timeout_s: float) -> Extraction:
