@@ -164,14 +164,16 @@ def marketing_home(session: Session, user: User, today: date) -> MarketingHome:
             drafts += 1
     on_mine = (Asset.owner_id == user.id, StaleFlag.status == FlagStatus.OPEN)
     flags = _flag_lines(session, *on_mine)
-    whole = freshness_queue.queue(session, today)
-    places = [QueuePlace(n, item) for n, item in enumerate(whole.items, start=1) if item.owner_id == user.id]
+    mine_queued = freshness_queue.queue(
+        session, today, freshness_queue.QueueFilters(owner_id=user.id), limit=LIST_LIMIT
+    )
+    where = freshness_queue.places(session, today, mine_queued.items)
     return MarketingHome(
         counts=counts,
         drafts=drafts,
         flags=flags,
         flags_total=sum(flags_by_asset.values()),
-        queue=places[:LIST_LIMIT],
-        queue_mine=len(places),
-        queue_total=whole.total,
+        queue=[QueuePlace(where[item.asset_id], item) for item in mine_queued.items],
+        queue_mine=mine_queued.total,
+        queue_total=sum(count for _owner, _name, count in mine_queued.owners),
     )

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event, update
 
 from kb import feedback
-from kb.freshness import OpenFlag, QueueFilters, Signals, priority, queue
+from kb.freshness import OpenFlag, QueueFilters, Signals, places, priority, queue
 from kb.models import Asset, AssetStatus, StaleFlag, UsageEvent, UsageKind, utcnow
 from publishing_helpers import fields, publisher_for, text_upload
 
@@ -386,6 +386,12 @@ def test_a_window_of_the_queue_is_the_same_slice_with_the_same_counts(app, db, l
                 assert (window.total, window.owners) == (full.total, full.owners), (filters, offset)
     scores = [item.score for item in whole.items]
     assert scores == pytest.approx([225.0, 24.38, 13.52, 10.5, 6.75, 5.0, 4.0, 2.67, 1.0], abs=0.01)
+    # Each item's place in the whole queue, worked out without building it (the home page's "#3")
+    with db.session() as session:
+        assert places(session, today, whole.items) == {item.asset_id: n for n, item in enumerate(whole.items, 1)}
+        mine = queue(session, today, QueueFilters(owner_id=people["oleg"].id))
+        expected = {i.asset_id: n for n, i in enumerate(whole.items, 1) if i.owner_id == people["oleg"].id}
+        assert places(session, today, mine.items) == expected and len(expected) >= 3
 
 
 def test_queue_is_empty_on_an_empty_library(db) -> None:
