@@ -132,8 +132,8 @@ def test_admin_creates_a_user_in_the_browser(live_server: str, page, make_user) 
 
 #: The main pages of the three faces (and the admin's), walked at both widths in both languages.
 MAIN_PAGES = (
-    "/", "/search?q=насос", "/assets", "/assets/new", "/freshness", "/reports/staleness", "/reports/content",
-    "/synonyms", "/notifications", "/profile", "/admin/users", "/admin/jobs", "/admin/vocabularies",
+    "/", "/search?q=насос", "/assets", "/assets/new", "/assets/import", "/freshness", "/reports/staleness",
+    "/reports/content", "/synonyms", "/notifications", "/profile", "/admin/users", "/admin/jobs", "/admin/vocabularies",
 )  # fmt: skip
 #: Measured in the page: how wide the document is, and the first elements that stick out of the window
 #: (outside any box that scrolls on its own).
