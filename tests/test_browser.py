@@ -183,6 +183,11 @@ def test_no_main_page_scrolls_sideways_at_1280_or_390_px_in_either_language(
                     wide.append(f"{language} {width}px {path}: {measured['scroll']}px {measured['out']}")
                 name = path.strip("/").replace("/", "-").split("?")[0] or "home"
                 _shot(page, f"walk-{language}-{width}-{name}")
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(f"{live_server}/assets/import")
+        lines = "a => { const r = document.createRange(); r.selectNodeContents(a); return r.getClientRects().length; }"
+        tabs = page.evaluate(f"() => [...document.querySelectorAll('.tabs a')].map({lines})")
+        assert tabs and set(tabs) == {1}, tabs  # each tab on one line: none breaks inside a word
     assert not wide, "pages wider than the window:\n" + "\n".join(wide)
     page.goto(f"{live_server}/assets/{long.asset_id}")
     assert page.inner_text("h1") == long_title  # broken over lines, not cut
