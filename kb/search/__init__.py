@@ -59,6 +59,14 @@ def backend_of(settings: Settings) -> SearchBackend:
     return get_backend(settings.index_dir, settings.search_backend)
 
 
+def warm(backend: SearchBackend) -> None:
+    """Reads the index into this process before its first search (a server process, before it answers anyone);
+    a backend with nothing to read does nothing."""
+    warm_up = getattr(backend, "warm", None)
+    if warm_up is not None:
+        warm_up()
+
+
 def reset_backend() -> None:
     """Forgets every backend and closes open searchers (tests, and after a rebuild in another process)."""
     from kb.search.whoosh_store import WhooshStore
@@ -82,5 +90,6 @@ __all__ = [
     "marked_spans",
     "reset_backend",
     "searched_terms",
+    "warm",
     "search",
 ]

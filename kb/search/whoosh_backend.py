@@ -50,6 +50,16 @@ class WhooshBackend:
     def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         return whoosh_eval.frequencies(self.store.searcher(), terms)
 
+    def warm(self) -> None:
+        """Reads now what the first search would: the searcher, its tables, every text field's lengths and the
+        speller's word lists (1.3 s of a fresh process's first search at 10,000 assets)."""
+        searcher = self.store.searcher()
+        table = whoosh_eval.SearcherTable.of(searcher)
+        for subsearcher, _offset, segment_table in table.parts:
+            for field in whoosh_eval.TEXT_FIELDS:
+                segment_table.lengths(subsearcher.reader(), field)
+        self._speller().closest("kbwarm", maxdist=1)
+
     def _speller(self) -> Speller:
         """One speller per searcher (its segments' word lists are kept across searches)."""
         searcher = self.store.searcher()

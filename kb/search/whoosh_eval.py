@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 from markupsafe import escape
 from whoosh import highlight
-from whoosh.codec.whoosh3 import W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher, W3PerDocReader, _lenfield
+from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
+from whoosh.util.numeric import byte_to_length
 
 from kb.search.backend import INDEX_FACETS, AssetHit, Candidates, PageHit, Scope
 from kb.search.planner import Clause, Concept, QueryPlan
@@ -192,10 +194,39 @@ class _SegmentTable:
         self._lengths: dict[str, np.ndarray] = {}
 
     def lengths(self, reader: Any, field: str) -> np.ndarray:
+        """Each document's length in ``field`` (as BM25 wants it): read as one block of the segment's length
+        column (a byte per document) where whoosh's codec allows it, else document by document."""
         if field not in self._lengths:
-            length = reader.doc_field_length
-            self._lengths[field] = np.array([length(d, field, 1) for d in range(self.doc_count)], dtype=np.float64)
+            fast = _column_lengths(reader, field, self.doc_count)
+            if fast is None:
+                length = reader.doc_field_length
+                fast = np.array([length(d, field, 1) for d in range(self.doc_count)], dtype=np.float64)
+            self._lengths[field] = fast
         return self._lengths[field]
+
+
+#: A length byte's length (``whoosh.util.numeric.byte_to_length``); byte 0 is what ``doc_field_length`` answers
+#: with None for (no length stored), which numpy makes NaN.
+_BYTE_LENGTHS = np.array([np.nan] + [byte_to_length(b) for b in range(1, 256)], dtype=np.float64)
+
+
+def _column_lengths(reader: Any, field: str, doc_count: int) -> np.ndarray | None:
+    """``doc_field_length`` for every document at once, from the length column's bytes; None when the reader
+    is not the codec this reads (the caller then asks document by document). A first search of a fresh process
+    spent 1.6 s of its 1.7 s asking 60,000 documents one by one, per field."""
+    perdoc = getattr(reader, "_perdoc", None)
+    if not isinstance(perdoc, W3PerDocReader):
+        return None
+    column = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+    if column is None:
+        return np.ones(doc_count, dtype=np.float64)  # no document has the field: the default asked for, 1
+    if not isinstance(column, NumericColumn.Reader) or column._fixedlen != 1:
+        return None
+    raw = np.zeros(doc_count, dtype=np.uint8)
+    stored = min(column._count, doc_count)
+    if stored:
+        raw[:stored] = np.frombuffer(bytes(column._dbfile.get(column._basepos, stored)), dtype=np.uint8)
+    return _BYTE_LENGTHS[raw]
 
 
 class SearcherTable:
