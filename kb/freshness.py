@@ -403,28 +403,40 @@ def queue(
 def places(session: Session, today: date, items: list[QueueItem]) -> dict[int, int]:
     """Where each of ``items`` stands in the whole queue (1 comes first), without building the whole queue: the
     assets with flags, ratings or use are ranked one by one (they are few); the others rank by their review date
-    alone, so their scores are worked out once per date."""
+    alone, so the database counts them per date and each date is scored once."""
     if not items:
         return {}
     special = _has_signals(today)
-    keys = [
+    keys = sorted(
         _rank(item)
         for asset, owner_name, number, signals in _signals(session, today, special).values()
         if (item := _item(asset, owner_name, number, signals, today)) is not None
-    ]
-    plain = session.execute(
-        select(Asset.next_review_on, Asset.id).where(
-            ~special,
-            Asset.status == AssetStatus.PUBLISHED,
-            Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS),
-        )
-    ).all()
-    scores: dict[date, Priority] = {}
-    for review_on, asset_id in plain:
-        if review_on not in scores:
-            scores[review_on] = priority(Signals(next_review_on=review_on, last_version_on=review_on), today)
-        ranked = scores[review_on]
+    )
+    plain = (
+        ~special,
+        Asset.status == AssetStatus.PUBLISHED,
+        Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS),
+    )
+    per_date: list[tuple[float, date, int]] = []
+    for review_on, count in session.execute(
+        select(Asset.next_review_on, func.count()).where(*plain).group_by(Asset.next_review_on)
+    ):
+        ranked = priority(Signals(next_review_on=review_on, last_version_on=review_on), today)
         if ranked.needs_attention:
-            keys.append((-ranked.score, review_on, asset_id))
-    keys.sort()
-    return {item.asset_id: bisect_left(keys, _rank(item)) + 1 for item in items}
+            per_date.append((-ranked.score, review_on, count))
+    found = {}
+    for item in items:
+        score, review_on, asset_id = _rank(item)
+        before = bisect_left(keys, (score, review_on, asset_id))
+        for group_score, group_date, count in per_date:
+            if (group_score, group_date) < (score, review_on):
+                before += count
+            elif (group_score, group_date) == (score, review_on):  # the same date: the lower ids come first
+                before += (
+                    session.scalar(
+                        select(func.count()).where(*plain, Asset.next_review_on == review_on, Asset.id < asset_id)
+                    )
+                    or 0
+                )
+        found[item.asset_id] = before + 1
+    return found
