@@ -346,3 +346,16 @@ def test_fresh_share_trend_is_rebuilt_from_history(app, db, make_user) -> None:
     assert [p.week_ending for p in trend] == [TODAY - timedelta(days=7 * n) for n in (5, 4, 3, 2, 1, 0)]
     assert [(p.published, p.fresh) for p in trend] == [(1, 1), (1, 1), (1, 0), (2, 1), (2, 1), (2, 0)]
     assert [p.share for p in trend] == [1.0, 1.0, 0.0, 0.5, 0.5, 0.0]
+
+
+def test_a_tile_is_red_only_when_its_count_is_not_zero(app, signed_in, client, db) -> None:
+    user = signed_in("marketing")
+    published = publisher_for(app).create_asset(user.id, fields(user), text_upload("# Прайс\n\nЦены"))
+    page = client.get("/reports/staleness").get_data(as_text=True)
+    assert 'class="tile tile-overdue"' not in page and 'class="tile tile-flagged"' not in page  # 0 is no alarm
+    with db.transaction() as session:
+        session.execute(
+            update(Asset).where(Asset.id == published.asset_id).values(next_review_on=date.today() - timedelta(days=3))
+        )
+    page = client.get("/reports/staleness").get_data(as_text=True)
+    assert 'class="tile tile-overdue"' in page and 'class="tile tile-flagged"' not in page
