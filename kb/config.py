@@ -25,6 +25,7 @@ SETTINGS: dict[str, str] = {
     "KB_DATABASE_URL": "SQLAlchemy database URL",
     "KB_INDEX_DIR": "directory of the Whoosh search index",
     "KB_SEARCH_BACKEND": "search backend: whoosh (the embedded default) or memory (tests: one process, nothing kept)",
+    "KB_SEARCH_CACHE_MB": "megabytes of decoded postings each server or worker process keeps in its own memory",
     "KB_BLOB_DIR": "directory of the content-addressed file store",
     "KB_SECRET_KEY": "key that signs session cookies and CSRF tokens",
     "KB_MAX_UPLOAD_MB": "largest accepted upload, in megabytes",
@@ -75,6 +76,7 @@ class Settings:
     smtp: SmtpSettings | None = None
     testing: bool = False
     search_backend: str = "whoosh"
+    search_cache_mb: int = 64
     timezone: str = "Europe/Moscow"
     password_reset_hours: int = 1
     #: Extraction children are forked by a fork server (True) or spawned as new Python processes (False).
@@ -208,6 +210,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         smtp=_smtp(get),
         testing=bool(source.get("TESTING", False)),
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
+        search_cache_mb=_int_between("KB_SEARCH_CACHE_MB", get("KB_SEARCH_CACHE_MB", 64), 0, 65_536),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
         extraction_fork_server=_flag("KB_EXTRACTION_FORKSERVER", get("KB_EXTRACTION_FORKSERVER", True)),

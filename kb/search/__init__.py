@@ -27,6 +27,8 @@ from kb.search.marking import marked_spans, searched_terms
 from kb.search.service import search
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from kb.config import Settings
 
 BACKENDS = ("whoosh", "memory")
@@ -55,16 +57,24 @@ def get_backend(index_dir: Path, kind: str = "whoosh") -> SearchBackend:
 
 
 def backend_of(settings: Settings) -> SearchBackend:
-    """The backend a kb installation's settings name (``KB_SEARCH_BACKEND``, ``KB_INDEX_DIR``)."""
-    return get_backend(settings.index_dir, settings.search_backend)
+    """The backend a kb installation's settings name (``KB_SEARCH_BACKEND``, ``KB_INDEX_DIR``,
+    ``KB_SEARCH_CACHE_MB``)."""
+    backend = get_backend(settings.index_dir, settings.search_backend)
+    bound = getattr(backend, "bound_cache", None)
+    if bound is not None:
+        bound(settings.search_cache_mb * 1024 * 1024)
+    return backend
 
 
-def warm(backend: SearchBackend) -> None:
+def warm(backend: SearchBackend, session: Session | None = None) -> None:
     """Reads the index into this process before its first search (a server process, before it answers anyone);
-    a backend with nothing to read does nothing."""
+    a backend with nothing to read does nothing. With a database session, also runs one real search for a
+    word the index holds, so the first person's search does not pay for the first time of the rest either
+    (its SQL compiled, freshness and synonyms read)."""
     warm_up = getattr(backend, "warm", None)
-    if warm_up is not None:
-        warm_up()
+    word = warm_up() if warm_up is not None else None
+    if session is not None and word:
+        search(backend, SearchRequest(text=word), session=session)
 
 
 def reset_backend() -> None:

@@ -50,15 +50,22 @@ class WhooshBackend:
     def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         return whoosh_eval.frequencies(self.store.searcher(), terms)
 
-    def warm(self) -> None:
+    def bound_cache(self, size: int) -> None:
+        """Bounds the decoded postings this process keeps in its own memory, in bytes."""
+        whoosh_eval.set_cache_bytes(size)
+
+    def warm(self) -> str | None:
         """Reads now what the first search would: the searcher, its tables, every text field's lengths and the
-        speller's word lists (1.3 s of a fresh process's first search at 10,000 assets)."""
+        speller's word lists (1.3 s of a fresh process's first search at 10,000 assets). Returns a word of
+        the index's titles to search for, so that the rest of a search's first time is spent too; None when the
+        index is empty."""
         searcher = self.store.searcher()
         table = whoosh_eval.SearcherTable.of(searcher)
         for subsearcher, _offset, segment_table in table.parts:
             for field in whoosh_eval.TEXT_FIELDS:
                 segment_table.lengths(subsearcher.reader(), field)
         self._speller().closest("kbwarm", maxdist=1)
+        return whoosh_eval.a_title_word(searcher)
 
     def _speller(self) -> Speller:
         """One speller per searcher (its segments' word lists are kept across searches)."""

@@ -6,10 +6,11 @@ frequencies, per-field lengths, field boosts), and the concept takes its best cl
 has every required concept and at least ``plan.min_match`` of them; its score is the sum of its concepts'
 scores times ``ranking.coverage_factor``. Each asset is then represented by its best page.
 
-Postings (and positions, for phrases) are decoded once per segment and term and kept, bounded
-(``_PostingsCache``); per-segment tables hold each page's asset, index facet values, update time and field
-lengths. This is the one module that reads Whoosh's internals (``W3LeafMatcher`` blocks): whoosh-reloaded is
-pinned in pyproject.toml, and the tests run it on an empty index, one segment, and many with deletions.
+Postings (and positions, for phrases) are decoded once per segment and term and kept, bounded in bytes
+(``_PostingsCache``), long ones also on disk for every process (``kb.search.decoded``); per-segment tables
+hold each page's asset, index facet values, update time and field lengths. This is the one module that reads
+Whoosh's internals (``W3LeafMatcher`` blocks): whoosh-reloaded is pinned in pyproject.toml, and the tests run
+it on an empty index, one segment, and many with deletions.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,14 +31,16 @@ from whoosh.columns import NumericColumn
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.util.numeric import byte_to_length
 
+from kb.search import decoded
 from kb.search.backend import INDEX_FACETS, AssetHit, Candidates, PageHit, Scope
 from kb.search.planner import Clause, Concept, QueryPlan
 from kb.search.ranking import PAIR_WEIGHT, coverage_factor, pair_counts
 from kb.search.snippets import Highlighter
 from kb.search.whoosh_store import FACET_FIELDS, TEXT_FIELDS
 
-#: Decoded postings kept per process (about 16 bytes each), for the terms searched most recently.
-POSTINGS_CACHE_SIZE = 4_000_000
+#: Bytes of decoded postings kept in a process's own memory for the terms searched most recently
+#: (``KB_SEARCH_CACHE_MB`` sets it; postings mapped from ``decoded`` files count next to nothing).
+POSTINGS_CACHE_BYTES = 64 * 1024 * 1024
 #: A prefix stands for at most this many of the terms it begins (the most frequent would be better; these
 #: are the first in order, which is what whoosh's own Prefix query does too).
 MAX_PREFIX_TERMS = 256
@@ -48,7 +52,7 @@ BM25_B, BM25_K1 = 0.75, 1.2
 
 
 class _PostingsCache:
-    """Decoded postings and positions of recently used terms, per segment, up to ``size`` entries in all.
+    """Decoded postings and positions of recently used terms, per segment, up to ``size`` bytes in all.
 
     Decoding is most of the cost of a query on a frequent word (a block is a zlib-compressed pickle, positions
     included); a segment never changes its postings, so what was decoded stays valid until the segment goes.
@@ -70,23 +74,35 @@ class _PostingsCache:
         with self.lock:
             if key not in self.entries:
                 self.entries[key] = value
-                self.held += _size(value)
-                while self.held > self.size and len(self.entries) > 1:
+                self.held += decoded.cost(value)
+                while self.held > self.size and self.entries:
                     _key, old = self.entries.popitem(last=False)
-                    self.held -= _size(old)
+                    self.held -= decoded.cost(old)
         return value
 
     def forget(self, live: set[str]) -> None:
         with self.lock:
             for key in [k for k in self.entries if k[0] not in live]:
-                self.held -= _size(self.entries.pop(key))
+                self.held -= decoded.cost(self.entries.pop(key))
+
+    def resize(self, size: int) -> None:
+        if size == self.size:
+            return
+        with self.lock:
+            self.size = size
+            while self.held > self.size and self.entries:
+                _key, old = self.entries.popitem(last=False)
+                self.held -= decoded.cost(old)
 
 
-def _size(value: Any) -> int:
-    return len(value[0]) if isinstance(value, tuple) else len(value)
+_POSTINGS = _PostingsCache(POSTINGS_CACHE_BYTES)
+#: The generation folder of each segment searched, where its ``decoded`` postings are kept.
+_ROOTS: dict[str, Path] = {}
 
 
-_POSTINGS = _PostingsCache(POSTINGS_CACHE_SIZE)
+def set_cache_bytes(size: int) -> None:
+    """Bounds the decoded postings this process keeps in its own memory (``KB_SEARCH_CACHE_MB``)."""
+    _POSTINGS.resize(max(0, size))
 
 
 def _leaf(reader: Any, field: str, term: str) -> Any | None:
@@ -101,14 +117,35 @@ def postings(reader: Any, segment_id: str, field: str, term: str) -> tuple[np.nd
     """(document numbers, weights) of a term in a segment, deleted documents included; None when absent."""
     if (field, term) not in reader:
         return None
-    return _POSTINGS.get((segment_id, field, term), lambda: _decode(_leaf(reader, field, term)))
+    return _POSTINGS.get((segment_id, field, term), lambda: _postings(reader, segment_id, field, term))
 
 
 def positions(reader: Any, segment_id: str, field: str, term: str) -> np.ndarray | None:
     """Every position of a term in a segment as ascending keys ``document << 32 | position``."""
     if (field, term) not in reader:
         return None
-    return _POSTINGS.get((segment_id, field, term, "positions"), lambda: _decode_positions(_leaf(reader, field, term)))
+    return _POSTINGS.get((segment_id, field, term, "positions"), lambda: _positions(reader, segment_id, field, term))
+
+
+def _postings(reader: Any, segment_id: str, field: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+    """Postings from the segment's ``decoded`` files, or decoded from the index (and kept there when long)."""
+    root = _ROOTS.get(segment_id)
+    found = decoded.load_postings(root, segment_id, field, term) if root is not None else None
+    if found is None:
+        found = _decode(_leaf(reader, field, term))
+        if root is not None:
+            decoded.save_postings(root, segment_id, field, term, *found)
+    return found
+
+
+def _positions(reader: Any, segment_id: str, field: str, term: str) -> np.ndarray:
+    root = _ROOTS.get(segment_id)
+    found = decoded.load_positions(root, segment_id, field, term) if root is not None else None
+    if found is None:
+        found = _decode_positions(_leaf(reader, field, term))
+        if root is not None:
+            decoded.save_positions(root, segment_id, field, term, found)
+    return found
 
 
 def _decode(matcher: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -239,11 +276,15 @@ class SearcherTable:
     def __init__(self, searcher: Any) -> None:
         #: (leaf searcher, offset, table) of each segment with documents
         self.parts: list[tuple[Any, int, _SegmentTable]] = []
+        storage = getattr(getattr(searcher, "_ix", None), "storage", None)
+        folder = getattr(storage, "folder", None)
         for subsearcher, offset in searcher.leaf_searchers():
             reader = subsearcher.reader()
             if reader.doc_count_all() == 0 or not hasattr(reader, "segment"):
                 continue  # an empty index has a reader without a segment
             key = reader.segment().segment_id()
+            if folder is not None:
+                _ROOTS[key] = Path(folder)
             table = SearcherTable._segments.get(key)
             if table is None:
                 table = SearcherTable._segments[key] = _SegmentTable(reader)
@@ -269,6 +310,8 @@ class SearcherTable:
             cls._by_searcher = {id(searcher): (searcher, table)}  # one searcher per index in use
             live = {t.segment_id for *_r, t in table.parts}
             cls._segments = {k: v for k, v in cls._segments.items() if k in live}
+            for key in [k for k in _ROOTS if k not in live]:
+                del _ROOTS[key]
             _POSTINGS.forget(live)
             return table
 
@@ -685,3 +728,15 @@ def _held(ids: np.ndarray, local: np.ndarray) -> np.ndarray:
 def frequencies(searcher: Any, terms: Iterable[str]) -> dict[str, int]:
     """Pages holding each term in any text field (the largest field count)."""
     return {t: max(searcher.doc_frequency(f, t) for f in TEXT_FIELDS) for t in terms}
+
+
+def a_title_word(searcher: Any) -> str | None:
+    """A word of four letters or more that some title holds (for a search ahead of the first), or None."""
+    if "title" not in searcher.schema:
+        return None
+    for term in searcher.reader().lexicon("title"):
+        word = term.decode("utf-8", "replace")
+        if len(word) >= 4 and word.isalpha():
+            return word
+    return None
+

@@ -32,6 +32,7 @@ from whoosh.filedb import structfile
 from whoosh.util import fib
 from whoosh.writing import MERGE_SMALL
 
+from kb.search import decoded
 from kb.search.analysis import MixedAnalyzer, spelling_analyzer
 from kb.search.documents import IndexPage
 
@@ -338,9 +339,14 @@ class WhooshStore:
             merger = ix.writer()
             if _merge_due([segment.doc_count_all() for segment in merger.segments]):
                 merger.commit(mergetype=_merge_small_segments)
+                self._forget_decoded(ix)
             else:
                 merger.cancel()
         self._changed()
+
+    def _forget_decoded(self, ix: Any) -> None:
+        """Drops the decoded postings of the segments a merge replaced (the caller holds the write lock)."""
+        decoded.forget(Path(ix.storage.folder), (segment.segment_id() for segment in ix._segments()))
 
     def _changed(self) -> None:
         """This process wrote the index: its next search checks for the change at once."""
@@ -388,7 +394,9 @@ class WhooshStore:
 
     def optimize(self) -> None:
         with self._write_lock():
-            self._open_for_writing().optimize()
+            ix = self._open_for_writing()
+            ix.optimize()
+            self._forget_decoded(ix)
         self._changed()
 
     # reading
