@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from kb.db import Database
 from kb.errors import N_, Forbidden, NotFound, ValidationError
@@ -76,11 +76,17 @@ class SearchAnalytics:
 def search_analytics(session: Session, today: date, days: int = 90, limit: int = 50) -> SearchAnalytics:
     """Top queries and content gaps (zero results, or no click) over the last ``days`` days."""
     since = _since(today, days)
+    # A search was clicked when the same person opened one of its results (its key in the result's link).
+    click = aliased(UsageEvent)
     clicked = (
-        select(UsageEvent.search_id)
-        .where(UsageEvent.search_id.is_not(None), UsageEvent.occurred_at >= since)
-        .distinct()
-        .scalar_subquery()
+        select(click.id)
+        .where(
+            click.search_key == UsageEvent.search_key,
+            click.kind != UsageKind.SEARCH,
+            click.user_id == UsageEvent.user_id,
+            click.occurred_at >= since,
+        )
+        .exists()
     )
     # Counted per text typed by the database, then merged per normalized query here: people repeat their
     # searches, and analyzing each of thousands of events on every visit to the page took most of its time.
@@ -89,7 +95,7 @@ def search_analytics(session: Session, today: date, days: int = 90, limit: int =
             UsageEvent.query,
             func.count(),
             func.sum(case((UsageEvent.result_count == 0, 1), else_=0)),
-            func.sum(case((UsageEvent.id.in_(clicked), 1), else_=0)),
+            func.sum(case((clicked, 1), else_=0)),
             func.max(UsageEvent.occurred_at),
         )
         .where(UsageEvent.kind == UsageKind.SEARCH, UsageEvent.occurred_at >= since, UsageEvent.query.is_not(None))
@@ -197,7 +203,12 @@ def asset_usage(session: Session, asset_id: int, today: date, weeks: int = 12) -
     queries = session.execute(
         select(search.c.query)
         .select_from(UsageEvent)
-        .join(search, search.c.id == UsageEvent.search_id)
+        .join(
+            search,
+            (search.c.search_key == UsageEvent.search_key)
+            & (search.c.kind == UsageKind.SEARCH)
+            & (search.c.user_id == UsageEvent.user_id),
+        )
         .where(UsageEvent.asset_id == asset_id)
     ).scalars()
     led = Counter(q.strip()[:200] for q in queries if q)

@@ -461,8 +461,10 @@ class UsageEvent(Base):
     query: Mapped[str | None] = mapped_column(Text)
     filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_count: Mapped[int | None] = mapped_column(Integer)
-    #: For a view or download: the search whose result list it was opened from.
-    search_id: Mapped[int | None] = mapped_column(ForeignKey("usage_events.id", ondelete="SET NULL"), index=True)
+    #: A search's own key (its result links carry it: ``s=``); for a view or download, the key of the search
+    #: whose results it was opened from. Search events are written in batches (``kb.search_log``), after their
+    #: links went out, so the key is made up front instead of waiting for a database id.
+    search_key: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class GapStatus(enum.StrEnum):

@@ -53,6 +53,11 @@ def _post_fork(_server: Any, worker: Any) -> None:
     warm_search(app)
 
 
+def _worker_exit(_server: Any, worker: Any) -> None:
+    # The search events this process gathered are written before it goes (kb.search_log).
+    worker.app.application.extensions["kb_search_log"].close()
+
+
 def warm_search(app: Flask) -> None:
     """Opens the search index in this server process and runs one search before it answers anyone: the first
     search of a fresh process took 2.4 s at 10,000 assets. A missing or broken index only logs: search says so
@@ -79,6 +84,7 @@ def run(app: Flask, *, host: str, port: int, workers: int) -> None:
             "accesslog": "-",
             "errorlog": "-",
             "post_fork": _post_fork,
+            "worker_exit": _worker_exit,
             "limit_request_line": 16384,
         },
     ).run()

@@ -1,4 +1,4 @@
-"""Usage events: who viewed or downloaded which version, and (from the search issue) what was searched."""
+"""Usage events: who viewed or downloaded which version (searches: ``kb.search_log``), and counts of them."""
 
 from __future__ import annotations
 
@@ -18,38 +18,17 @@ def record(
     user_id: int | None,
     asset_id: int | None = None,
     version_id: int | None = None,
-    query: str | None = None,
-    filters: dict | None = None,
-    result_count: int | None = None,
-    search_id: int | None = None,
-) -> int:
-    """Records one event and returns its id (a search's id goes into its result links as ``s=``)."""
+    search_key: str | None = None,
+) -> None:
+    """Records a view or a download; ``search_key`` names the search whose results it was opened from (a
+    link's ``s=``: analytics count it as that search's click only when the search was the same person's).
+    Searches are recorded by ``kb.search_log``, in batches."""
     with db.transaction() as session:
-        if search_id is not None:
-            origin = session.get(UsageEvent, search_id)
-            if origin is None or origin.kind != UsageKind.SEARCH or origin.user_id != user_id:
-                search_id = None  # a link from someone else's search, or a made-up id: not counted as a click
-        event = UsageEvent(
-            kind=kind,
-            user_id=user_id,
-            asset_id=asset_id,
-            version_id=version_id,
-            query=query,
-            filters=filters,
-            result_count=result_count,
-            search_id=search_id,
+        session.add(
+            UsageEvent(
+                kind=kind, user_id=user_id, asset_id=asset_id, version_id=version_id, search_key=search_key
+            )
         )
-        session.add(event)
-        session.flush()
-        return event.id
-
-
-def search_text(session: Session, search_id: int, user_id: int) -> str | None:
-    """What this person typed in their search ``search_id``; None for someone else's search or no such one."""
-    event = session.get(UsageEvent, search_id)
-    if event is None or event.kind != UsageKind.SEARCH or event.user_id != user_id:
-        return None
-    return event.query
 
 
 def counts_for_asset(session: Session, asset_id: int, days: int = 30, now: datetime | None = None) -> dict[str, int]:

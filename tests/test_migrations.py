@@ -163,6 +163,45 @@ def _free_text_values_move_into_vocabularies(db: Database) -> None:
     assert _schema_diff(db) == []
 
 
+def _search_links_keep_their_searches(db: Database) -> None:
+    """Revision 0011 on a database with searches and clicks: each click still leads to its search, both ways."""
+    from alembic import command
+
+    migrate.upgrade(db, "0010")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, email, display_name, role, password_hash, active, must_change_password, "
+                "created_at) VALUES (1, 's@example.com', 'S', 'sales', 'x', true, false, '2026-01-01 00:00:00')"
+            )
+        )
+        for row in (
+            "(1, 'search', 1, 'насосы', NULL, '2026-01-01 10:00:00')",
+            "(2, 'view', 1, NULL, 1, '2026-01-01 10:01:00')",
+            "(3, 'search', 1, 'турбины', NULL, '2026-01-01 10:02:00')",
+            "(4, 'download', 1, NULL, NULL, '2026-01-01 10:03:00')",
+        ):
+            connection.execute(
+                text(f"INSERT INTO usage_events (id, kind, user_id, query, search_id, occurred_at) VALUES {row}")
+            )
+    migrate.upgrade(db)
+    with db.engine.connect() as connection:
+        keys = connection.execute(text("SELECT id, search_key FROM usage_events ORDER BY id")).all()
+    assert [tuple(k) for k in keys] == [(1, "1"), (2, "1"), (3, "3"), (4, None)]
+    command.downgrade(migrate.alembic_config(db), "0010")
+    with db.engine.connect() as connection:
+        links = connection.execute(text("SELECT id, search_id FROM usage_events ORDER BY id")).all()
+    assert [tuple(link) for link in links] == [(1, None), (2, 1), (3, None), (4, None)]
+    migrate.upgrade(db)
+    assert _schema_diff(db) == []
+
+
+def test_search_links_keep_their_searches(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'links.sqlite3'}")
+    _search_links_keep_their_searches(db)
+    db.dispose()
+
+
 def test_free_text_products_and_regions_move_into_vocabularies(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'values.sqlite3'}")
     _free_text_values_move_into_vocabularies(db)
@@ -185,6 +224,8 @@ def test_migrations_apply_on_postgresql_and_match_the_models() -> None:
 
         command.downgrade(migrate.alembic_config(db), "base")
         _free_text_values_move_into_vocabularies(db)
+        command.downgrade(migrate.alembic_config(db), "base")
+        _search_links_keep_their_searches(db)
         assert migrate.is_up_to_date(db)
         db.dispose()
     finally:

@@ -73,9 +73,10 @@ def test_wrong_keyboard_layout_shows_the_corrected_results(library, signed_in, c
     assert english["corrected"]["text"] == "compressors" and english["total"] == 1
 
 
-def test_searches_are_logged(library, signed_in, client, db) -> None:
+def test_searches_are_logged(library, signed_in, client, db, app) -> None:
     user = signed_in("sales")
     client.get("/search?q=насосы&kind=catalog")
+    app.extensions["kb_search_log"].flush()  # written in batches (tests/test_search_log.py)
     with db.session() as session:
         event = session.scalars(select(UsageEvent).where(UsageEvent.kind == UsageKind.SEARCH)).one()
     assert event.user_id == user.id and event.query == "насосы" and event.filters == {"kind": "catalog"}
@@ -126,6 +127,7 @@ def test_a_misspelt_word_is_corrected_and_the_gap_recorded_as_corrected(library,
     assert "Showing results for" in html and "KX compressors deck" in html
     api = client.get("/api/v1/search?q=compresors").json
     assert api["corrected"] == {"text": "compressors", "original": "compresors", "reason": "spelling"}
+    client.application.extensions["kb_search_log"].flush()
     with db.session() as session:
         queries = session.scalars(select(UsageEvent.query).where(UsageEvent.kind == UsageKind.SEARCH)).all()
     assert "compresors" not in queries and queries.count("compressors") == 2

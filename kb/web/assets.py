@@ -18,11 +18,12 @@ from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
 from kb.publishing import MAX_ID, FileUpload, Published, Staged, StoredUpload
 from kb.rendering import MAX_RENDERED_CHARS, markdown_to_html
 from kb.search.signals import FRESHNESS_STATES
+from kb.search_log import search_text, valid_key
 from kb.web import downloads
 from kb.web import feedback as feedback_views
 from kb.web.access import requires
 from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
-from kb.web.context import db_session, get_blobs, get_db, get_publisher
+from kb.web.context import db_session, get_blobs, get_db, get_publisher, get_search_log
 from kb.web.downloads import send_version
 from kb.web.forms import attach_error
 
@@ -255,8 +256,7 @@ def render_asset_page(
     if wanted is not None and not 1 <= wanted < MAX_ID:
         abort(404)
     shown_id = assets.get_version(session, asset.id, wanted).id if wanted is not None else asset.current_version_id
-    search_id = request.args.get("s", type=int)
-    search_id = search_id if search_id is not None and 0 < search_id < MAX_ID else None
+    search_key = valid_key(request.args.get("s"))
     if status == 200:
         # Recorded before the page's reads: the write ends the request's read snapshot, which would reload them.
         usage.record(
@@ -265,7 +265,7 @@ def render_asset_page(
             user_id=current_user.id,
             asset_id=asset.id,
             version_id=shown_id,
-            search_id=search_id,
+            search_key=search_key,
         )
         asset = assets.get_asset(session, asset_id, current_user.role)
     history = assets.versions(session, asset.id)
@@ -275,7 +275,7 @@ def render_asset_page(
     if shown is not None and _base_type(shown.media_type) == MARKDOWN:
         text = _stored_text(shown.sha256, shown.media_type)
         rendered = markdown_to_html(text) if text is not None else None
-    searched = usage.search_text(session, search_id, current_user.id) if search_id is not None else None
+    searched = search_text(session, get_search_log(), search_key, current_user.id) if search_key else None
     return render_template(
         "assets/show.html",
         asset=asset,

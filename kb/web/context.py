@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from kb.blobs import BlobStore
 from kb.db import Database
 from kb.publishing import Publisher
+from kb.search_log import SearchLog
 
 
 def init_app(app: Flask) -> None:
@@ -15,6 +16,7 @@ def init_app(app: Flask) -> None:
     db = Database(settings.database_url, email_enabled=settings.smtp is not None)
     db.after_commit(_end_read_transaction)
     app.extensions["kb_db"] = db
+    app.extensions["kb_search_log"] = SearchLog(db, settings.usage_batch_seconds)
     app.extensions["kb_blobs"] = BlobStore(settings.blob_dir)
     app.teardown_appcontext(_close_session)
 
@@ -25,6 +27,10 @@ def get_blobs() -> BlobStore:
 
 def get_publisher() -> Publisher:
     return Publisher(get_db(), get_blobs(), current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def get_search_log() -> SearchLog:
+    return current_app.extensions["kb_search_log"]
 
 
 def get_db() -> Database:

@@ -15,7 +15,7 @@ from kb import analytics, reports
 from kb.api.reports import report_filters
 from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, Role, User
 from kb.web.access import requires
-from kb.web.context import db_session, get_db
+from kb.web.context import db_session, get_db, get_search_log
 from kb.web.downloads import csv_delimiter, csv_response, excel_delimiter
 from kb.web.templating import freshness_label, kind_label
 
@@ -68,6 +68,8 @@ def staleness() -> Any:
 @requires(Role.MARKETING)
 def content() -> Any:
     """Content analytics: top queries, content gaps, best rated per segment and kind, assets nobody opens."""
+    # This process's latest searches are written first; other processes' come within KB_USAGE_BATCH_SECONDS.
+    get_search_log().flush()
     session = db_session()
     today = date.today()
     days = request.args.get("days", 90, type=int)

@@ -13,13 +13,12 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from kb import feedback, search, usage
+from kb import feedback, search
 from kb.assets import can_see_unpublished
-from kb.models import UsageKind
 from kb.search import FACETS, SORTS, SearchRequest, SearchResults
 from kb.search.indexing import still_indexing
 from kb.search.query import MAX_CHARS
-from kb.web.context import db_session, get_db
+from kb.web.context import db_session, get_search_log
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -66,11 +65,9 @@ def _request(values: dict[str, Any]) -> SearchRequest:
 def _run(wanted: SearchRequest) -> SearchResults:
     settings = current_app.config["KB_SETTINGS"]
     results = search.search(search.backend_of(settings), wanted, session=db_session())
-    # The event's id goes into the result links (``s=``), so opening a result counts as a click on it; a
+    # The event's key goes into the result links (``s=``), so opening a result counts as a click on it; a
     # corrected search counts as what it searched for, so a typo is not a content gap of its own.
-    g.search_id = usage.record(
-        get_db(),
-        UsageKind.SEARCH,
+    g.search_key = get_search_log().record(
         user_id=current_user.id,
         query=(results.corrected.text if results.corrected else wanted.text)[:1000],
         filters=wanted.filters or None,
@@ -121,7 +118,7 @@ def results() -> Any:
         by_post=request.method == "POST",
         max_chars=MAX_CHARS,
         open_flags=_open_flags(found),
-        search_id=g.get("search_id"),
+        search_key=g.get("search_key"),
         indexing=still_indexing(db_session()),
     )
 
