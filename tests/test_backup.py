@@ -353,3 +353,22 @@ def test_postgresql_backup_and_restore(tmp_path: Path, small_backup: Path, migra
         postgres_into_sqlite = kb(sqlite_target, "restore", str(tmp_path / "pg-backup"))
         assert postgres_into_sqlite.exit_code == 1
         assert "it restores only into a PostgreSQL database" in postgres_into_sqlite.output
+
+
+def test_a_backup_from_an_older_kb_is_brought_up_to_date(tmp_path: Path, migrated_template: Path) -> None:
+    old = tmp_path / "old"
+    old.mkdir()
+    database = Database(f"sqlite:///{old / 'kb.sqlite3'}")
+    migrate.upgrade(database, "0008")
+    accounts.create_user(database, "m@example.com", "correct horse battery", "marketing")
+    database.dispose()
+    made = kb(old, "backup", str(tmp_path / "backup"))
+    assert made.exit_code == 0, made.output
+    assert json.loads((tmp_path / "backup" / "manifest.json").read_text(encoding="utf-8"))["alembic_revision"] == "0008"
+
+    target = new_instance(tmp_path, migrated_template, "target")
+    restored = kb(target, "restore", str(tmp_path / "backup"))
+    assert restored.exit_code == 0, restored.output
+    assert f"(revision 0008, upgraded to {migrate.head_revision()})" in restored.output
+    assert "up to date" in kb(target, "db", "current").output
+    assert snapshot_rows(target / "kb.sqlite3", "SELECT email FROM users") == [("m@example.com",)]
