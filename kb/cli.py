@@ -10,7 +10,8 @@ Importing this module costs only click: ``kb --help`` answers at once, and each 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -814,6 +815,104 @@ def index_optimize(database: Database) -> None:
     """Merge the index's segments into one (faster searches; takes a while on a large index)."""
     _backend().optimize()
     click.echo("index optimized")
+
+
+# --- backup, restore and moving the database ------------------------------------------------------------
+
+
+@contextmanager
+def _admin_errors() -> Iterator[None]:
+    """A backup, restore or copy error, or a database that cannot be reached, as a one-line message."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kb.backup import BackupError
+    from kb.dbcopy import CopyError, first_line
+
+    try:
+        yield
+    except (BackupError, CopyError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"the database cannot be used: {first_line(exc)}") from None
+
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@with_db
+def backup_command(database: Database, dest: Path) -> None:
+    """Back up the database and the stored files into DEST, a new or empty directory (not the search index)."""
+    from kb import backup
+
+    with _admin_errors():
+        report = backup.backup(database, _worker_context(database).blobs, dest, progress=click.echo)
+    click.echo(
+        f"backup written to {report.dest}: {report.database_kind} database at revision {report.revision}, "
+        f"{sum(report.counts.values())} row(s) in {len(report.counts)} table(s), "
+        f"{report.files} file(s) ({report.bytes / 1024 / 1024:.1f} MB)"
+    )
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-index", is_flag=True, help="Leave the search index for `kb index rebuild` to build.")
+@with_db
+def restore_command(database: Database, src: Path, no_index: bool) -> None:
+    """Restore the backup in SRC into this empty install, run kb check and rebuild the search index."""
+    from kb import backup, integrity
+    from kb.search import indexing
+
+    blobs = _worker_context(database).blobs
+    with _admin_errors():
+        report = backup.restore(
+            database,
+            blobs,
+            src,
+            check=lambda: integrity.check_blobs(database, blobs),
+            rebuild_index=None if no_index else lambda: indexing.rebuild(database, _backend()),
+            progress=click.echo,
+        )
+    upgraded = f", upgraded to {report.upgraded_to}" if report.upgraded_to else ""
+    click.echo(
+        f"restored the {report.database_kind} database (revision {report.revision}{upgraded}): "
+        f"{sum(report.counts.values())} row(s) in {len(report.counts)} table(s); "
+        f"{report.files_copied} file(s) copied, {report.files_present} already in place"
+    )
+    for line in report.check_lines:
+        click.echo(f"kb check: {line}")
+    if report.indexed_pages is None:
+        click.echo("search index not rebuilt: run kb index rebuild")
+    else:
+        click.echo(f"search index rebuilt: {report.indexed_pages} page(s)")
+    if report.problems:
+        raise SystemExit(1)
+
+
+@main.command("migrate-db")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    metavar="URL",
+    help="The empty PostgreSQL database, e.g. postgresql+psycopg://kb:secret@db.internal/kb",
+)
+@with_db
+def migrate_db(database: Database, target: str) -> None:
+    """Copy this SQLite install's database into an empty PostgreSQL database (ids kept) and verify the counts."""
+    from kb import dbcopy
+
+    click.echo("copying; stop kb serve and kb worker first, or what they write from now on stays behind in SQLite")
+    with _admin_errors():
+        report = dbcopy.copy_to_postgres(database, target)
+    click.echo(f"copied into {report.target}:")
+    for line in dbcopy.describe(report.counts):
+        click.echo(line)
+    click.echo(f"row counts verified in every table; {report.sequences} id sequence(s) continue after the largest id")
+    click.echo("")
+    click.echo("Next: set KB_DATABASE_URL to this URL (with its password) for kb serve, kb worker and the kb commands,")
+    click.echo(f"  e.g. KB_DATABASE_URL={report.target}")
+    click.echo("  and start them again. The SQLite file is left as it was (keep it until you are sure).")
+    click.echo(f"Files stay where they are: KB_BLOB_DIR={_settings().blob_dir} (keep pointing kb at it).")
+    click.echo("The search index stays valid (ids are kept): kb index check confirms it.")
 
 
 # --- server ------------------------------------------------------------------------------------------------

@@ -36,3 +36,13 @@ def head_revision() -> str | None:
 
 def is_up_to_date(db: Database) -> bool:
     return current_revision(db) == head_revision()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this kb's migrations (a newer kb's revision is not)."""
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
+    except CommandError:
+        return False
