@@ -3,7 +3,7 @@
 The target's schema comes from the migrations (``alembic upgrade head``), never from the models, so it is the
 schema ``kb db upgrade`` would have built. Every table is copied in dependency order in batches, all in one
 target transaction (a failure leaves no half copy), read from one source transaction (a consistent snapshot).
-A foreign key that points forwards (an asset's current version, a replacement asset, a click's search) is
+A foreign key that points forwards (an asset's current version, a replacement asset) is
 written as NULL first and filled in once every table is there. Then each id sequence is moved past the largest
 id, and the row counts of source and target are compared table by table.
 

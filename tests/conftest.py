@@ -91,6 +91,7 @@ def app(instance_dir: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
     """The app on a fresh instance; parametrized indirectly, a mapping of extra settings (``KB_SEARCH_BACKEND``)."""
     application = create_app(app_config(instance_dir, **getattr(request, "param", {})))
     yield application
+    application.extensions["kb_search_log"].close()
     application.extensions["kb_db"].dispose()
 
 
