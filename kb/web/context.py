@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
 from kb.blobs import BlobStore
 from kb.db import Database
 from kb.publishing import Publisher
+
+if TYPE_CHECKING:
+    from kb.directory import Directory
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +21,11 @@ def init_app(app: Flask) -> None:
     db.after_commit(_end_read_transaction)
     app.extensions["kb_db"] = db
     app.extensions["kb_blobs"] = BlobStore(settings.blob_dir)
+    app.extensions["kb_directory"] = None
+    if settings.directory is not None:
+        from kb.directory import Directory
+
+        app.extensions["kb_directory"] = Directory(settings.directory)
     app.teardown_appcontext(_close_session)
 
 
@@ -25,6 +35,11 @@ def get_blobs() -> BlobStore:
 
 def get_publisher() -> Publisher:
     return Publisher(get_db(), get_blobs(), current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def get_directory() -> Directory | None:
+    """The company directory people sign in with, or None when kb has local accounts only."""
+    return current_app.extensions["kb_directory"]
 
 
 def get_db() -> Database:
