@@ -99,6 +99,19 @@ def clean_login(login: str) -> str:
     return value
 
 
+def _close(connection: Connection) -> None:
+    """Closes the connection's socket, whatever state it is in."""
+    from ldap3.core.exceptions import LDAPException
+
+    try:
+        connection.unbind()
+    except LDAPException:
+        pass
+    socket = getattr(connection, "socket", None)
+    if socket is not None:
+        socket.close()
+
+
 class DirectoryConnection:
     """An open connection as the service account; a ``Directory.connect()`` block gives one."""
 
@@ -247,11 +260,14 @@ class Directory:
             raise_exceptions=False,
             auto_referrals=False,
         )
-        connection.open()
-        if self.settings.starttls and not connection.start_tls():
-            connection.unbind()
-            raise DirectoryUnavailable(UNAVAILABLE)
-        return connection, bool(connection.bind())
+        try:
+            connection.open()
+            if self.settings.starttls and not connection.start_tls():
+                raise DirectoryUnavailable(UNAVAILABLE)
+            return connection, bool(connection.bind())
+        except BaseException:
+            _close(connection)
+            raise
 
     @contextmanager
     def connect(self) -> Iterator[DirectoryConnection]:
@@ -273,10 +289,7 @@ class Directory:
                 log.warning("the directory stopped answering: %s", exc)
                 raise DirectoryUnavailable(UNAVAILABLE) from None
         finally:
-            try:
-                connection.unbind()
-            except LDAPException:
-                pass
+            _close(connection)
 
     def find(self, login: str) -> DirectoryPerson | None:
         with self.connect() as directory:
@@ -299,10 +312,7 @@ class Directory:
         except LDAPException as exc:
             log.warning("the directory at %s cannot be reached: %s", " ".join(self.settings.urls), exc)
             raise DirectoryUnavailable(UNAVAILABLE) from None
-        try:
-            connection.unbind()
-        except LDAPException:
-            pass
+        _close(connection)
         return person if bound else None
 
     def role_of(self, person: DirectoryPerson) -> Role | None:

@@ -11,8 +11,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SLAPD = "/usr/sbin/slapd"
 SUFFIX = "dc=corp,dc=example"
@@ -80,9 +83,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -153,10 +154,16 @@ class LdapServer:
             **extra,
         }
 
-    def admin(self):
+    @contextmanager
+    def admin(self) -> Iterator[Any]:
+        """A connection as the directory's root (ldap3's own ``with`` would leave an auto-bound one open)."""
         from ldap3 import Connection, Server
 
-        return Connection(Server("127.0.0.1", port=self.port), ROOT_DN, ROOT_PASSWORD, auto_bind=True)
+        connection = Connection(Server("127.0.0.1", port=self.port), ROOT_DN, ROOT_PASSWORD, auto_bind=True)
+        try:
+            yield connection
+        finally:
+            connection.unbind()
 
     def add_person(
         self, uid: str, name: str = "", department: str = "", groups: list[str] = (), disabled: bool = False
