@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from kb.db import Database
 from kb.errors import N_, AuthenticationFailed, Conflict, NotFound, Throttled, ValidationError
-from kb.models import LANGUAGES, ApiToken, LoginAttempt, LoginSession, Role, User, utcnow
+from kb.models import LANGUAGES, ApiToken, AuthSource, LoginAttempt, LoginSession, Role, User, utcnow
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024
@@ -33,6 +33,15 @@ ATTEMPTS_KEPT = timedelta(days=2)
 #: A session or token's "last seen" is written at most this often, so reads stay reads.
 TOUCH_INTERVAL = timedelta(minutes=5)
 TOKEN_PREFIX = "kb_"
+#: The password hash of a directory account: no password ever matches it (it is not a hash argon2 can read).
+UNUSABLE_PASSWORD = "!directory"
+DIRECTORY_PASSWORD = N_(
+    "%(email)s signs in with the company directory: the password is changed there, not in kb."
+)
+DIRECTORY_ROLE = N_(
+    "The role of %(email)s follows their directory groups (KB_LDAP_ROLE_GROUPS): change their groups in the "
+    "directory."
+)
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so that a miss costs as much time as a wrong password: one per
@@ -172,6 +181,8 @@ def set_role(db: Database, user_id: int, role: str) -> User:
     new_role = validate_role(role)
     with db.transaction() as session:
         user = get_user(session, user_id)
+        if user.from_directory and new_role != user.role:
+            raise Conflict(DIRECTORY_ROLE, field="role", email=user.email)
         if user.role == Role.ADMIN and new_role != Role.ADMIN and user.active and _active_admins(session) <= 1:
             raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
         user.role = new_role
@@ -187,6 +198,7 @@ def set_active(db: Database, user_id: int, active: bool, *, actor_id: int | None
         if not active and user.role == Role.ADMIN and user.active and _active_admins(session) <= 1:
             raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
         user.active = active
+        user.directory_disabled_at = None  # an administrator's decision, whichever way, is not the directory's
         if not active:
             session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     return user
@@ -209,6 +221,7 @@ def set_temporary_password(db: Database, user_id: int, password: str | None = No
     password = temporary_password() if password is None else validate_password(password)
     with db.transaction() as session:
         user = get_user(session, user_id)
+        _refuse_directory_password(user)
         user.password_hash = hash_password(password)
         user.must_change_password = True
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
@@ -220,7 +233,14 @@ def set_password(db: Database, user_id: int, password: str, *, keep_session_hash
     """Changes the password and ends the user's other sign-ins (all of them unless one is named to keep)."""
     validate_password(password)
     with db.transaction() as session:
-        replace_password(session, get_user(session, user_id), password, keep_session_hash=keep_session_hash)
+        user = get_user(session, user_id)
+        _refuse_directory_password(user)
+        replace_password(session, user, password, keep_session_hash=keep_session_hash)
+
+
+def _refuse_directory_password(user: User) -> None:
+    if user.from_directory:
+        raise Conflict(DIRECTORY_PASSWORD, field="password", email=user.email)
 
 
 def replace_password(session: Session, user: User, password: str, *, keep_session_hash: str | None = None) -> None:
@@ -242,6 +262,12 @@ def forget_failed_sign_ins(session: Session, email: str) -> None:
 def change_password(db: Database, user_id: int, current: str, new: str, *, session_token: str | None) -> None:
     with db.session() as session:
         user = get_user(session, user_id)
+        if user.from_directory:
+            raise Conflict(
+                N_("You sign in with your company account: change its password there (in Windows, for example), "
+                   "not in kb."),
+                field="current_password",
+            )
         if not _password_matches(user.password_hash, current):
             raise ValidationError(N_("The current password is wrong."), field="current_password")
         if current == new:
@@ -249,9 +275,28 @@ def change_password(db: Database, user_id: int, current: str, new: str, *, sessi
     set_password(db, user_id, new, keep_session_hash=_digest(session_token) if session_token else None)
 
 
+def use_directory(db: Database, user_id: int) -> User:
+    """Switches a local account to directory sign-in: its kb password stops working and its sign-ins end; at the
+    person's next directory sign-in (or ``kb users sync``) the directory entry with the same e-mail takes it over."""
+    with db.transaction() as session:
+        user = get_user(session, user_id)
+        if user.from_directory:
+            raise Conflict(N_("%(email)s already signs in with the company directory."), email=user.email)
+        user.auth_source = AuthSource.DIRECTORY
+        user.password_hash = UNUSABLE_PASSWORD
+        user.must_change_password = False
+        session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    return user
+
+
 def update_profile(db: Database, user_id: int, display_name: str | None = None, language: str | None = "") -> User:
     with db.transaction() as session:
         user = get_user(session, user_id)
+        if display_name is not None and user.from_directory and display_name.strip() != user.display_name:
+            raise ValidationError(
+                N_("Your name comes from the company directory; ask your IT department to change it there."),
+                field="display_name",
+            )
         if display_name is not None:
             name = display_name.strip()
             if not name or len(name) > 120:
@@ -294,7 +339,7 @@ def _failures_since(
     return count, oldest
 
 
-def _check_throttle(session: Session, email: str, ip: str, now: datetime, *, trusted_device: bool) -> None:
+def check_throttle(session: Session, email: str, ip: str, now: datetime, *, trusted_device: bool) -> None:
     """Too many failures for the e-mail (since its last success), or from the address (every failure in the
     window: someone who can sign in to their own account must not reset it while guessing others'). A browser
     this e-mail has signed in from before (``trusted_device``) is not held back by its address: one guesser
@@ -331,12 +376,11 @@ def sign_in(
     ip_address = (ip_address or "unknown")[:64]
     now = utcnow()
     with db.transaction() as session:
-        _check_throttle(session, email, ip_address, now, trusted_device=trusted_device)
+        check_throttle(session, email, ip_address, now, trusted_device=trusted_device)
         user = find_user(session, email) if email else None
         matches = _password_matches(user.password_hash if user else _dummy_hash(), password or "")
         succeeded = bool(user and user.active and matches)
-        session.add(LoginAttempt(email=email, ip_address=ip_address, attempted_at=now, succeeded=succeeded))
-        session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - ATTEMPTS_KEPT))
+        record_attempt(session, email, ip_address, now, succeeded=succeeded)
         if not succeeded:
             failed = True
         else:
@@ -344,23 +388,47 @@ def sign_in(
             failed = False
             if _hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hash_password(password)
-            user.last_login_at = now
-            token = secrets.token_urlsafe(32)
-            session.add(
-                LoginSession(
-                    token_hash=_digest(token),
-                    user_id=user.id,
-                    created_at=now,
-                    last_seen_at=now,
-                    expires_at=now + timedelta(hours=session_hours),
-                    ip_address=ip_address,
-                    user_agent=(user_agent or "")[:255],
-                )
+            token = open_session(
+                session, user, now, ip_address=ip_address, user_agent=user_agent, session_hours=session_hours
             )
     # Raised after the block so that the failed attempt is committed, not rolled back.
     if failed:
         raise AuthenticationFailed(N_("Wrong e-mail or password."))
     return SignIn(user=user, session_token=token)
+
+
+def record_attempt(session: Session, email: str, ip_address: str, now: datetime, *, succeeded: bool) -> None:
+    """In the caller's transaction: one sign-in attempt, counted by the throttle; attempts too old are dropped."""
+    session.add(LoginAttempt(email=email[:254], ip_address=ip_address[:64], attempted_at=now, succeeded=succeeded))
+    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at < now - ATTEMPTS_KEPT))
+
+
+def open_session(
+    session: Session, user: User, now: datetime, *, ip_address: str, user_agent: str = "", session_hours: int = 72
+) -> str:
+    """In the caller's transaction: a server-side session for ``user``, who has just proved who they are; returns
+    the token for the browser's cookie."""
+    user.last_login_at = now
+    token = secrets.token_urlsafe(32)
+    session.add(
+        LoginSession(
+            token_hash=_digest(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=session_hours),
+            ip_address=ip_address[:64],
+            user_agent=(user_agent or "")[:255],
+        )
+    )
+    return token
+
+
+def is_local_account(session: Session, email: str) -> bool:
+    """Whether ``email`` names an account that signs in with a kb password (the form tries it before the
+    directory)."""
+    user = find_user(session, email)
+    return user is not None and not user.from_directory
 
 
 def session_user(db: Database, session: Session, token: str, *, session_hours: int = 72) -> User | None:

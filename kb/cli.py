@@ -157,7 +157,51 @@ def users_list(database: Database) -> None:
     for user in rows:
         state = "active" if user.active else "deactivated"
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
-        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.display_name}\tlast sign-in: {last}")
+        click.echo(
+            f"{user.email}\t{user.role}\t{state}\t{user.display_name}\t{user.auth_source}\tlast sign-in: {last}"
+        )
+
+
+@users.command("sync")
+@with_db
+def users_sync(database: Database) -> None:
+    """Bring directory accounts in line with the company directory (run it from cron, e.g. hourly).
+
+    Names, e-mails, departments and roles (from groups) are updated; people disabled or removed in the directory,
+    or in no kb group, are deactivated and signed out everywhere. Exits with status 1, changing nothing, when the
+    directory cannot be reached."""
+    from kb import directory_accounts
+    from kb.directory import Directory
+
+    _require_schema(database)
+    settings = _settings()
+    if settings.directory is None:
+        raise click.ClickException("no company directory is configured: set KB_LDAP_URL (see README.md)")
+    report = directory_accounts.sync(database, Directory(settings.directory))
+    for line in report.updated:
+        click.echo(f"updated {line}")
+    for line in report.deactivated:
+        click.echo(f"deactivated {line}")
+    for email in report.reactivated:
+        click.echo(f"reactivated {email}")
+    for line in report.problems:
+        click.echo(f"not updated {line}", err=True)
+    click.echo(
+        f"{report.checked} directory account(s) checked: {len(report.updated)} updated, "
+        f"{len(report.deactivated)} deactivated ({report.sessions_ended} session(s) ended), "
+        f"{len(report.reactivated)} reactivated, {len(report.problems)} not updated"
+    )
+
+
+@users.command("use-directory")
+@click.argument("email")
+@with_db
+def users_use_directory(database: Database, email: str) -> None:
+    """Switch a local account to company directory sign-in; its kb password stops working and its sign-ins end."""
+    from kb import accounts
+
+    user = accounts.use_directory(database, _user_id(database, email))
+    click.echo(f"{user.email} now signs in with the company directory (its directory entry takes it over)")
 
 
 def _user_id(database: Database, email: str) -> int:

@@ -44,7 +44,33 @@ SETTINGS: dict[str, str] = {
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
     "KB_EXTRACTION_FORKSERVER": "fork each extraction child from a server with the parsers loaded (1) or start a "
     "new Python process per file (0)",
+    "KB_LDAP_URL": "company directory (Active Directory or LDAP) to sign people in with: ldaps://host or ldap://host "
+    "(several, separated by spaces, are tried in turn; unset: local accounts only)",
+    "KB_LDAP_STARTTLS": "upgrade an ldap:// connection with StartTLS before sending any password (1 or 0)",
+    "KB_LDAP_CA_FILE": "CA certificate file (PEM) that the directory's TLS certificate must chain to (default: the "
+    "system's)",
+    "KB_LDAP_BIND_DN": "service account that searches the directory for people (unset: anonymous search)",
+    "KB_LDAP_BIND_PASSWORD": "the service account's password",
+    "KB_LDAP_BASE_DN": "where people are searched for, e.g. OU=Staff,DC=corp,DC=example",
+    "KB_LDAP_USER_FILTER": "LDAP filter every person must match, e.g. (&(objectCategory=person)(objectClass=user))",
+    "KB_LDAP_LOGIN_ATTRIBUTES": "attributes a login may match, separated by commas",
+    "KB_LDAP_GROUP_BASE_DN": "where to search groups that list a person as member (unset: only the person's memberOf)",
+    "KB_LDAP_ROLE_GROUPS": "directory groups that give kb roles: role=group DN, separated by semicolons; "
+    "sales=* lets in everyone the user filter matches",
+    "KB_LDAP_DISABLED_FILTER": "LDAP filter that marks a disabled person besides Active Directory's "
+    "userAccountControl, e.g. (pwdAccountLockedTime=*)",
+    "KB_LDAP_TIMEOUT": "seconds to wait for the directory before saying it is unreachable",
+    "KB_SSO_HEADER": "request header in which the reverse proxy names the signed-in person, e.g. X-Remote-User "
+    "(unset: no single sign-on)",
+    "KB_SSO_PROXIES": "addresses or networks of the reverse proxies whose single sign-on header is trusted, separated "
+    "by commas",
 }
+
+
+#: Attributes a login is looked up by when KB_LDAP_LOGIN_ATTRIBUTES is unset: Active Directory's, then LDAP's.
+DEFAULT_LOGIN_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "uid", "mail")
+#: The group that stands for "everyone the user filter matches" in KB_LDAP_ROLE_GROUPS.
+EVERYONE = "*"
 
 
 class ConfigError(Exception):
@@ -59,6 +85,33 @@ class SmtpSettings:
     password: str
     starttls: bool
     sender: str
+
+
+@dataclass(frozen=True)
+class DirectorySettings:
+    """How to reach the company directory and what its groups mean in kb (``KB_LDAP_*``)."""
+
+    urls: tuple[str, ...]
+    base_dn: str
+    #: (role, group DN) pairs, group DNs normalized (see ``normalize_dn``); EVERYONE for any person.
+    role_groups: tuple[tuple[str, str], ...]
+    starttls: bool = False
+    ca_file: str | None = None
+    bind_dn: str = ""
+    bind_password: str = ""
+    user_filter: str = "(objectClass=person)"
+    login_attributes: tuple[str, ...] = DEFAULT_LOGIN_ATTRIBUTES
+    group_base_dn: str = ""
+    disabled_filter: str = ""
+    timeout: int = 5
+
+
+@dataclass(frozen=True)
+class SsoSettings:
+    """Single sign-on through the reverse proxy (``KB_SSO_*``): the header, and who may set it."""
+
+    header: str
+    proxies: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -83,6 +136,10 @@ class Settings:
     password_reset_hours: int = 1
     #: Extraction children are forked by a fork server (True) or spawned as new Python processes (False).
     extraction_fork_server: bool = True
+    #: None when people sign in with kb's own passwords only (the default).
+    directory: DirectorySettings | None = None
+    #: None when single sign-on is off (the default).
+    sso: SsoSettings | None = None
 
     @property
     def max_upload_bytes(self) -> int:
@@ -217,6 +274,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
         extraction_fork_server=_flag("KB_EXTRACTION_FORKSERVER", get("KB_EXTRACTION_FORKSERVER", True)),
+        directory=_directory_settings(get),
+        sso=_sso(get),
     )
 
 
@@ -249,3 +308,105 @@ def _smtp(get: Any) -> SmtpSettings | None:
         starttls=_flag("KB_SMTP_STARTTLS", get("KB_SMTP_STARTTLS", False)),
         sender=sender,
     )
+
+
+def normalize_dn(dn: str) -> str:
+    """A DN in the form kb compares them in: lower case, no spaces around the separators."""
+    import re
+
+    parts = [part.strip() for part in re.split(r"(?<!\\),", dn.strip())]  # "CN=Ivanov\\, Ivan" is one part
+    return ",".join("=".join(side.strip() for side in part.split("=", 1)) for part in parts).lower()
+
+
+def _ldap_filter(name: str, raw: Any) -> str:
+    value = str(raw).strip()
+    if not (value.startswith("(") and value.endswith(")")) or value.count("(") != value.count(")"):
+        raise ConfigError(f"{name} must be an LDAP filter in parentheses, e.g. (objectClass=person), got {raw!r}")
+    return value
+
+
+def _role_groups(raw: Any) -> tuple[tuple[str, str], ...]:
+    from kb.roles import Role
+
+    pairs = []
+    for item in str(raw).split(";"):
+        if not item.strip():
+            continue
+        role, sep, group = item.partition("=")
+        role, group = role.strip().lower(), group.strip()
+        if not sep or role not in {r.value for r in Role} or not group:
+            raise ConfigError(
+                "KB_LDAP_ROLE_GROUPS must be role=group DN pairs separated by semicolons (roles: sales, marketing, "
+                f"admin), e.g. admin=CN=kb-admins,OU=Groups,DC=corp,DC=example; got {item.strip()!r}"
+            )
+        if group != EVERYONE and "=" not in group:
+            raise ConfigError(f"KB_LDAP_ROLE_GROUPS: {group!r} is not a group DN (nor * for everyone)")
+        pairs.append((role, group if group == EVERYONE else normalize_dn(group)))
+    if not pairs:
+        raise ConfigError("KB_LDAP_ROLE_GROUPS must name at least one group when KB_LDAP_URL is set")
+    return tuple(pairs)
+
+
+def _directory_settings(get: Any) -> DirectorySettings | None:
+    raw = get("KB_LDAP_URL", None)
+    if raw is None:
+        return None
+    urls = tuple(str(raw).split())
+    for url in urls:
+        if not url.lower().startswith(("ldap://", "ldaps://")) or len(url) < 9:
+            raise ConfigError(f"KB_LDAP_URL must be ldaps://host[:port] or ldap://host[:port], got {url!r}")
+    starttls = _flag("KB_LDAP_STARTTLS", get("KB_LDAP_STARTTLS", False))
+    if starttls and any(url.lower().startswith("ldaps://") for url in urls):
+        raise ConfigError("KB_LDAP_STARTTLS is for ldap:// addresses; an ldaps:// connection is encrypted already")
+    base_dn = str(get("KB_LDAP_BASE_DN", "")).strip()
+    if "=" not in base_dn:
+        raise ConfigError(f"KB_LDAP_BASE_DN must be a DN such as OU=Staff,DC=corp,DC=example, got {base_dn!r}")
+    ca_file = get("KB_LDAP_CA_FILE", None)
+    if ca_file is not None:
+        ca_file = str(Path(str(ca_file).strip()).expanduser())
+        if not os.path.isfile(ca_file):
+            raise ConfigError(f"KB_LDAP_CA_FILE is not a file: {ca_file}")
+    bind_dn = str(get("KB_LDAP_BIND_DN", "")).strip()
+    bind_password = str(get("KB_LDAP_BIND_PASSWORD", ""))
+    if bind_dn and not bind_password:
+        raise ConfigError("KB_LDAP_BIND_PASSWORD must be set with KB_LDAP_BIND_DN")
+    attributes = tuple(a.strip() for a in str(get("KB_LDAP_LOGIN_ATTRIBUTES", "")).split(",") if a.strip())
+    for attribute in attributes:
+        if not attribute.replace("-", "").isalnum():
+            raise ConfigError(f"KB_LDAP_LOGIN_ATTRIBUTES must be attribute names separated by commas: {attribute!r}")
+    disabled = get("KB_LDAP_DISABLED_FILTER", None)
+    return DirectorySettings(
+        urls=urls,
+        base_dn=base_dn,
+        role_groups=_role_groups(get("KB_LDAP_ROLE_GROUPS", "")),
+        starttls=starttls,
+        ca_file=ca_file,
+        bind_dn=bind_dn,
+        bind_password=bind_password,
+        user_filter=_ldap_filter("KB_LDAP_USER_FILTER", get("KB_LDAP_USER_FILTER", "(objectClass=person)")),
+        login_attributes=attributes or DEFAULT_LOGIN_ATTRIBUTES,
+        group_base_dn=str(get("KB_LDAP_GROUP_BASE_DN", "")).strip(),
+        disabled_filter=_ldap_filter("KB_LDAP_DISABLED_FILTER", disabled) if disabled is not None else "",
+        timeout=_positive_int("KB_LDAP_TIMEOUT", get("KB_LDAP_TIMEOUT", 5), maximum=120),
+    )
+
+
+def _sso(get: Any) -> SsoSettings | None:
+    import ipaddress
+    import re
+
+    header = get("KB_SSO_HEADER", None)
+    if header is None:
+        return None
+    header = str(header).strip()
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header):
+        raise ConfigError(f"KB_SSO_HEADER must be a header name of letters, digits and dashes, got {header!r}")
+    proxies = []
+    for item in str(get("KB_SSO_PROXIES", "")).replace(",", " ").split():
+        try:
+            proxies.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"KB_SSO_PROXIES must be IP addresses or networks, got {item!r}") from None
+    if not proxies:
+        raise ConfigError("KB_SSO_PROXIES must name the reverse proxy's address when KB_SSO_HEADER is set")
+    return SsoSettings(header=header, proxies=tuple(proxies))

@@ -85,3 +85,10 @@ class AuthenticationFailed(DomainError):
 class Throttled(DomainError):
     status = 429
     code = "too_many_attempts"
+
+
+class DirectoryUnavailable(DomainError):
+    """The company directory did not answer, or refused kb's service account: nobody can be checked against it."""
+
+    status = 503
+    code = "directory_unavailable"

@@ -70,6 +70,13 @@ class Base(DeclarativeBase):
     )
 
 
+class AuthSource(enum.StrEnum):
+    """Where a person's password lives: kb (a local account) or the company directory (LDAP/Active Directory)."""
+
+    LOCAL = "local"
+    DIRECTORY = "directory"
+
+
 class AssetStatus(enum.StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -146,6 +153,18 @@ class User(Base):
     preferred_language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A directory account signs in with its directory password (its password_hash is unusable); its name, e-mail,
+    # department and role come from the directory at each sign-in and each ``kb users sync``.
+    auth_source: Mapped[AuthSource] = mapped_column(String(16), default=AuthSource.LOCAL, server_default="local")
+    directory_dn: Mapped[str | None] = mapped_column(String(1024))
+    department: Mapped[str | None] = mapped_column(String(200))
+    # Set when the directory, not an administrator, deactivated the account (disabled, removed or in no kb group):
+    # the account comes back by itself when the directory lets the person in again.
+    directory_disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def from_directory(self) -> bool:
+        return self.auth_source == AuthSource.DIRECTORY
 
     tokens: WriteOnlyMapped[ApiToken] = relationship(back_populates="user", passive_deletes=True)
 

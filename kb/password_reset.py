@@ -100,7 +100,8 @@ def request_link(db: Database, email: str, *, ip_address: str, hours: int, langu
         _check_throttle(session, email, ip_address, now)
         request = PasswordResetRequest(email=email, ip_address=ip_address, requested_at=now)
         user = accounts.find_user(session, email)
-        if user is not None and user.active:
+        # A directory account's password is changed in the directory: no link, and the same answer as for no account.
+        if user is not None and user.active and not user.from_directory:
             request.user_id = user.id
             request.language = language if language in LANGUAGES else None
             request.password_fingerprint = _fingerprint(user)
@@ -195,7 +196,7 @@ def _problem(request: PasswordResetRequest, user: User, now: datetime) -> Gone |
         return Gone(USED_LINK)
     if request.expires_at is None or request.expires_at <= now:
         return Gone(EXPIRED_LINK)
-    if not user.active:
+    if not user.active or user.from_directory:
         return Gone(DEAD_LINK)
     if request.password_fingerprint != _fingerprint(user):
         return Gone(SUPERSEDED_LINK)

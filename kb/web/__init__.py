@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
         reports,
         search,
         security,
+        sso,
         synonyms,
         templating,
         vocabularies,
@@ -48,6 +49,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
+    sso.init_app(app)
     access.init_app(app)
     errors.init_app(app)
     security.init_app(app)

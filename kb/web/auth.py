@@ -25,14 +25,23 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from kb import accounts, password_reset
-from kb.errors import AuthenticationFailed, DomainError, Gone, NotFound, Throttled
+from kb import accounts, directory_accounts, password_reset
+from kb.errors import (
+    AuthenticationFailed,
+    Conflict,
+    DirectoryUnavailable,
+    DomainError,
+    Forbidden,
+    Gone,
+    NotFound,
+    Throttled,
+)
 from kb.models import Role, User
 from kb.web.access import public
-from kb.web.context import db_session, get_db
+from kb.web.context import db_session, get_db, get_directory
 from kb.web.errors import json_error, wants_json
 from kb.web.forms import attach_error
 from kb.web.i18n import translate_error
@@ -121,7 +130,8 @@ def safe_next(target: str | None) -> str | None:
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
+    # A text field, not an e-mail one: with a company directory, people may sign in with their user name.
+    email = StringField(_l("E-mail"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=accounts.PASSWORD_MAX_LENGTH)])
 
 
@@ -132,32 +142,49 @@ def login() -> Any:
     if current_user.is_authenticated:
         return redirect(next_url or url_for("main.home"))
     form = LoginForm()
+    directory = get_directory()
+    if directory is not None:
+        form.email.label.text = _("E-mail or user name")
     status = 200
+    if g.get("kb_sso_error"):  # the proxy named someone kb does not let in; the form is still there for others
+        form.form_errors.append(g.kb_sso_error)
+        status = g.get("kb_sso_status", 403)
     if form.validate_on_submit():
         settings = current_app.config["KB_SETTINGS"]
+        login_name = form.email.data or ""
+        known = trusted_emails()
+        arguments = {
+            "ip_address": request.remote_addr or "unknown",
+            "user_agent": request.user_agent.string,
+            "session_hours": settings.session_hours,
+            "trusted_device": accounts.normalize_email(login_name) in known,
+        }
         try:
-            known = trusted_emails()
-            result = accounts.sign_in(
-                get_db(),
-                form.email.data or "",
-                form.password.data or "",
-                ip_address=request.remote_addr or "unknown",
-                user_agent=request.user_agent.string,
-                session_hours=settings.session_hours,
-                trusted_device=accounts.normalize_email(form.email.data or "") in known,
-            )
-        except (AuthenticationFailed, Throttled) as exc:
-            form.form_errors.append(translate_error(exc))
+            # A local account (the break-glass admin) signs in with its kb password, directory or not; anyone
+            # else with the directory when there is one.
+            if directory is not None and not accounts.is_local_account(db_session(), login_name):
+                result = directory_accounts.sign_in(
+                    get_db(), directory, login_name, form.password.data or "", **arguments
+                )
+            else:
+                result = accounts.sign_in(get_db(), login_name, form.password.data or "", **arguments)
+        except (AuthenticationFailed, Throttled, Forbidden, Conflict, DirectoryUnavailable) as exc:
+            form.form_errors = [translate_error(exc)]
             status = exc.status
         else:
             _fresh_browser_session()  # nothing from before the sign-in carries over but the language
             login_user(Principal(result.user, result.session_token))
             response = redirect(next_url or url_for("main.home"))
-            remember_device(response, result.user.email, known)
+            remember_device(response, accounts.normalize_email(login_name), known)
             return response
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form, next_url=next_url, **_reset_context()), status
+    return (
+        render_template(
+            "auth/login.html", form=form, next_url=next_url, directory=directory is not None, **_reset_context()
+        ),
+        status,
+    )
 
 
 #: A browser that has signed in keeps a signed list of the e-mails it signed in with: sign-ins for them from it are

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,9 @@ from kb.blobs import BlobStore
 from kb.db import Database
 from kb.publishing import Publisher
 from kb.search_log import SearchLog
+
+if TYPE_CHECKING:
+    from kb.directory import Directory
 
 
 def init_app(app: Flask) -> None:
@@ -18,6 +23,11 @@ def init_app(app: Flask) -> None:
     app.extensions["kb_db"] = db
     app.extensions["kb_search_log"] = SearchLog(db, settings.usage_batch_seconds)
     app.extensions["kb_blobs"] = BlobStore(settings.blob_dir)
+    app.extensions["kb_directory"] = None
+    if settings.directory is not None:
+        from kb.directory import Directory
+
+        app.extensions["kb_directory"] = Directory(settings.directory)
     app.teardown_appcontext(_close_session)
 
 
@@ -31,6 +41,11 @@ def get_publisher() -> Publisher:
 
 def get_search_log() -> SearchLog:
     return current_app.extensions["kb_search_log"]
+
+
+def get_directory() -> Directory | None:
+    """The company directory people sign in with, or None when kb has local accounts only."""
+    return current_app.extensions["kb_directory"]
 
 
 def get_db() -> Database:
