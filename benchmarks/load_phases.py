@@ -670,6 +670,7 @@ def ingestion(
         publisher.start()
         found: dict[int, float] = {}
         polls = 0
+        last_log = t0
         while True:
             time.sleep(1.0)
             page = 1
@@ -694,8 +695,9 @@ def ingestion(
             if time.perf_counter() - t0 > timeout:
                 log(f"  timeout: {len(found)} of {count} found after {timeout:.0f} s")
                 break
-            if polls % 10 == 0 or done_publishing:
-                log(f"  {time.perf_counter() - t0:.0f} s: {len(published)} published, {len(found)} found")
+            if time.perf_counter() - last_log >= 10:
+                last_log = time.perf_counter()
+                log(f"  {last_log - t0:.0f} s: {len(published)} published, {len(found)} found")
         all_found_s = time.perf_counter() - t0
         publish_s = max((p["published_s"] for p in published.values()), default=0.0)
         stop_searching.set()
@@ -745,16 +747,19 @@ def ingestion(
 
 
 def memory_at_sizes(args: Any, workdir: Path, sizes: list[int], cleanup: list[Callable[[], None]]) -> list[dict]:
-    """For each size, this script runs again with ``--memory-only`` in its own work directory beside this
-    one (``a<N>-s<seed>``: built the first time, reused after), and its memory figures are read back."""
+    """For each size, this script runs again with ``--memory-only`` in its own work directory (``a<N>-s<seed>``
+    in ``--sizes-dir``, by default beside this one: built the first time, reused after) with the same query
+    load and ingestion, and its memory figures are read back."""
     rows = []
     script = Path(__file__).resolve().parent / "search_benchmark.py"
     for size in sizes:
-        child_dir = workdir.parent / f"a{size}-s{args.seed}"
+        child_dir = (args.sizes_dir or workdir.parent).resolve() / f"a{size}-s{args.seed}"
         command = [
             sys.executable, str(script), "--assets", str(size), "--seed", str(args.seed), "--workdir", str(child_dir),
             "--reuse", "--skip-rebuild", "--memory-only", "--ingest", str(args.ingest),
             "--server-workers", str(args.server_workers), "--clients", str(args.clients), "--rounds", str(args.rounds),
+            "--varied-sequential", str(args.varied_sequential), "--varied-per-level", str(args.varied_per_level),
+            "--levels", ",".join(map(str, args.levels)),
         ]  # fmt: skip
         if args.requests:
             command += ["--requests", str(args.requests)]
@@ -794,6 +799,7 @@ def memory_row(report: dict[str, Any]) -> dict[str, Any]:
     workers = [m for m in report.get("memory_after_queries", []) if m["role"] == "server worker"]
     row: dict[str, Any] = {
         "assets": report["library"]["assets"],
+        "in_instance": report.get("assets_in_instance", report["library"]["assets"]),
         "server_worker_rss_mib": max((w["rss_mib"] for w in workers), default=float("nan")),
         "server_worker_anon_mib": max((w["anon_mib"] for w in workers), default=float("nan")),
         "server_worker_hwm_mib": max((w["hwm_mib"] for w in workers), default=float("nan")),
@@ -884,10 +890,11 @@ def format_lines(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one block per 
             if "error" in row:
                 add(f"  {row['assets']:>8,}  failed: {row['error']}")
                 continue
+            grown = f"   (the instance holds {row['in_instance']:,})" if row["in_instance"] != row["assets"] else ""
             add(f"  {row['assets']:>8,}{row['server_worker_rss_mib']:>15.0f} MiB"
                 f"{row['server_worker_anon_mib']:>8.0f} MiB"
                 f"{row.get('kb_worker_hwm_mib', float('nan')):>12.0f} MiB"
-                f"{row.get('largest_child_hwm_mib', float('nan')):>11.0f} MiB")  # fmt: skip
+                f"{row.get('largest_child_hwm_mib', float('nan')):>11.0f} MiB{grown}")  # fmt: skip
     return lines
 
 

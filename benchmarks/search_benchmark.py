@@ -464,6 +464,15 @@ def extraction_counts(app: Any) -> dict[str, int]:
     return counts
 
 
+def assets_in_instance(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from kb.models import Asset
+
+    with app.extensions["kb_db"].session() as session:
+        return int(session.scalar(select(func.count()).select_from(Asset)) or 0)
+
+
 # --- the index ------------------------------------------------------------------------------------------
 
 
@@ -895,6 +904,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"({lib['pages'] / lib['assets']:.2f} pages/asset, {lib['words'] / lib['pages']:.0f} words/page), "
         f"{lib['file_bytes'] / 1e6:.1f} MB of ODP files"
     )
+    if r.get("assets_in_instance", lib["assets"]) != lib["assets"]:
+        add(f"the instance holds {r['assets_in_instance']:,} assets: earlier runs published into it (--reuse)")
     add("")
     add(f"{'phase':<44}{'time':>10}  {'throughput':<22}details")
 
@@ -1026,6 +1037,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "directories beside --workdir, built once and reused)",
     )
     parser.add_argument(
+        "--sizes-dir",
+        type=Path,
+        default=None,
+        help="where the --memory-sizes libraries live (default: beside --workdir)",
+    )
+    parser.add_argument(
         "--memory-only",
         action="store_true",
         help="stop after the query load and the ingestion (used for --memory-sizes)",
@@ -1152,6 +1169,9 @@ def _run(
         log(f"built: {json.dumps(phases, default=str)}")
         return 0
 
+    report["assets_in_instance"] = assets_in_instance(app)
+    if report["assets_in_instance"] != report["library"]["assets"]:
+        log(f"the instance holds {report['assets_in_instance']:,} assets (earlier runs published into it)")
     if args.memory_sizes:
         report["memory_sizes"] = load_phases.memory_at_sizes(args, workdir, args.memory_sizes, cleanup)
 
