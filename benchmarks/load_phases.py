@@ -825,7 +825,6 @@ def format_lines(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one block per 
     add = lines.append
     varied = r.get("varied")
     if varied:
-        seq = varied["seq"]["latency_ms"]
         add("")
         add(f"varied mix (distinct queries from the library's vocabulary, each asked once; {varied['empty_share']:.0%} "
             f"found nothing)")  # fmt: skip
@@ -842,7 +841,6 @@ def format_lines(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one block per 
         add(f"  per kind, sequential pass{'':<21}{'n':>6}{'p50':>8}{'p95':>8}{'max':>8}")
         for name, s in varied["by_category"].items():
             add(f"    {name:<44}{s['n']:>6}{s['p50']:>8.1f}{s['p95']:>8.1f}{s['max']:>8.1f}")
-        del seq
     if "first_after_start" in r:
         f = r["first_after_start"]
         add("")
@@ -890,7 +888,11 @@ def format_lines(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one block per 
             if "error" in row:
                 add(f"  {row['assets']:>8,}  failed: {row['error']}")
                 continue
-            grown = f"   (the instance holds {row['in_instance']:,})" if row["in_instance"] != row["assets"] else ""
+            grown = (
+                f"   (the instance holds {row['in_instance']:,})"
+                if row.get("in_instance", row["assets"]) != row["assets"]
+                else ""
+            )
             add(f"  {row['assets']:>8,}{row['server_worker_rss_mib']:>15.0f} MiB"
                 f"{row['server_worker_anon_mib']:>8.0f} MiB"
                 f"{row.get('kb_worker_hwm_mib', float('nan')):>12.0f} MiB"
@@ -898,7 +900,7 @@ def format_lines(r: dict[str, Any]) -> list[str]:  # noqa: C901 - one block per 
     return lines
 
 
-def targets(r: dict[str, Any], args: Any) -> list[tuple[str, str, str, bool]]:
+def targets(r: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     """The rows of issue 12 for the targets table."""
     rows: list[tuple[str, str, str, bool]] = []
     varied = r.get("varied")

@@ -1297,7 +1297,7 @@ def _run(
             report["fresh"]["max_s"] < TARGETS["fresh_s"],
         )
     )
-    report["targets"] += load_phases.targets(report, args)
+    report["targets"] += load_phases.targets(report)
     if "memory_sizes" in report:
         report["memory_sizes"].append({**load_phases.memory_row(report), "workdir": str(workdir)})
         report["memory_sizes"].sort(key=lambda row: row["assets"])
