@@ -21,7 +21,10 @@ Phases, each timed on its own:
              the hits shown) and kb's ``kb.search.search``, sequentially;
 9. fresh     a new version with a unique word, a real ``kb worker``: time from its extraction until the HTTP
              search API finds the word;
-10. memory   the resident memory of each server worker process.
+10. memory   the resident memory of each server worker process;
+and from ``load_phases`` (issue 12): a varied mix of distinct queries (sequential, then 1, 2, 4, 8 clients), the
+first search after an index commit, ingestion of N files through the API while two clients search (with the
+memory of ``kb worker``), and the memory at other library sizes (``--memory-sizes``).
 
 Everything runs in its own instance directory (``KB_INSTANCE_DIR`` under ``--workdir``); every ``KB_*`` variable
 of the calling shell is ignored. The server and the worker are stopped by their process ids at the end, also
@@ -63,6 +66,10 @@ sys.path.insert(0, str(ROOT))
 
 from synthetic_library import LibraryGenerator, SyntheticAsset, odp_bytes  # noqa: E402
 
+# load_phases imports its helpers from this module by name: run as a script, this module is ``__main__``, and
+# without the alias it would be loaded a second time (with classes of its own).
+sys.modules.setdefault("search_benchmark", sys.modules[__name__])
+
 BIN = Path(sys.executable).parent
 KB = str(BIN / "kb")
 MARKER = ".kb-search-benchmark"
@@ -70,6 +77,7 @@ SECRET_KEY = "search-benchmark-secret-key-" + "k" * 40
 PASSWORD = "benchmark-password-1"
 PER_PAGE = 20
 
+TARGET_ASSETS = 10_000  # the size every target is set for
 TARGETS = {
     "p50_ms": 50.0,
     "p95_ms": 150.0,
@@ -454,6 +462,15 @@ def extraction_counts(app: Any) -> dict[str, int]:
     counts = {str(status): n for status, n in rows}
     counts["pages"] = int(pages or 0)
     return counts
+
+
+def assets_in_instance(app: Any) -> int:
+    from sqlalchemy import func, select
+
+    from kb.models import Asset
+
+    with app.extensions["kb_db"].session() as session:
+        return int(session.scalar(select(func.count()).select_from(Asset)) or 0)
 
 
 # --- the index ------------------------------------------------------------------------------------------
@@ -870,6 +887,8 @@ def verdict(ok: bool) -> str:
 
 
 def format_report(r: dict[str, Any]) -> str:
+    import load_phases
+
     lines: list[str] = []
     add = lines.append
     m, lib, phases = r["machine"], r["library"], r["phases"]
@@ -885,6 +904,8 @@ def format_report(r: dict[str, Any]) -> str:
         f"({lib['pages'] / lib['assets']:.2f} pages/asset, {lib['words'] / lib['pages']:.0f} words/page), "
         f"{lib['file_bytes'] / 1e6:.1f} MB of ODP files"
     )
+    if r.get("assets_in_instance", lib["assets"]) != lib["assets"]:
+        add(f"the instance holds {r['assets_in_instance']:,} assets: earlier runs published into it (--reuse)")
     add("")
     add(f"{'phase':<44}{'time':>10}  {'throughput':<22}details")
 
@@ -945,18 +966,23 @@ def format_report(r: dict[str, Any]) -> str:
         add(f"freshness: extraction stored -> found by the HTTP API: median {fr['median_s']:.2f} s, "
             f"max {fr['max_s']:.2f} s over {len(fr['runs'])} runs")  # fmt: skip
         add(f"           (publish -> extraction stored by the worker: median {fr['extraction_median_s']:.2f} s)")
-    if "memory" in r:
+    lines += load_phases.format_lines(r)
+    for key, moment in (("memory_after_queries", "after the query load"), ("memory", "at the end of the run")):
+        if key not in r:
+            continue
         add("")
-        add("memory after the load: VmRSS (peak VmHWM) = RssAnon (own) + RssFile (mapped index files) + shared")
-        for w in r["memory"]:
+        add(f"memory {moment}: VmRSS (peak VmHWM) = RssAnon (own) + RssFile (mapped index files) + shared")
+        for w in r[key]:
             add(
                 f"  {w['role']:<14} pid {w['pid']:<8} {w['rss_mib']:>7.0f} MiB ({w['hwm_mib']:.0f} MiB)"
                 f"   own {w.get('anon_mib', 0):.0f} MiB, mapped files {w.get('file_mib', 0):.0f} MiB"
             )
     add("")
+    at_size = lib["assets"] == TARGET_ASSETS
     add(f"{'target (10,000 assets, 2 cores)':<50}{'measured':>14}{'target':>12}   verdict")
     for label, value, target, ok in r["targets"]:
-        add(f"  {label:<48}{value:>14}{target:>12}   {verdict(ok)}")
+        mark = "" if at_size else f"  (target is for {TARGET_ASSETS:,} assets)"
+        add(f"  {label:<48}{value:>14}{target:>12}   {verdict(ok)}{mark}")
     add("")
     return "\n".join(lines)
 
@@ -982,7 +1008,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="also cProfile kb.search.search over the mix")
     parser.add_argument("--no-index-jobs", action="store_true", help="development: skip the index jobs (rebuild only)")
     parser.add_argument("--build-only", action="store_true", help="development: stop once the index is built")
+    parser.add_argument(
+        "--varied-sequential",
+        type=int,
+        default=300,
+        help="distinct queries of the varied mix asked one at a time (default 300; 0: no varied mix)",
+    )
+    parser.add_argument(
+        "--varied-per-level", type=int, default=250, help="new distinct queries at each concurrency level (default 250)"
+    )
+    parser.add_argument(
+        "--levels",
+        type=_int_list,
+        default=[1, 2, 4, 8],
+        help="concurrent clients of the varied mix, comma-separated (default 1,2,4,8)",
+    )
+    parser.add_argument(
+        "--commit-runs", type=int, default=5, help="first search after an index commit: probes (default 5; 0: none)"
+    )
+    parser.add_argument(
+        "--ingest", type=int, default=200, help="files published through the API while searching (default 200; 0: none)"
+    )
+    parser.add_argument(
+        "--memory-sizes",
+        type=_int_list,
+        default=[],
+        help="also measure memory at these library sizes, e.g. 2000,5000 (their own work "
+        "directories beside --workdir, built once and reused)",
+    )
+    parser.add_argument(
+        "--sizes-dir",
+        type=Path,
+        default=None,
+        help="where the --memory-sizes libraries live (default: beside --workdir)",
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="stop after the query load and the ingestion (used for --memory-sizes)",
+    )
     return parser.parse_args(argv)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("every number must be at least 1")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1035,6 +1110,8 @@ def _run(
     reused: bool,
     cleanup: list[Callable[[], None]],
 ) -> int:
+    import load_phases  # imports from this module: only once it is loaded
+
     from kb import accounts, migrate
 
     generator = LibraryGenerator(args.seed)
@@ -1092,10 +1169,18 @@ def _run(
         log(f"built: {json.dumps(phases, default=str)}")
         return 0
 
+    report["assets_in_instance"] = assets_in_instance(app)
+    if report["assets_in_instance"] != report["library"]["assets"]:
+        log(f"the instance holds {report['assets_in_instance']:,} assets (earlier runs published into it)")
+    if args.memory_sizes:
+        report["memory_sizes"] = load_phases.memory_at_sizes(args, workdir, args.memory_sizes, cleanup)
+
     with db.session() as session:
         sales_email = accounts.get_user(session, people["sales"]).email
     token = accounts.create_token(db, people["sales"], "search benchmark").secret
     mix = query_mix(generator)
+    varied_mix = load_phases.VariedMix(generator, args.seed, report["library"]["assets"])
+    used = {load_phases.query_key(q) for q in mix}
 
     port = args.port or free_port()
     log(f"kb serve on 127.0.0.1:{port} with {args.server_workers} worker processes ({sales_email})")
@@ -1116,6 +1201,31 @@ def _run(
         total = args.requests or 20 * len(mix)
         log(f"HTTP {clients} concurrent clients: {total} requests; loadavg {loadavg()}")
         search[f"http_c{clients}"] = http_pass(port, token, mix, clients, total)
+    warm_first = [s.seconds for s in search["http_seq"]["samples"] if s.query == mix[0].name]
+    report["first_after_start"] = {
+        "query": mix[0].q,
+        "first_ms": report["first_request_ms"],
+        "warm_p50_ms": percentile(warm_first, 50) * 1000,
+    }
+    report["first_after_start"]["ratio"] = report["first_request_ms"] / report["first_after_start"]["warm_p50_ms"]
+
+    if args.varied_sequential:
+        report["varied"] = load_phases.varied_passes(
+            port, token, varied_mix, used, args.varied_sequential, args.levels, args.varied_per_level
+        )
+    report["memory_after_queries"] = load_phases.server_memory(server.process.pid)
+    if args.memory_only:
+        if args.ingest:
+            report["ingest"] = _ingest(args, app, env, workdir, generator, people, port, token, varied_mix, used,
+                                       server, cleanup)  # fmt: skip
+        server.stop()
+        cleanup.remove(server.stop)
+        for key in list(search):
+            search[key].pop("samples", None)
+        report["loadavg_end"] = loadavg()
+        (workdir / "results.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        log(f"memory at {report['library']['assets']:,} assets: {load_phases.memory_row(report)}")
+        return 0
 
     log("in-process: plain Whoosh (floor) and kb kb.search.search, sequential")
     in_process = in_process_passes(settings.index_dir, mix, args.rounds)
@@ -1131,18 +1241,17 @@ def _run(
         app, env, workdir, generator, people, port, token, report["library"]["assets"], args.fresh_runs
     )
 
-    memory = [{"role": "server master", "pid": server.process.pid}] + [
-        {"role": "server worker", "pid": pid} for pid in server.worker_pids()
-    ]
-    for entry in memory:
-        status = proc_status(entry["pid"])
-        entry["rss_mib"] = kib(status.get("VmRSS", "")) / 1024
-        entry["hwm_mib"] = kib(status.get("VmHWM", "")) / 1024
-        # RSS counts the index file pages the process has mapped (shared with the page cache and the other
-        # workers) as well as its own memory: RssAnon is the process's own, RssFile the mapped files.
-        entry["anon_mib"] = kib(status.get("RssAnon", "")) / 1024
-        entry["file_mib"] = kib(status.get("RssFile", "")) / 1024
-    report["memory"] = memory
+    if args.commit_runs:
+        log(f"first search after an index commit: {args.commit_runs} new versions through a real kb worker")
+        report["commit"] = load_phases.commit_probes(
+            app, env, workdir, generator, people, port, token, report["library"]["assets"], args.commit_runs,
+            mix[0], args.server_workers, cleanup,
+        )  # fmt: skip
+    if args.ingest:
+        report["ingest"] = _ingest(args, app, env, workdir, generator, people, port, token, varied_mix, used, server,
+                                   cleanup)  # fmt: skip
+
+    report["memory"] = load_phases.server_memory(server.process.pid)
     server.stop()
     cleanup.remove(server.stop)
 
@@ -1188,6 +1297,10 @@ def _run(
             report["fresh"]["max_s"] < TARGETS["fresh_s"],
         )
     )
+    report["targets"] += load_phases.targets(report)
+    if "memory_sizes" in report:
+        report["memory_sizes"].append({**load_phases.memory_row(report), "workdir": str(workdir)})
+        report["memory_sizes"].sort(key=lambda row: row["assets"])
     report["loadavg_end"] = loadavg()
     text = format_report(report)
     print(text)
@@ -1198,11 +1311,45 @@ def _run(
     if report["snippet_anomalies"]:
         log(f"queries with hits but no highlighted snippet: {report['snippet_anomalies']}")
     errors = sum(search[k].get("errors", 0) for k in search if k.startswith("http"))
+    errors += sum(p.get("errors", 0) for p in [report.get("varied", {}).get("seq", {}),
+                                               *report.get("varied", {}).get("levels", {}).values()])  # fmt: skip
+    if report.get("ingest"):
+        errors += report["ingest"]["search_errors"] + report["ingest"]["publish_error_count"]
     if errors:
         log(f"{errors} HTTP request(s) failed; see {workdir / 'server.log'}")
         return 1
     log(f"report written to {workdir / 'report.txt'} and results.json")
     return 0
+
+
+def _ingest(
+    args: argparse.Namespace,
+    app: Any,
+    env: dict[str, str],
+    workdir: Path,
+    generator: LibraryGenerator,
+    people: dict[str, Any],
+    port: int,
+    token: str,
+    varied_mix: Any,
+    used: set[Any],
+    server: Server,
+    cleanup: list[Callable[[], None]],
+) -> dict[str, Any]:
+    import load_phases
+
+    from kb import accounts
+
+    db = app.extensions["kb_db"]
+    marketing_token = accounts.create_token(db, people["marketing"][0], "ingestion benchmark").secret
+    pool = varied_mix.take(1500, used)
+    log(f"ingestion: {args.ingest} files through the API, 1 kb worker, 2 clients searching; loadavg {loadavg()}")
+    result = load_phases.ingestion(
+        env, workdir, generator, port, marketing_token, token, pool, args.ingest, server.process.pid, cleanup
+    )
+    log(f"  all {result['found']} of {result['files']} searchable after {result['all_searchable_s']:.1f} s; search "
+        f"p95 during it {result['search']['p95']:.1f} ms")  # fmt: skip
+    return result
 
 
 if __name__ == "__main__":
