@@ -15,6 +15,8 @@ it on an empty index, one segment, and many with deletions.
 
 from __future__ import annotations
 
+import bisect
+import sys
 import threading
 from array import array
 from collections import OrderedDict
@@ -74,16 +76,16 @@ class _PostingsCache:
         with self.lock:
             if key not in self.entries:
                 self.entries[key] = value
-                self.held += decoded.cost(value)
+                self.held += _cost(value)
                 while self.held > self.size and self.entries:
                     _key, old = self.entries.popitem(last=False)
-                    self.held -= decoded.cost(old)
+                    self.held -= _cost(old)
         return value
 
     def forget(self, live: set[str]) -> None:
         with self.lock:
             for key in [k for k in self.entries if k[0] not in live]:
-                self.held -= decoded.cost(self.entries.pop(key))
+                self.held -= _cost(self.entries.pop(key))
 
     def resize(self, size: int) -> None:
         if size == self.size:
@@ -92,7 +94,15 @@ class _PostingsCache:
             self.size = size
             while self.held > self.size and self.entries:
                 _key, old = self.entries.popitem(last=False)
-                self.held -= decoded.cost(old)
+                self.held -= _cost(old)
+
+
+def _cost(value: Any) -> int:
+    """Bytes a cached value holds in this process's own memory: arrays (mapped ones next to nothing), or a
+    page's stored fields (its texts)."""
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(sys.getsizeof(v) for v in value.values())
+    return decoded.cost(value)
 
 
 _POSTINGS = _PostingsCache(POSTINGS_CACHE_BYTES)
@@ -290,6 +300,7 @@ class SearcherTable:
                 table = SearcherTable._segments[key] = _SegmentTable(reader)
             self.parts.append((subsearcher, offset, table))
         self.doc_count = searcher.doc_count_all()
+        self.offsets = [offset for _s, offset, _t in self.parts]
         empty = np.zeros(0, dtype=np.int64)
         self.assets = np.concatenate([t.assets for *_r, t in self.parts]) if self.parts else empty
         self.updated = np.concatenate([t.updated for *_r, t in self.parts]) if self.parts else np.zeros(0)
@@ -645,13 +656,13 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
     for asset_id, score, ref in zip(
         chosen.asset_ids.tolist(), chosen.scores.tolist(), chosen.refs.tolist(), strict=True
     ):
-        fields = searcher.stored_fields(ref)
+        fields = _stored_fields(searcher, table, ref)
         pages = sorted(
             (d for d in table.pages_of(asset_id).tolist() if d in page_score), key=lambda d: (-page_score[d], d)
         )
         shown = []
         for docnum in pages[:PAGES_PER_ASSET]:
-            stored = searcher.stored_fields(docnum)
+            stored = _stored_fields(searcher, table, docnum)
             words = frozenset(page_body_terms.get(docnum, set()))
             snippet = highlighter.snippet(stored["body"], words, top=2) if words else ""
             shown.append(
@@ -684,6 +695,15 @@ def hits(searcher: Any, plan: QueryPlan, scope: Scope, chosen: Candidates) -> li
             )
         )
     return results
+
+
+def _stored_fields(searcher: Any, table: SearcherTable, docnum: int) -> dict[str, Any]:
+    """A page's stored fields, kept with the decoded postings: each is a compressed pickle of the whole page,
+    its text included, and the best pages of frequent words are shown again and again."""
+    at = bisect.bisect_right(table.offsets, docnum) - 1
+    subsearcher, offset, segment = table.parts[at]
+    local = docnum - offset
+    return _POSTINGS.get((segment.segment_id, "stored", local), lambda: subsearcher.reader().stored_fields(local))
 
 
 def _body_terms(segment: _Segment, plan: QueryPlan, local: np.ndarray) -> dict[int, set[str]]:
