@@ -1121,6 +1121,7 @@ def _run(
         report["library"], people = saved["library"], saved["people"]
         report["reused"] = True
         app = make_app()
+        migrate.upgrade(app.extensions["kb_db"])  # a library built by an older kb
         log(f"reusing the library of {workdir}: {report['library']['assets']:,} assets")
     else:
         log(f"generating {args.assets:,} assets (seed {args.seed})")
