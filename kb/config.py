@@ -26,7 +26,8 @@ SETTINGS: dict[str, str] = {
     "KB_INDEX_DIR": "directory of the Whoosh search index",
     "KB_SEARCH_BACKEND": "search backend: whoosh (the embedded default) or memory (tests: one process, nothing kept)",
     "KB_USAGE_BATCH_SECONDS": "seconds a server process gathers search events before writing them at once (0: each)",
-    "KB_SEARCH_CACHE_MB": "megabytes of decoded postings each server or worker process keeps in its own memory",
+    "KB_SEARCH_CACHE_MB": "megabytes of decoded postings and pages each server or worker process keeps in memory",
+    "KB_ANALYSIS_CACHE_MB": "megabytes of words' stems and terms each server or worker process keeps in memory",
     "KB_BLOB_DIR": "directory of the content-addressed file store",
     "KB_SECRET_KEY": "key that signs session cookies and CSRF tokens",
     "KB_MAX_UPLOAD_MB": "largest accepted upload, in megabytes",
@@ -131,6 +132,7 @@ class Settings:
     testing: bool = False
     search_backend: str = "whoosh"
     search_cache_mb: int = 64
+    analysis_cache_mb: int = 128
     usage_batch_seconds: int = 2
     timezone: str = "Europe/Moscow"
     password_reset_hours: int = 1
@@ -270,6 +272,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         testing=bool(source.get("TESTING", False)),
         search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
         usage_batch_seconds=_int_between("KB_USAGE_BATCH_SECONDS", get("KB_USAGE_BATCH_SECONDS", 2), 0, 3600),
+        analysis_cache_mb=_int_between("KB_ANALYSIS_CACHE_MB", get("KB_ANALYSIS_CACHE_MB", 128), 1, 65_536),
         search_cache_mb=_int_between("KB_SEARCH_CACHE_MB", get("KB_SEARCH_CACHE_MB", 64), 0, 65_536),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),

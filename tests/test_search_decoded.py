@@ -131,3 +131,20 @@ def test_warming_with_a_session_runs_one_real_search(backend: WhooshBackend, app
         search.warm(backend, session)
     assert statements  # the search read freshness and synonyms, as the first person's search would have
     assert whoosh_eval.a_title_word(backend.store.searcher()) in {"каталог", "насосов"}
+
+
+def test_the_word_caches_are_bounded_in_bytes() -> None:
+    from kb.search import analysis, word_cache
+
+    analysis.word_terms.cache_clear()
+    word_cache.set_budget(4 * 20_000)  # four shares: 20 kB for stems, 40 kB for terms, 20 kB for index terms
+    try:
+        words = [f"насос{n}ами" for n in range(2000)]
+        for word in words:
+            analysis.index_terms(word)
+            assert analysis.word_terms.held <= 40_000 and analysis.index_terms.held <= 20_000
+        assert 0 < analysis.word_terms.cache_info().currsize < len(words)  # it kept what fits, not all
+        terms = analysis.word_terms(words[-1], "index", False)
+        assert analysis.index_terms(words[-1]) == frozenset(term for term, _stopped in terms)
+    finally:
+        word_cache.set_budget(word_cache.DEFAULT_TOTAL)

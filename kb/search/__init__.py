@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kb.search import word_cache
 from kb.search.backend import (
     FACETS,
     SORTS,
@@ -57,9 +58,10 @@ def get_backend(index_dir: Path, kind: str = "whoosh") -> SearchBackend:
 
 
 def backend_of(settings: Settings) -> SearchBackend:
-    """The backend a kb installation's settings name (``KB_SEARCH_BACKEND``, ``KB_INDEX_DIR``,
-    ``KB_SEARCH_CACHE_MB``)."""
+    """The backend a kb installation's settings name (``KB_SEARCH_BACKEND``, ``KB_INDEX_DIR``), its caches
+    sized as they say (``KB_SEARCH_CACHE_MB``, ``KB_ANALYSIS_CACHE_MB``)."""
     backend = get_backend(settings.index_dir, settings.search_backend)
+    word_cache.set_budget(settings.analysis_cache_mb * 1024 * 1024)
     bound = getattr(backend, "bound_cache", None)
     if bound is not None:
         bound(settings.search_cache_mb * 1024 * 1024)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import Stemmer
@@ -23,6 +22,7 @@ from whoosh.analysis import CompositeAnalyzer, Filter, LowercaseFilter, RegexTok
 from whoosh.lang.stopwords import stoplists
 
 from kb.search import codes
+from kb.search.word_cache import word_cache
 
 #: A word, or a code: word characters joined by - / . (and no spaces).
 TOKEN_PATTERN = r"\w+(?:[-/.]\w+)*"
@@ -37,7 +37,7 @@ _russian = Stemmer.Stemmer("russian")
 _english = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=200_000)
+@word_cache()
 def stem(word: str) -> str:
     """The stem of one lower-case word by its script; other words (digits, mixed scripts) stay as they are."""
     if len(word) < _MIN_STEM_LENGTH:
@@ -161,7 +161,7 @@ def analyzes_per_token(analyzer: Any) -> bool:
     return items[0].expression.pattern == TOKEN_PATTERN and all(type(f) in _PER_TOKEN_FILTERS for f in items[1:])
 
 
-@lru_cache(maxsize=200_000)
+@word_cache(weight=2)
 def word_terms(word: str, mode: str, removestops: bool) -> tuple[tuple[str, bool], ...]:
     """(term, stopped) for each token kb's chain makes of one word, as it meets the word inside a text."""
     return tuple(
@@ -220,8 +220,14 @@ def _per_word_tokens(
 ) -> Iterator[Token]:
     # Like whoosh's tokenizer, one Token object is reused for every token.
     token = Token(positions, chars, removestops=removestops, mode=mode)
+    answers = word_terms.answers  # the cache's own dictionary: a known word costs one lookup, not a call
     for pos, match in enumerate(TOKEN_RE.finditer(value)):
-        for text, stopped in word_terms(match.group(), mode, removestops):
+        key = (match.group(), mode, removestops)
+        terms = answers.get(key)
+        if terms is None:
+            terms = word_terms(*key)
+            answers = word_terms.answers
+        for text, stopped in terms:
             token.text = text
             token.boost = 1.0
             token.stopped = stopped
@@ -233,7 +239,7 @@ def _per_word_tokens(
             yield token
 
 
-@lru_cache(maxsize=200_000)
+@word_cache()
 def index_terms(word: str) -> frozenset[str]:
     """The terms a word of a page was indexed under."""
     return frozenset(term for term, _stopped in word_terms(word, "index", False))

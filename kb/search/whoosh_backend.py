@@ -51,7 +51,7 @@ class WhooshBackend:
         return whoosh_eval.frequencies(self.store.searcher(), terms)
 
     def bound_cache(self, size: int) -> None:
-        """Bounds the decoded postings this process keeps in its own memory, in bytes."""
+        """Bounds the decoded postings and pages this process keeps in its own memory, in bytes."""
         whoosh_eval.set_cache_bytes(size)
 
     def warm(self) -> str | None:
