@@ -483,12 +483,15 @@ def index_facts(index_dir: Path) -> dict[str, Any]:
     ix = index.open_dir(str(index_dir / name))
     try:
         segments = ix._segments()
+        decoded = index_dir / name / "decoded"
         return {
             "generation": name,
             "documents": ix.doc_count(),
             "segments": len(segments),
             "bytes": dir_bytes(index_dir / name),
             "index_dir_bytes": dir_bytes(index_dir),
+            "decoded_files": sum(1 for p in decoded.rglob("*") if p.is_file()) if decoded.is_dir() else 0,
+            "decoded_bytes": dir_bytes(decoded) if decoded.is_dir() else 0,
         }
     finally:
         ix.close()
@@ -944,6 +947,10 @@ def format_report(r: dict[str, Any]) -> str:
                 f"{label:<22}{f['documents']:>9,} documents {f['segments']:>4} segment(s) {f['bytes'] / 1e6:>8.1f} MB"
                 f"  ({f['generation']}; whole index directory {f['index_dir_bytes'] / 1e6:.1f} MB)"
             )
+    if r.get("decoded_at_start") is not None:
+        d = r["decoded_at_start"]
+        add(f"decoded postings on disk when the server started: {d['files']:,} files, {d['bytes'] / 1e6:.1f} MB"
+            + (" (removed first: --fresh-decoded)" if d.get("removed") else " (kept from earlier searches and runs)"))
     add("")
     add(f"search latency in ms (per_page {PER_PAGE}, snippets)  {'n':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'mean':>8}"
         f"{'req/s':>8}")  # fmt: skip
@@ -1006,6 +1013,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="reuse the library of an earlier run in --workdir")
     parser.add_argument("--skip-rebuild", action="store_true", help="with --reuse: keep the index as it is")
     parser.add_argument("--profile", action="store_true", help="also cProfile kb.search.search over the mix")
+    parser.add_argument(
+        "--fresh-decoded",
+        action="store_true",
+        help="remove the decoded postings earlier searches left beside the index before serving (every word cold)",
+    )
     parser.add_argument("--no-index-jobs", action="store_true", help="development: skip the index jobs (rebuild only)")
     parser.add_argument("--build-only", action="store_true", help="development: stop once the index is built")
     parser.add_argument(
@@ -1183,6 +1195,13 @@ def _run(
     varied_mix = load_phases.VariedMix(generator, args.seed, report["library"]["assets"])
     used = {load_phases.query_key(q) for q in mix}
 
+    decoded_dirs = list(settings.index_dir.glob("gen-*/decoded"))
+    facts = index_facts(settings.index_dir)
+    report["decoded_at_start"] = {"files": facts["decoded_files"], "bytes": facts["decoded_bytes"], "removed": False}
+    if args.fresh_decoded:
+        for folder in decoded_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
+        report["decoded_at_start"]["removed"] = True
     port = args.port or free_port()
     log(f"kb serve on 127.0.0.1:{port} with {args.server_workers} worker processes ({sales_email})")
     server = Server(env, workdir, port, args.server_workers)
