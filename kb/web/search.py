@@ -7,7 +7,6 @@ URL. Everything else is ``kb.search.search``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
@@ -15,7 +14,7 @@ from flask_login import current_user
 
 from kb import feedback, search
 from kb.assets import can_see_unpublished
-from kb.search import FACETS, SORTS, SearchRequest, SearchResults
+from kb.search import FACETS, SORTS, PageHit, SearchRequest, SearchResults
 from kb.search.indexing import still_indexing
 from kb.search.query import MAX_CHARS
 from kb.web.context import db_session, get_search_log
@@ -128,6 +127,17 @@ def _open_flags(found: SearchResults) -> dict[int, int]:
     return feedback.open_flag_counts(db_session(), [hit.asset_id for hit in found.hits])
 
 
+def _page_json(page: PageHit) -> dict[str, Any]:
+    """A page hit as the API gives it (``dataclasses.asdict`` deep-copies: a millisecond per search of 60 pages)."""
+    return {
+        "page": page.page,
+        "title": page.title,
+        "snippet": page.snippet,
+        "version": page.version,
+        "current": page.current,
+    }
+
+
 def _correction(found: SearchResults) -> dict[str, str] | None:
     fix = found.corrected or found.suggestion
     return None if fix is None else {"text": fix.text, "original": fix.original, "reason": fix.reason}
@@ -158,7 +168,7 @@ def api() -> Any:
                     "status": hit.status,
                     "open_flags": open_flags.get(hit.asset_id, 0),
                     "missing": hit.missing,
-                    "hits": [asdict(page) for page in hit.pages],
+                    "hits": [_page_json(page) for page in hit.pages],
                 }
                 for hit in found.hits
             ],
