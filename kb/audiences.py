@@ -286,12 +286,6 @@ def set_asset_audiences(session: Session, asset: Asset, audience_ids: list[int])
     return True
 
 
-def directory_audience_names(audience_groups: Iterable[tuple[str, str]], groups: Iterable[str]) -> set[str]:
-    """The audiences a person's directory groups (normalized DNs) put them in, by KB_LDAP_AUDIENCE_GROUPS."""
-    held = set(groups)
-    return {name for name, group in audience_groups if group in held}
-
-
 def sync_directory_membership(session: Session, user_id: int, names: set[str]) -> list[str]:
     """Makes the person's directory memberships exactly the audiences ``names`` (creating an audience the
     settings name that does not exist yet); local memberships stay. Returns what changed, for the sync report."""

@@ -144,6 +144,7 @@ def create_asset() -> Any:
         owner_id=_owner_id(),
         review_interval_days=_int("review_interval_days", form.get("review_interval_days")),
         tags=parse_tags(form.get("tags", "")),
+        audiences=[v for value in form.getlist("audiences") for v in value.split(",") if v.strip()],
     )
     try:
         status = AssetStatus(form.get("status") or AssetStatus.PUBLISHED)

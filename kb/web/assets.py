@@ -11,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, changes, search, usage, vocabularies
+from kb import analytics, assets, audiences, changes, search, usage, vocabularies
 from kb.audiences import may_see
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
@@ -154,7 +154,12 @@ def index() -> Any:
 
 def _new_form(formdata: Any = None) -> NewAssetForm:
     session = db_session()
-    form = NewAssetForm(formdata=formdata, owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
+    form = NewAssetForm(
+        formdata=formdata,
+        owners=assets.publishers(session),
+        vocabularies=vocabularies.lists(session),
+        audiences=audiences.all_audiences(session),
+    )
     if formdata is None:
         form.owner_id.data = current_user.id
     return form
@@ -183,7 +188,11 @@ def new() -> Any:
 @requires(Role.MARKETING)
 def create() -> Any:
     session = db_session()
-    form = NewAssetForm(owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
+    form = NewAssetForm(
+        owners=assets.publishers(session),
+        vocabularies=vocabularies.lists(session),
+        audiences=audiences.all_audiences(session),
+    )
     markdown_mode = request.values.get("mode") == "markdown"
     if markdown_mode and request.form.get("action") == "preview":
         return _render_new(form, preview=markdown_to_html(form.markdown.data or ""))
@@ -436,12 +445,16 @@ def edit(asset_id: int) -> Any:
             formdata=None,
             owners=owners,
             vocabularies=vocabularies.lists(session),
+            audiences=audiences.all_audiences(session),
             obj=asset,
             segments=[s.segment for s in asset.segments],
             tags=", ".join(t.tag for t in asset.tags),
         )
+        form.audiences.data = [str(link.audience_id) for link in asset.audience_links]
         return render_template("assets/edit.html", asset=asset, form=form)
-    form = AssetForm(owners=owners, vocabularies=vocabularies.lists(session))
+    form = AssetForm(
+        owners=owners, vocabularies=vocabularies.lists(session), audiences=audiences.all_audiences(session)
+    )
     if form.validate():
         fields = form.fields()
         try:
