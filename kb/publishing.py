@@ -619,7 +619,7 @@ def _check_type(name: str, value: Any) -> None:
     if not ok:
         raise ValidationError(N_("%(name)s has the wrong type."), field=name, name=name)
     texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    for text in texts:
+    for text in (t for t in texts if isinstance(t, str)):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
