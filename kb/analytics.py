@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, select, true
 from sqlalchemy.orm import Session, aliased
 
+from kb.audiences import Viewer, may_see, visible_condition
 from kb.db import Database
 from kb.errors import N_, Forbidden, NotFound, ValidationError
 from kb.models import (
@@ -73,8 +74,11 @@ class SearchAnalytics:
     gaps: list[QueryStats]
 
 
-def search_analytics(session: Session, today: date, days: int = 90, limit: int = 50) -> SearchAnalytics:
-    """Top queries and content gaps (zero results, or no click) over the last ``days`` days."""
+def search_analytics(
+    session: Session, today: date, days: int = 90, limit: int = 50, viewer: Viewer | None = None
+) -> SearchAnalytics:
+    """Top queries and content gaps (zero results, or no click) over the last ``days`` days. A gap covered by an
+    asset the ``viewer`` may not see (``kb.audiences``) shows as covered without naming the asset."""
     since = _since(today, days)
     # A search was clicked when the same person opened one of its results (its key in the result's link).
     click = aliased(UsageEvent)
@@ -103,6 +107,11 @@ def search_analytics(session: Session, today: date, days: int = 90, limit: int =
         .order_by(func.min(UsageEvent.id))  # first searched first: ties between examples go to the earliest
     ).all()
     gaps = {gap.query: gap for gap in session.scalars(select(SearchGap))}
+    hidden: set[int] = set()
+    covering = {gap.asset_id for gap in gaps.values() if gap.asset_id is not None}
+    if viewer is not None and covering:
+        shown = set(session.scalars(select(Asset.id).where(Asset.id.in_(covering), visible_condition(viewer))))
+        hidden = covering - shown
     groups: dict[str, dict[str, object]] = {}
     examples: dict[str, Counter[str]] = {}
     total = 0
@@ -129,7 +138,7 @@ def search_analytics(session: Session, today: date, days: int = 90, limit: int =
                 clicked=int(group["clicked"]),  # type: ignore[call-overload]
                 last_seen=group["last"],  # type: ignore[arg-type]
                 gap_status=str(gap.status) if gap else None,
-                gap_asset_id=gap.asset_id if gap else None,
+                gap_asset_id=gap.asset_id if gap and gap.asset_id not in hidden else None,
                 gap_note=gap.note if gap else "",
             )
         )
@@ -161,7 +170,7 @@ def mark_gap(db: Database, actor_id: int, query: str, status: str, asset_id: int
         if status == GapStatus.COVERED:
             if asset_id is None:
                 raise ValidationError(N_("Name the asset that covers it."), field="asset_id")
-            if session.get(Asset, asset_id) is None:
+            if session.get(Asset, asset_id) is None or not may_see(session, actor, asset_id):
                 raise NotFound(N_("No such asset."), field="asset_id")
         if gap is None:
             gap = SearchGap(query=key)
@@ -229,12 +238,13 @@ class RatedAsset:
     count: int
 
 
-def top_rated(session: Session, limit: int = 5) -> dict[str, dict[str, list[RatedAsset]]]:
-    """The best-rated published assets per segment and per kind (average, then number of ratings)."""
+def top_rated(session: Session, limit: int = 5, viewer: Viewer | None = None) -> dict[str, dict[str, list[RatedAsset]]]:
+    """The best-rated published assets (that ``viewer`` may see, when given) per segment and per kind (average,
+    then number of ratings)."""
     rated = session.execute(
         select(Asset.id, Asset.title, Asset.kind, func.avg(Rating.stars), func.count())
         .join(Rating, Rating.asset_id == Asset.id)
-        .where(Asset.status == AssetStatus.PUBLISHED)
+        .where(Asset.status == AssetStatus.PUBLISHED, true() if viewer is None else visible_condition(viewer))
         .group_by(Asset.id, Asset.title, Asset.kind)
     ).all()
     segments: dict[int, list[str]] = {}
@@ -267,7 +277,7 @@ class Unopened:
     published_on: date
 
 
-def _unopened(today: date, days: int) -> Select[Any]:
+def _unopened(today: date, days: int, viewer: Viewer | None) -> Select[Any]:
     since = _since(today, days)
     used = select(UsageEvent.asset_id).where(
         UsageEvent.kind.in_([UsageKind.VIEW, UsageKind.DOWNLOAD]),
@@ -278,20 +288,23 @@ def _unopened(today: date, days: int) -> Select[Any]:
         select(Asset.id, Asset.title, User.display_name, Asset.created_at)
         .join(User, User.id == Asset.owner_id)
         .where(Asset.status == AssetStatus.PUBLISHED, Asset.created_at < since, Asset.id.not_in(used))
+        .where(true() if viewer is None else visible_condition(viewer))
     )
 
 
-def unopened(session: Session, today: date, days: int = 90, limit: int | None = None) -> list[Unopened]:
+def unopened(
+    session: Session, today: date, days: int = 90, limit: int | None = None, viewer: Viewer | None = None
+) -> list[Unopened]:
     """Published assets older than ``days`` that nobody viewed or downloaded in ``days``: candidates to archive.
 
     The longest published first; at most ``limit`` of them."""
-    stmt = _unopened(today, days).order_by(Asset.created_at, Asset.id)
+    stmt = _unopened(today, days, viewer).order_by(Asset.created_at, Asset.id)
     if limit is not None:
         stmt = stmt.limit(limit)
     rows = session.execute(stmt).all()
     return [Unopened(asset_id, title, owner, created.date()) for asset_id, title, owner, created in rows]
 
 
-def count_unopened(session: Session, today: date, days: int = 90) -> int:
+def count_unopened(session: Session, today: date, days: int = 90, viewer: Viewer | None = None) -> int:
     """How many assets ``unopened`` finds."""
-    return session.scalar(select(func.count()).select_from(_unopened(today, days).subquery())) or 0
+    return session.scalar(select(func.count()).select_from(_unopened(today, days, viewer).subquery())) or 0

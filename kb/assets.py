@@ -1,4 +1,8 @@
-"""Reading the content library: which assets a person may see, lists, versions and their extracted pages."""
+"""Reading the content library: which assets a person may see, lists, versions and their extracted pages.
+
+Who may see an asset depends on its status (sales see published assets only) and its audiences (an asset
+restricted to audiences exists only for their members, its owner and administrators: ``kb.audiences``); every
+function here takes the viewer, a user row or the signed-in person."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from kb.audiences import Viewer, visible_condition
 from kb.errors import N_, Archived, NotFound, ValidationError
 from kb.feedback import open_flag_counts
 from kb.models import Asset, AssetStatus, AssetVersion, ExtractedPage, FlagStatus, Role, StaleFlag, User
@@ -37,41 +42,48 @@ def can_see_unpublished(role: Role | str) -> bool:
     return Role(role).includes(Role.MARKETING)
 
 
-def visible_assets(role: Role | str) -> Select[tuple[Asset]]:
-    """Assets a role may see: sales see published ones only; marketing and admin also drafts and archived."""
-    stmt = select(Asset)
-    if not can_see_unpublished(role):
+def visible_assets(viewer: Viewer) -> Select[tuple[Asset]]:
+    """Assets a person may see: sales see published ones only, marketing and admin also drafts and archived;
+    an asset restricted to audiences only its audiences' members, its owner and admins."""
+    stmt = select(Asset).where(visible_condition(viewer))
+    if not can_see_unpublished(viewer.role):
         stmt = stmt.where(Asset.status == AssetStatus.PUBLISHED)
     return stmt
 
 
-def get_asset(session: Session, asset_id: int, role: Role | str) -> Asset:
-    """The asset if this role may see it; a draft or archived asset is simply not found for sales."""
+def get_asset(session: Session, asset_id: int, viewer: Viewer) -> Asset:
+    """The asset if this person may see it; a draft, or an asset of an audience they are not in, is simply not
+    found (a 404 like an asset that never existed)."""
     asset = session.scalars(
-        visible_assets(role)
+        visible_assets(viewer)
         .where(Asset.id == asset_id)
         .options(joinedload(Asset.current_version), joinedload(Asset.owner))
     ).first()
     if asset is None:
-        _raise_if_archived(session, asset_id)
+        _raise_if_archived(session, asset_id, viewer)
         raise NotFound(N_("No such asset."))
     return asset
 
 
-def _raise_if_archived(session: Session, asset_id: int) -> None:
-    """An archived asset is gone for sales, but their old links say so, and where to go instead (a draft stays
-    unknown: it was never theirs to see)."""
-    archived = session.scalars(select(Asset).where(Asset.id == asset_id, Asset.status == AssetStatus.ARCHIVED)).first()
+def _raise_if_archived(session: Session, asset_id: int, viewer: Viewer) -> None:
+    """An archived asset is gone for sales, but their old links say so, and where to go instead (a draft, or an
+    asset of an audience they are not in, stays unknown: it was never theirs to see)."""
+    archived = session.scalars(
+        select(Asset).where(Asset.id == asset_id, Asset.status == AssetStatus.ARCHIVED, visible_condition(viewer))
+    ).first()
     if archived is None:
         return
     replacement = session.get(Asset, archived.replaced_by_id) if archived.replaced_by_id else None
+    shown = (
+        replacement is not None
+        and replacement.status == AssetStatus.PUBLISHED
+        and session.scalar(select(Asset.id).where(Asset.id == replacement.id, visible_condition(viewer))) is not None
+    )
     raise Archived(
         N_("This asset was archived and is no longer offered."),
         title=archived.title,
         archived_on=(archived.archived_at or archived.updated_at).date(),
-        replaced_by=(replacement.id, replacement.title)
-        if replacement is not None and replacement.status == AssetStatus.PUBLISHED
-        else None,
+        replaced_by=(replacement.id, replacement.title) if shown and replacement is not None else None,
     )
 
 
@@ -158,17 +170,17 @@ def _order(query: LibraryQuery) -> list[Any]:
 
 def list_assets(
     session: Session,
-    role: Role | str,
+    viewer: Viewer,
     query: LibraryQuery | None = None,
     *,
     page: int = 1,
     per_page: int = 25,
     today: date | None = None,
 ) -> AssetPage:
-    """One page of the assets a role may see, filtered and ordered as ``query`` says."""
+    """One page of the assets a person may see, filtered and ordered as ``query`` says."""
     query = query or LibraryQuery()
     today = today or date.today()
-    stmt = visible_assets(role).join(User, User.id == Asset.owner_id)
+    stmt = visible_assets(viewer).join(User, User.id == Asset.owner_id)
     if query.kind:
         stmt = stmt.where(Asset.kind == query.kind)
     if query.status:
@@ -199,13 +211,13 @@ def list_assets(
     return AssetPage(items, total, page, per_page, flags, states)
 
 
-def recent_assets(session: Session, role: Role | str, limit: int = 10) -> list[Asset]:
-    return list_assets(session, role, page=1, per_page=limit).items
+def recent_assets(session: Session, viewer: Viewer, limit: int = 10) -> list[Asset]:
+    return list_assets(session, viewer, page=1, per_page=limit).items
 
 
-def library_choices(session: Session, role: Role | str) -> tuple[list[tuple[int, str]], list[str]]:
-    """The owners and the products of the assets a role may see, for the library's filters."""
-    visible = visible_assets(role).subquery()
+def library_choices(session: Session, viewer: Viewer) -> tuple[list[tuple[int, str]], list[str]]:
+    """The owners and the products of the assets a person may see, for the library's filters."""
+    visible = visible_assets(viewer).subquery()
     owners = session.execute(
         select(User.id, User.display_name).where(User.id.in_(select(visible.c.owner_id))).order_by(User.display_name)
     ).all()
@@ -215,9 +227,9 @@ def library_choices(session: Session, role: Role | str) -> tuple[list[tuple[int,
     return [(i, n) for i, n in owners], list(products)
 
 
-def status_counts(session: Session, role: Role | str) -> dict[str, int]:
+def status_counts(session: Session, viewer: Viewer) -> dict[str, int]:
     """How many visible assets there are in each status."""
-    sub = visible_assets(role).subquery()
+    sub = visible_assets(viewer).subquery()
     rows = session.execute(select(sub.c.status, func.count()).group_by(sub.c.status))
     return {str(status): count for status, count in rows}
 

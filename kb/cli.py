@@ -982,3 +982,74 @@ def serve(host: str, port: int, workers: int) -> None:
 
     click.echo(f"kb serving on http://{host}:{port}/ with {workers} worker process(es)")
     run(app, host=host, port=port, workers=workers)
+
+
+# --- audiences --------------------------------------------------------------------------------------------
+
+
+@main.group("audiences")
+def audiences_group() -> None:
+    """Audiences: named groups of people an asset may be restricted to."""
+
+
+def _audience_id(database: Database, name_or_id: str) -> int:
+    from kb import audiences
+    from kb.models import Audience
+
+    with database.session() as session:
+        if name_or_id.strip().isdigit():
+            found = session.get(Audience, int(name_or_id.strip()))
+        else:
+            found = audiences.find_by_name(session, name_or_id)
+    if found is None:
+        raise click.ClickException(f"no audience {name_or_id!r} (kb audiences list shows them)")
+    return found.id
+
+
+@audiences_group.command("list")
+@with_db
+def audiences_list(database: Database) -> None:
+    """List audiences: number, name, members, restricted assets."""
+    from kb import audiences
+
+    _require_schema(database)
+    with database.session() as session:
+        for audience in audiences.summaries(session):
+            click.echo(f"{audience.id}\t{audience.name}\t{audience.members} member(s)\t{audience.assets} asset(s)")
+
+
+@audiences_group.command("create")
+@click.argument("name")
+@click.option("--description", default="", help="What the audience is for.")
+@with_db
+def audiences_create(database: Database, name: str, description: str) -> None:
+    """Create an audience."""
+    from kb import audiences
+
+    _require_schema(database)
+    audience_id = audiences.create_audience(database, name, description)
+    click.echo(f"created audience {audience_id}")
+
+
+@audiences_group.command("add-member")
+@click.argument("audience")
+@click.argument("email")
+@with_db
+def audiences_add_member(database: Database, audience: str, email: str) -> None:
+    """Add a person (by e-mail) to an audience (by number or name) as a local member."""
+    from kb import audiences
+
+    user = audiences.add_member(database, _audience_id(database, audience), email)
+    click.echo(f"{user.email} is a member of audience {audience}")
+
+
+@audiences_group.command("remove-member")
+@click.argument("audience")
+@click.argument("email")
+@with_db
+def audiences_remove_member(database: Database, audience: str, email: str) -> None:
+    """Remove a person's local membership of an audience (a directory membership follows the directory)."""
+    from kb import audiences
+
+    removed = audiences.remove_member(database, _audience_id(database, audience), _user_id(database, email))
+    click.echo(f"{email} removed" if removed else f"{email} was not a local member of audience {audience}")

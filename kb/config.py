@@ -58,6 +58,9 @@ SETTINGS: dict[str, str] = {
     "KB_LDAP_GROUP_BASE_DN": "where to search groups that list a person as member (unset: only the person's memberOf)",
     "KB_LDAP_ROLE_GROUPS": "directory groups that give kb roles: role=group DN, separated by semicolons; "
     "sales=* lets in everyone the user filter matches",
+    "KB_LDAP_AUDIENCE_GROUPS": "directory groups whose members are in a kb audience: audience name=group DN, "
+    "separated by semicolons (the audience is made when first named); refreshed at each directory sign-in and "
+    "kb users sync",
     "KB_LDAP_DISABLED_FILTER": "LDAP filter that marks a disabled person besides Active Directory's "
     "userAccountControl, e.g. (pwdAccountLockedTime=*)",
     "KB_LDAP_TIMEOUT": "seconds to wait for the directory before saying it is unreachable",
@@ -96,6 +99,8 @@ class DirectorySettings:
     base_dn: str
     #: (role, group DN) pairs, group DNs normalized (see ``normalize_dn``); EVERYONE for any person.
     role_groups: tuple[tuple[str, str], ...]
+    #: (audience name, group DN) pairs, group DNs normalized: the group's members are in the audience.
+    audience_groups: tuple[tuple[str, str], ...] = ()
     starttls: bool = False
     ca_file: str | None = None
     bind_dn: str = ""
@@ -350,6 +355,22 @@ def _role_groups(raw: Any) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _audience_groups(raw: Any) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in str(raw).split(";"):
+        if not item.strip():
+            continue
+        name, sep, group = item.partition("=")
+        name, group = " ".join(name.split()), group.strip()
+        if not sep or not name or "=" not in group or len(name) > 120:
+            raise ConfigError(
+                "KB_LDAP_AUDIENCE_GROUPS must be audience name=group DN pairs separated by semicolons, e.g. "
+                f"Дилерский отдел=CN=kb-dealers,OU=Groups,DC=corp,DC=example; got {item.strip()!r}"
+            )
+        pairs.append((name, normalize_dn(group)))
+    return tuple(pairs)
+
+
 def _directory_settings(get: Any) -> DirectorySettings | None:
     raw = get("KB_LDAP_URL", None)
     if raw is None:
@@ -382,6 +403,7 @@ def _directory_settings(get: Any) -> DirectorySettings | None:
         urls=urls,
         base_dn=base_dn,
         role_groups=_role_groups(get("KB_LDAP_ROLE_GROUPS", "")),
+        audience_groups=_audience_groups(get("KB_LDAP_AUDIENCE_GROUPS", "")),
         starttls=starttls,
         ca_file=ca_file,
         bind_dn=bind_dn,

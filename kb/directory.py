@@ -317,3 +317,8 @@ class Directory:
 
     def role_of(self, person: DirectoryPerson) -> Role | None:
         return role_of(self.settings, person)
+
+    def audiences_of(self, person: DirectoryPerson) -> set[str]:
+        """The names of the kb audiences the person's groups put them in (KB_LDAP_AUDIENCE_GROUPS)."""
+        held = set(person.groups)
+        return {name for name, group in self.settings.audience_groups if group in held}

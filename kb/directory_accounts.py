@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import accounts
+from kb import accounts, audiences
 from kb.db import Database
 from kb.directory import Directory, DirectoryPerson, clean_login
 from kb.errors import N_, AuthenticationFailed, Conflict, Forbidden
@@ -164,6 +164,7 @@ def _open(
                 try:
                     with session.begin_nested():
                         user = _bring_in_line(session, person, role, now)
+                        audiences.sync_directory_membership(session, user.id, directory.audiences_of(person))
                         token = accounts.open_session(
                             session,
                             user,
@@ -298,6 +299,7 @@ def sync(db: Database, directory: Directory) -> SyncReport:
             try:
                 with session.begin_nested():
                     changes = _update(session, user, person, role)
+                    changes += audiences.sync_directory_membership(session, user.id, directory.audiences_of(person))
             except Conflict as exc:
                 report.problems.append(f"{user.email}: {exc}")
                 continue

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kb import notifications
+from kb import audiences, notifications
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
 from kb.models import (
@@ -78,9 +78,12 @@ def _active_user(session: Session, user_id: int) -> User:
 
 
 def _visible_asset(session: Session, user: User, asset_id: int) -> Asset:
-    """The asset, if this person may see it (sales see published assets only)."""
+    """The asset, if this person may see it (sales see published assets only; an asset of an audience they are
+    not in is not found: ``kb.audiences``)."""
     asset = session.get(Asset, asset_id)
     if asset is None or (asset.status != AssetStatus.PUBLISHED and not Role(user.role).includes(Role.MARKETING)):
+        raise NotFound(N_("No such asset."))
+    if not audiences.may_see(session, user, asset_id):
         raise NotFound(N_("No such asset."))
     return asset
 
@@ -357,9 +360,9 @@ def _require_marketing(session: Session, actor_id: int) -> User:
     return actor
 
 
-def _open_flag(session: Session, flag_id: int) -> StaleFlag:
+def _open_flag(session: Session, flag_id: int, actor: User) -> StaleFlag:
     flag = session.get(StaleFlag, flag_id)
-    if flag is None:
+    if flag is None or not audiences.may_see(session, actor, flag.asset_id):
         raise NotFound(N_("No such flag."))
     if flag.status != FlagStatus.OPEN:
         raise Conflict(N_("This flag is already closed."))
@@ -371,7 +374,7 @@ def dismiss_flag(db: Database, actor_id: int, flag_id: int, note: str | None) ->
     text = _comment(note, "note", MAX_NOTE, required=True)
     with db.transaction() as session:
         actor = _require_marketing(session, actor_id)
-        flag = _open_flag(session, flag_id)
+        flag = _open_flag(session, flag_id, actor)
         _close(session, flag, actor, FlagStatus.DISMISSED, text, None)
 
 
@@ -380,7 +383,7 @@ def resolve_flag(db: Database, actor_id: int, flag_id: int, note: str | None = "
     text = _comment(note, "note", MAX_NOTE)
     with db.transaction() as session:
         actor = _require_marketing(session, actor_id)
-        flag = _open_flag(session, flag_id)
+        flag = _open_flag(session, flag_id, actor)
         _close(session, flag, actor, FlagStatus.RESOLVED, text, None)
 
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, Select, false, func, or_, select
+from sqlalchemy import Row, Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from kb.audiences import Viewer, visible_condition
 from kb.models import (
     Asset,
     AssetStatus,
@@ -323,9 +324,16 @@ def _rank(item: QueueItem) -> tuple[float, date, int]:
 
 
 def queue(
-    session: Session, today: date, filters: QueueFilters | None = None, *, offset: int = 0, limit: int | None = None
+    session: Session,
+    today: date,
+    filters: QueueFilters | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    viewer: Viewer | None = None,
 ) -> Queue:
-    """The ranked queue under ``filters``; ``items`` from ``offset``, at most ``limit`` (all by default).
+    """The ranked queue under ``filters``; ``items`` from ``offset``, at most ``limit`` (all by default). With a
+    ``viewer``, only the assets they may see (``kb.audiences``) are in it, counts included.
 
     A fixed number of queries whatever the size of the library. Assets with flags, ratings or use are ranked
     one by one; the rest (nearly all of a large library) only need attention for their review date, and their
@@ -341,9 +349,10 @@ def queue(
         )
 
     special = _has_signals(today)
+    seen = true() if viewer is None else visible_condition(viewer)
     items = [
         item
-        for asset, owner_name, number, signals in _signals(session, today, special).values()
+        for asset, owner_name, number, signals in _signals(session, today, and_(special, seen)).values()
         if (item := _item(asset, owner_name, number, signals, today)) is not None
     ]
     owners: Counter[tuple[int, str]] = Counter(
@@ -352,7 +361,7 @@ def queue(
     shown = [item for item in items if matches(item, owner=True)]
 
     # The others: overdue or due for review, nothing else; ranked by their review date, the oldest first.
-    plain = [~special, Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS)]
+    plain = [~special, seen, Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS)]
     if filters.kind:
         plain.append(Asset.kind == filters.kind)
     if filters.product:
@@ -400,20 +409,23 @@ def queue(
     )
 
 
-def places(session: Session, today: date, items: list[QueueItem]) -> dict[int, int]:
-    """Where each of ``items`` stands in the whole queue (1 comes first), without building the whole queue: the
+def places(session: Session, today: date, items: list[QueueItem], viewer: Viewer | None = None) -> dict[int, int]:
+    """Where each of ``items`` stands in the whole queue (1 comes first; with a ``viewer``, the queue of the
+    assets they may see), without building the whole queue: the
     assets with flags, ratings or use are ranked one by one (they are few); the others rank by their review date
     alone, so the database counts them per date and each date is scored once."""
     if not items:
         return {}
     special = _has_signals(today)
+    seen = true() if viewer is None else visible_condition(viewer)
     keys = sorted(
         _rank(item)
-        for asset, owner_name, number, signals in _signals(session, today, special).values()
+        for asset, owner_name, number, signals in _signals(session, today, and_(special, seen)).values()
         if (item := _item(asset, owner_name, number, signals, today)) is not None
     )
     plain = (
         ~special,
+        seen,
         Asset.status == AssetStatus.PUBLISHED,
         Asset.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS),
     )

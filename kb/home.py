@@ -112,7 +112,7 @@ def sales_home(session: Session, user: User, today: date, now: datetime) -> Sale
     closed in the last 30 days), and the assets they opened lately."""
     followed = list(
         session.scalars(
-            visible_assets(user.role)
+            visible_assets(user)
             .join(Follow, Follow.asset_id == Asset.id)
             .where(Follow.user_id == user.id)
             .options(joinedload(Asset.current_version), joinedload(Asset.owner))
@@ -125,7 +125,7 @@ def sales_home(session: Session, user: User, today: date, now: datetime) -> Sale
         session,
         StaleFlag.raised_by_id == user.id,
         (StaleFlag.status == FlagStatus.OPEN) | (StaleFlag.closed_at >= recent_closed),
-        Asset.id.in_(visible_assets(user.role).with_only_columns(Asset.id)),
+        Asset.id.in_(visible_assets(user).with_only_columns(Asset.id)),
     )
     last_view = (
         select(UsageEvent.asset_id, func.max(UsageEvent.occurred_at).label("at"))
@@ -135,7 +135,7 @@ def sales_home(session: Session, user: User, today: date, now: datetime) -> Sale
     )
     viewed = list(
         session.scalars(
-            visible_assets(user.role)
+            visible_assets(user)
             .join(last_view, last_view.c.asset_id == Asset.id)
             .options(joinedload(Asset.current_version), joinedload(Asset.owner))
             .order_by(last_view.c.at.desc(), Asset.id.desc())
@@ -165,9 +165,9 @@ def marketing_home(session: Session, user: User, today: date) -> MarketingHome:
     on_mine = (Asset.owner_id == user.id, StaleFlag.status == FlagStatus.OPEN)
     flags = _flag_lines(session, *on_mine)
     mine_queued = freshness_queue.queue(
-        session, today, freshness_queue.QueueFilters(owner_id=user.id), limit=LIST_LIMIT
+        session, today, freshness_queue.QueueFilters(owner_id=user.id), limit=LIST_LIMIT, viewer=user
     )
-    where = freshness_queue.places(session, today, mine_queued.items)
+    where = freshness_queue.places(session, today, mine_queued.items, viewer=user)
     return MarketingHome(
         counts=counts,
         drafts=drafts,

@@ -1,6 +1,7 @@
 """The data model of kb, as typed SQLAlchemy 2 mappings.
 
-Accounts (users, sign-in sessions, sign-in attempts, API tokens, password reset requests), the content
+Accounts (users, sign-in sessions, sign-in attempts, API tokens, password reset requests), audiences (named
+groups of people an asset may be restricted to), the content
 library (assets, their immutable versions, the text extracted from each version, tags and segments, the
 vocabularies of products and regions), sales
 feedback (ratings, stale flags), usage events, and the job table that is the durable outbox for background work.
@@ -252,6 +253,54 @@ class PasswordResetRequest(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+# --- audiences -------------------------------------------------------------------------------------------
+
+
+class MembershipSource(enum.StrEnum):
+    """How a person came to be in an audience: an administrator added them in kb, or a directory group did."""
+
+    LOCAL = "local"
+    DIRECTORY = "directory"
+
+
+class Audience(Base):
+    """A named group of people ("Дилерский отдел", "Тендер МВД-2027") that assets may be restricted to."""
+
+    __tablename__ = "audiences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AudienceMember(Base):
+    """A person in an audience. Local rows are kept by administrators; directory rows are replaced at each directory
+    sign-in and ``kb users sync`` from the person's groups (``KB_LDAP_AUDIENCE_GROUPS``), so one never undoes
+    the other."""
+
+    __tablename__ = "audience_members"
+    __table_args__ = (CheckConstraint(_check_in("source", MembershipSource), name="source"),)
+
+    audience_id: Mapped[int] = mapped_column(ForeignKey("audiences.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    source: Mapped[MembershipSource] = mapped_column(String(16), primary_key=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AssetAudience(Base):
+    """An asset restricted to an audience; an asset with no rows here is for everyone."""
+
+    __tablename__ = "asset_audiences"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    audience_id: Mapped[int] = mapped_column(
+        ForeignKey("audiences.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+    audience: Mapped[Audience] = relationship(lazy="joined")
+
+
 # --- content library ---------------------------------------------------------------------------------------
 
 
@@ -291,6 +340,13 @@ class Asset(Base):
     )
     segments: Mapped[list[AssetSegment]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     tags: Mapped[list[AssetTag]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # None: everyone may see the asset (the default); else only these audiences' members, its owner and admins.
+    audience_links: Mapped[list[AssetAudience]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def audiences(self) -> list[Audience]:
+        """The audiences the asset is restricted to, by name; empty: it is for everyone."""
+        return sorted((link.audience for link in self.audience_links), key=lambda a: a.name.casefold())
 
 
 class AssetSegment(Base):

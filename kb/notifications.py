@@ -15,12 +15,12 @@ from email.message import EmailMessage
 from typing import Any
 
 from babel.dates import format_date
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from kb import jobs
+from kb import audiences, jobs
 from kb.dates import DATE_PATTERN
 from kb.db import Database
 from kb.errors import N_, NP_, NotFound
@@ -55,7 +55,12 @@ def notify(
     actor_id: int | None = None,
     data: dict[str, Any] | None = None,
 ) -> bool:
-    """Creates the notification unless this person already has one with this key; True when created."""
+    """Creates the notification unless this person already has one with this key; True when created. Nobody
+    hears of an asset they may not see (an audience they are not in: ``kb.audiences``)."""
+    if asset_id is not None:
+        receiver = session.get(User, user_id)
+        if receiver is None or not audiences.may_see(session, receiver, asset_id):
+            return False
     values = {
         "user_id": user_id,
         "kind": str(kind),
@@ -113,6 +118,7 @@ def follow(db: Database, user_id: int, asset_id: int, wanted: bool = True) -> bo
             user is None
             or asset is None
             or (asset.status != AssetStatus.PUBLISHED and not Role(user.role).includes(Role.MARKETING))
+            or not audiences.may_see(session, user, asset_id)
         ):
             raise NotFound(N_("No such asset."))
         existing = session.get(Follow, (user_id, asset_id))
@@ -143,9 +149,23 @@ class NotificationView:
     read: bool
 
 
+def _still_visible(session: Session, user_id: int) -> Any:
+    """Notifications of assets the person may still see: one restricted to an audience after it was sent, or
+    whose audience the person left, is no longer shown."""
+    user = session.get(User, user_id)
+    if user is None:
+        return false()
+    return or_(Notification.asset_id.is_(None), Notification.asset_id.in_(audiences.visible_asset_ids(user)))
+
+
 def unread_count(session: Session, user_id: int) -> int:
     return int(
-        session.scalar(select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+        session.scalar(
+            select(func.count()).where(
+                Notification.user_id == user_id, Notification.read_at.is_(None), _still_visible(session, user_id)
+            )
+        )
+        or 0
     )
 
 
@@ -156,7 +176,7 @@ def list_for(session: Session, user_id: int, *, limit: int = 50, offset: int = 0
         .outerjoin(Asset, Asset.id == Notification.asset_id)
         .outerjoin(User, User.id == Notification.actor_id)
         .outerjoin(AssetVersion, AssetVersion.id == Notification.version_id)
-        .where(Notification.user_id == user_id)
+        .where(Notification.user_id == user_id, _still_visible(session, user_id))
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(limit)
         .offset(offset)
@@ -268,6 +288,8 @@ def run_email_job(context: Any, payload: dict[str, Any]) -> None:
         user = session.get(User, notification.user_id)
         if user is None or not user.active:
             return
+        if notification.asset_id is not None and not audiences.may_see(session, user, notification.asset_id):
+            return  # the asset was restricted to an audience the person is not in after this was written
         view = _view(session, notification)
         mail = email_for(view, user, context.settings.base_url, smtp.sender)
     send(smtp, mail)

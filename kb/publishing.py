@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import feedback, jobs, notifications, reviews, vocabularies
+from kb import audiences, feedback, jobs, notifications, reviews, vocabularies
 from kb.assets import parse_asset_ref
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
@@ -34,6 +34,7 @@ from kb.models import (
     CONTENT_LANGUAGES,
     SEGMENTS,
     Asset,
+    AssetAudience,
     AssetSegment,
     AssetStatus,
     AssetTag,
@@ -84,6 +85,8 @@ class AssetFields:
     owner_id: int | None = None
     review_interval_days: int | None = None
     tags: list[str] = field(default_factory=list)
+    #: Ids of the audiences the asset is restricted to; none: everyone (``kb.audiences``).
+    audiences: list[int] = field(default_factory=list)
 
 
 def parse_tags(raw: str | list[str] | None) -> list[str]:
@@ -150,6 +153,7 @@ def clean_fields(session: Session, fields: AssetFields) -> AssetFields:
         owner_id=owner.id,
         review_interval_days=interval,
         tags=tags,
+        audiences=audiences.parse_ids(session, fields.audiences),
     )
 
 
@@ -327,6 +331,7 @@ class Publisher:
                     updated_at=now,
                     segments=[AssetSegment(segment=s) for s in clean.segments],
                     tags=[AssetTag(tag=t) for t in clean.tags],
+                    audience_links=[AssetAudience(audience_id=i) for i in clean.audiences],
                 )
                 session.add(asset)
                 session.flush()
@@ -350,8 +355,8 @@ class Publisher:
         try:
             note = _text(change_note, "change_note", MAX_CHANGE_NOTE, required=True)
             with self.db.transaction() as session:
-                _require_publisher(session, actor_id)
-                asset = _lock_asset(session, asset_id)
+                actor = _require_publisher(session, actor_id)
+                asset = _lock_asset(session, asset_id, actor)
                 if asset.status == AssetStatus.ARCHIVED:
                     raise Conflict(N_("The asset is archived; restore it before adding a version."))
                 return self._add_version(session, asset, staged, actor_id, note, published_at or utcnow())
@@ -471,10 +476,10 @@ class Publisher:
         """
         target = _status(status) if status is not None else None
         with self.db.transaction() as session:
-            _require_publisher(session, actor_id)
-            asset = _lock_asset(session, asset_id)
+            actor = _require_publisher(session, actor_id)
+            asset = _lock_asset(session, asset_id, actor)
             if target is not None:
-                _apply_status(session, asset, target, replaced_by)
+                _apply_status(session, asset, target, replaced_by, actor)
             elif replaced_by is not None:
                 raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
             if changes:
@@ -506,8 +511,8 @@ class Publisher:
         open the archived one's link are sent on to it), or restores an archived one."""
         target = _status(status)
         with self.db.transaction() as session:
-            _require_publisher(session, actor_id)
-            _apply_status(session, _lock_asset(session, asset_id), target, replaced_by)
+            actor = _require_publisher(session, actor_id)
+            _apply_status(session, _lock_asset(session, asset_id, actor), target, replaced_by, actor)
             enqueue_index(session, asset_id)
 
 
@@ -524,6 +529,7 @@ def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) ->
         owner_id=asset.owner_id,
         review_interval_days=asset.review_interval_days,
         tags=[t.tag for t in asset.tags],
+        audiences=[link.audience_id for link in asset.audience_links],
     )
     unknown = sorted(set(changes) - set(AssetFields.__dataclass_fields__))
     if unknown:
@@ -541,6 +547,7 @@ def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) ->
     asset.review_interval_days = clean.review_interval_days or asset.review_interval_days
     _replace_children(asset.segments, "segment", clean.segments, lambda v: AssetSegment(segment=v))
     _replace_children(asset.tags, "tag", clean.tags, lambda v: AssetTag(tag=v))
+    audiences.set_asset_audiences(session, asset, clean.audiences)
     asset.updated_at = utcnow()
 
 
@@ -551,11 +558,13 @@ def _status(status: Any) -> AssetStatus:
         raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
 
 
-def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_by: Any = None) -> None:
+def _apply_status(
+    session: Session, asset: Asset, target: AssetStatus, replaced_by: Any = None, actor: User | None = None
+) -> None:
     if replaced_by is not None and target != AssetStatus.ARCHIVED:
         raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
     if target == AssetStatus.ARCHIVED:
-        replacement = _replacement(session, asset, replaced_by)
+        replacement = _replacement(session, asset, replaced_by, actor)
         if asset.status == target:  # already archived: only the replacement may change
             asset.replaced_by_id = replacement
             return
@@ -571,7 +580,7 @@ def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_
     asset.updated_at = utcnow()
 
 
-def _replacement(session: Session, asset: Asset, replaced_by: Any) -> int | None:
+def _replacement(session: Session, asset: Asset, replaced_by: Any, actor: User | None = None) -> int | None:
     """The id of the published asset that replaces ``asset``: an id, or a link to the asset's page."""
     number = parse_asset_ref(replaced_by, "replaced_by")
     if number is None:
@@ -579,7 +588,8 @@ def _replacement(session: Session, asset: Asset, replaced_by: Any) -> int | None
     if number == asset.id:
         raise ValidationError(N_("An asset cannot replace itself."), field="replaced_by")
     other = session.get(Asset, number)
-    if other is None or other.status != AssetStatus.PUBLISHED:
+    hidden = actor is not None and not audiences.may_see(session, actor, number)
+    if other is None or other.status != AssetStatus.PUBLISHED or hidden:
         raise ValidationError(
             N_("Asset %(id)s is not a published asset; choose a published one."), field="replaced_by", id=number
         )
@@ -597,6 +607,11 @@ def _check_type(name: str, value: Any) -> None:
         ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)) or (
             name == "tags" and isinstance(value, str)
         )
+    elif name == "audiences":
+        ok = isinstance(value, list) and all(
+            (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, str) and v.strip().isdigit())
+            for v in value
+        )
     elif name == "owner_id":
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
     else:  # review_interval_days
@@ -604,7 +619,7 @@ def _check_type(name: str, value: Any) -> None:
     if not ok:
         raise ValidationError(N_("%(name)s has the wrong type."), field=name, name=name)
     texts = [value] if isinstance(value, str) else value if isinstance(value, list) else []
-    for text in texts:
+    for text in (t for t in texts if isinstance(t, str)):
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
@@ -631,9 +646,12 @@ def _require_publisher(session: Session, actor_id: int) -> User:
     return actor
 
 
-def _lock_asset(session: Session, asset_id: int) -> Asset:
-    """The asset row, locked for this transaction (SQLite: the whole write is already serialised)."""
+def _lock_asset(session: Session, asset_id: int, actor: User | None = None) -> Asset:
+    """The asset row, locked for this transaction (SQLite: the whole write is already serialised); not found
+    when ``actor`` may not see it (an audience they are not in: ``kb.audiences``)."""
     stmt = select(Asset).where(Asset.id == asset_id)
+    if actor is not None:
+        stmt = stmt.where(audiences.visible_condition(actor))
     if session.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update()
     asset = session.scalars(stmt).first()

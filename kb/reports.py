@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Date, DateTime, Select, and_, case, func, literal, select, type_coerce
+from sqlalchemy import Date, DateTime, Select, and_, case, func, literal, select, true, type_coerce
 from sqlalchemy.orm import Session
 
+from kb.audiences import Viewer, visible_condition
 from kb.models import Asset, AssetSegment, AssetStatus, AssetVersion, ExtractionStatus, FlagStatus, StaleFlag, User
 from kb.search.signals import FRESHNESS_STATES, REVIEW_DUE_DAYS, freshness
 
@@ -106,9 +107,10 @@ class _Published:
     on each request took seconds, and the page shows a hundred rows of it.
     """
 
-    def __init__(self, today: date, filters: ReportFilters) -> None:
+    def __init__(self, today: date, filters: ReportFilters, viewer: Viewer | None = None) -> None:
         self.today = today
         self.filters = filters
+        self.viewer = viewer
         self.open_flags = (
             select(StaleFlag.asset_id, func.count().label("n"))
             .where(StaleFlag.status == FlagStatus.OPEN)
@@ -134,6 +136,8 @@ class _Published:
             .outerjoin(self.open_flags, self.open_flags.c.asset_id == Asset.id)
             .where(Asset.status == AssetStatus.PUBLISHED)
         )
+        if self.viewer is not None:
+            stmt = stmt.where(visible_condition(self.viewer))
         if versions:
             stmt = stmt.outerjoin(AssetVersion, AssetVersion.id == Asset.current_version_id)
         f = self.filters
@@ -299,12 +303,19 @@ def _rows(session: Session, q: _Published, offset: int, limit: int | None) -> li
 
 
 def staleness(
-    session: Session, today: date, filters: ReportFilters | None = None, *, offset: int = 0, limit: int | None = None
+    session: Session,
+    today: date,
+    filters: ReportFilters | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    viewer: Viewer | None = None,
 ) -> StalenessReport:
-    """The report over the published assets that pass ``filters``; ``rows`` from ``offset``, at most ``limit``.
+    """The report over the published assets that pass ``filters`` (and that ``viewer`` may see, when given:
+    ``kb.audiences``); ``rows`` from ``offset``, at most ``limit``.
 
     A fixed number of queries whatever the size of the library; the figures are computed by the database."""
-    q = _Published(today, filters or ReportFilters())
+    q = _Published(today, filters or ReportFilters(), viewer)
     tiles, age, overdue = _counts(session, q)
     by_owner, by_kind, by_product, by_segment = _breakdowns(session, q)
     return StalenessReport(
@@ -547,8 +558,9 @@ class TrendPoint:
         return round(self.fresh / self.published, 4) if self.published else None
 
 
-def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoint]:
-    """The fresh share at the end of each of the last ``weeks`` weeks (oldest first), rebuilt from history.
+def fresh_trend(session: Session, today: date, weeks: int = 12, viewer: Viewer | None = None) -> list[TrendPoint]:
+    """The fresh share at the end of each of the last ``weeks`` weeks (oldest first), rebuilt from history; with
+    a ``viewer``, over the assets they may see.
 
     An asset counts from its first version; its review date on a day is the one set by the last review
     (confirmation or new version) before that day, else its first version's date plus its interval; its open
@@ -563,7 +575,7 @@ def fresh_trend(session: Session, today: date, weeks: int = 12) -> list[TrendPoi
     assets = session.execute(
         select(Asset.id, Asset.review_interval_days, first_version)
         .join(AssetVersion, AssetVersion.asset_id == Asset.id)
-        .where(Asset.status == AssetStatus.PUBLISHED)
+        .where(Asset.status == AssetStatus.PUBLISHED, true() if viewer is None else visible_condition(viewer))
         .group_by(Asset.id, Asset.created_at, Asset.review_interval_days)
     ).all()
     reviews: dict[int, list[tuple[date, date]]] = {}

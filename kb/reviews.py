@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kb import audiences
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound
 from kb.models import Asset, AssetStatus, AssetVersion, Review, Role, User, utcnow
@@ -44,7 +45,7 @@ def confirm_current(db: Database, actor_id: int, asset_id: int) -> date:
         if actor is None or not actor.active or not Role(actor.role).includes(Role.MARKETING):
             raise Forbidden(N_("Confirming content as current needs the marketing role."))
         asset = session.get(Asset, asset_id)
-        if asset is None:
+        if asset is None or not audiences.may_see(session, actor, asset_id):
             raise NotFound(N_("No such asset."))
         if asset.status != AssetStatus.PUBLISHED:
             raise Conflict(N_("Only a published asset can be confirmed as current."))

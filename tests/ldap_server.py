@@ -1,6 +1,7 @@
 """A real OpenLDAP server (Debian's slapd) for the directory tests: started on 127.0.0.1 at free ports (plain LDAP
 with StartTLS, and LDAPS) with a throwaway configuration, a self-signed certificate and the memberof overlay, seeded
-with a company: people, the groups that give kb roles, a disabled account, a person in no kb group."""
+with a company: people, the groups that give kb roles, a group that makes an audience, a disabled account, a
+person in no kb group."""
 
 from __future__ import annotations
 
@@ -30,11 +31,15 @@ MARKETING_GROUP = f"cn=kb-marketing,{GROUPS}"
 ADMIN_GROUP = f"cn=kb-admins,{GROUPS}"
 #: A groupOfUniqueNames: the memberof overlay does not see it, only a group search (KB_LDAP_GROUP_BASE_DN) does.
 UNIQUE_MARKETING_GROUP = f"cn=kb-marketing-unique,{GROUPS}"
+#: A group that gives no role but puts its members in a kb audience (KB_LDAP_AUDIENCE_GROUPS).
+DEALERS_GROUP = f"cn=kb-dealers,{GROUPS}"
+DEALERS_AUDIENCE = "Дилерский отдел"
+AUDIENCE_GROUPS = f"{DEALERS_AUDIENCE}={DEALERS_GROUP}"
 ROLE_GROUPS = f"admin={ADMIN_GROUP};marketing={MARKETING_GROUP};marketing={UNIQUE_MARKETING_GROUP};sales={SALES_GROUP}"
 
 #: People seeded at start: uid -> (name, department, groups, disabled).
 SEEDED = {
-    "ivanov": ("Иван Иванов", "Продажи", [SALES_GROUP], False),
+    "ivanov": ("Иван Иванов", "Продажи", [SALES_GROUP, DEALERS_GROUP], False),
     "petrova": ("Мария Петрова", "Маркетинг", [MARKETING_GROUP], False),
     "sidorov": ("Олег Сидоров", "ИТ", [ADMIN_GROUP, SALES_GROUP], False),
     "blocked": ("Борис Блокированный", "Продажи", [SALES_GROUP], True),
@@ -148,6 +153,7 @@ class LdapServer:
             "KB_LDAP_BIND_DN": SERVICE_DN,
             "KB_LDAP_BIND_PASSWORD": SERVICE_PASSWORD,
             "KB_LDAP_ROLE_GROUPS": ROLE_GROUPS,
+            "KB_LDAP_AUDIENCE_GROUPS": AUDIENCE_GROUPS,
             "KB_LDAP_USER_FILTER": "(objectClass=inetOrgPerson)",
             "KB_LDAP_DISABLED_FILTER": "(employeeType=disabled)",
             "KB_LDAP_TIMEOUT": "3",
@@ -228,7 +234,7 @@ class LdapServer:
                 ),
             ]
             # groupOfNames needs a member: the admin stands in, and is in no kb group's role mapping.
-            for group in (SALES_GROUP, MARKETING_GROUP, ADMIN_GROUP):
+            for group in (SALES_GROUP, MARKETING_GROUP, ADMIN_GROUP, DEALERS_GROUP):
                 cn = group.split(",", 1)[0].split("=", 1)[1]
                 entries.append((group, {"objectClass": ["groupOfNames"], "cn": cn, "member": [ROOT_DN]}))
             entries.append(

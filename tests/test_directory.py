@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from ldap_server import (
     ADMIN_GROUP,
+    DEALERS_AUDIENCE,
+    DEALERS_GROUP,
     MARKETING_GROUP,
     SALES_GROUP,
     UNIQUE_MARKETING_GROUP,
@@ -25,7 +27,7 @@ from ldap_server import (
 from sqlalchemy import func, select
 
 from conftest import PASSWORD, SECRET_KEY, Auth, app_config
-from kb import accounts, create_app, password_reset
+from kb import accounts, audiences, create_app, password_reset
 from kb.cli import main
 from kb.config import load_settings
 from kb.db import Database
@@ -327,6 +329,42 @@ def test_sync_follows_names_departments_and_groups(dclient, ddb, slapd) -> None:
     result = _sync(ddb, slapd)
     assert f"deactivated {email_of('moving')}: in no kb group" in result.output
     assert dclient.get("/profile").status_code == 302
+
+
+def _audience_members(db: Database, name: str) -> dict[str, tuple[str, ...]]:
+    with db.session() as session:
+        audience = audiences.find_by_name(session, name)
+        assert audience is not None, f"no audience {name}"
+        return {member.email: member.sources for member in audiences.members(session, audience.id)}
+
+
+def test_directory_groups_put_people_in_audiences_at_sign_in_and_sync(dclient, ddb, slapd) -> None:
+    # Ivanov is seeded in the dealers group: his first sign-in makes the audience and puts him in it.
+    assert Auth(dclient).login("ivanov", password_of("ivanov")).status_code == 302
+    assert _audience_members(ddb, DEALERS_AUDIENCE)[email_of("ivanov")] == ("directory",)
+
+    slapd.add_person("dealer", "Дина Дилерова", "Дилеры", [SALES_GROUP, DEALERS_GROUP])
+    other = dclient.application.test_client()
+    assert Auth(other).login("dealer", password_of("dealer")).status_code == 302
+    with ddb.session() as session:
+        dealers_id = audiences.find_by_name(session, DEALERS_AUDIENCE).id
+    # An administrator also adds her by hand: the directory's membership and the local one are separate.
+    audiences.add_member(ddb, dealers_id, email_of("dealer"))
+    assert _audience_members(ddb, DEALERS_AUDIENCE)[email_of("dealer")] == ("directory", "local")
+
+    # Out of the group: the next sync takes the directory membership away, and only that one.
+    slapd.remove_from_group("dealer", DEALERS_GROUP)
+    result = _sync(ddb, slapd)
+    assert result.exit_code == 0, result.output
+    assert f"updated {email_of('dealer')}: audience -{DEALERS_AUDIENCE}" in result.output
+    assert _audience_members(ddb, DEALERS_AUDIENCE)[email_of("dealer")] == ("local",)
+    # Back in the group: the sync puts her back; a sync with nothing new reports nothing for her.
+    slapd.add_to_group("dealer", DEALERS_GROUP)
+    assert f"updated {email_of('dealer')}: audience +{DEALERS_AUDIENCE}" in _sync(ddb, slapd).output
+    assert email_of("dealer") not in _sync(ddb, slapd).output
+    # A person in no audience group is in no audience.
+    assert Auth(dclient.application.test_client()).login("petrova", password_of("petrova")).status_code == 302
+    assert email_of("petrova") not in _audience_members(ddb, DEALERS_AUDIENCE)
 
 
 def test_sync_with_the_directory_down_fails_clearly_and_changes_nothing(dclient, ddb, slapd) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import update
@@ -14,6 +15,11 @@ from kb.models import Asset, AssetStatus
 from publishing_helpers import fields, publisher_for, text_upload
 
 TODAY = date(2026, 12, 1)
+
+
+def _as(role: str) -> SimpleNamespace:
+    """A viewer of ``role`` in no audience (kb.assets takes the viewer, not just a role)."""
+    return SimpleNamespace(id=0, role=role)
 
 
 @pytest.fixture
@@ -60,13 +66,13 @@ def test_each_freshness_state_filters_the_published_assets(db, library) -> None:
 
         def titles(state: str) -> list[str]:
             query = assets.LibraryQuery(freshness=state, sort="title")
-            return _titles(assets.list_assets(session, "marketing", query, today=TODAY))
+            return _titles(assets.list_assets(session, _as("marketing"), query, today=TODAY))
 
         assert titles("fresh") == ["Общий шаблон", "Ярмарка прайс"]
         assert titles("review_due") == ["Акции квартала"]
         assert titles("overdue") == ["Буклет старый"]
         assert titles("flagged") == ["Всё о котлах"]  # its review is far off: the flag decides
-        listed = assets.list_assets(session, "marketing", assets.LibraryQuery(sort="title"), today=TODAY)
+        listed = assets.list_assets(session, _as("marketing"), assets.LibraryQuery(sort="title"), today=TODAY)
         assert listed.freshness[library["ids"]["Буклет старый"]] == "overdue"
         assert library["ids"]["Черновик презентации"] not in listed.freshness  # a draft has no freshness
         assert listed.open_flags == {library["ids"]["Всё о котлах"]: 1}
@@ -75,18 +81,18 @@ def test_each_freshness_state_filters_the_published_assets(db, library) -> None:
 def test_owner_product_and_kind_filters_combine(db, library) -> None:
     with db.session() as session:
         query = assets.LibraryQuery(owner_id=library["anna"].id, product="Насосы НВ", sort="title")
-        assert _titles(assets.list_assets(session, "marketing", query, today=TODAY)) == [
+        assert _titles(assets.list_assets(session, _as("marketing"), query, today=TODAY)) == [
             "Буклет старый",
             "Черновик презентации",
             "Ярмарка прайс",
         ]
-        sales_view = assets.list_assets(session, "sales", query, today=TODAY)
+        sales_view = assets.list_assets(session, _as("sales"), query, today=TODAY)
         assert _titles(sales_view) == ["Буклет старый", "Ярмарка прайс"] and sales_view.total == 2
-        owners, products = assets.library_choices(session, "sales")
+        owners, products = assets.library_choices(session, _as("sales"))
         assert [name for _id, name in owners] == ["Анна Белова", "Борис Волков"]
         assert products == ["Котлы КВ", "Насосы НВ"]  # the empty product is not a choice
         none = assets.LibraryQuery(kind="presentation")
-        assert assets.list_assets(session, "marketing", none, today=TODAY).total == 0
+        assert assets.list_assets(session, _as("marketing"), none, today=TODAY).total == 0
 
 
 def test_every_order_and_its_reverse(db, library) -> None:
@@ -94,7 +100,7 @@ def test_every_order_and_its_reverse(db, library) -> None:
     with db.session() as session:
 
         def titles(sort: str) -> list[str]:
-            return _titles(assets.list_assets(session, "sales", assets.LibraryQuery(sort=sort), today=TODAY))
+            return _titles(assets.list_assets(session, _as("sales"), assets.LibraryQuery(sort=sort), today=TODAY))
 
         assert titles("title") == published
         assert titles("-title") == published[::-1]
@@ -111,7 +117,9 @@ def test_paging_keeps_one_order_without_repeats(db, library) -> None:
     with db.session() as session:
         seen = []
         for number in (1, 2, 3):
-            page = assets.list_assets(session, "marketing", assets.LibraryQuery(sort="owner"), page=number, per_page=2)
+            page = assets.list_assets(
+                session, _as("marketing"), assets.LibraryQuery(sort="owner"), page=number, per_page=2
+            )
             seen += _titles(page)
         assert sorted(seen) == sorted(library["ids"]) and len(seen) == 6
 

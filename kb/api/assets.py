@@ -83,7 +83,7 @@ def _warnings(published: Published) -> list[dict[str, Any]]:
 
 def _asset_response(asset_id: int, status: int = 200, **extra: Any) -> Any:
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     history = sorted(assets.versions(session, asset.id), key=lambda v: v.number)
     return jsonify({**asset_json(asset, history), **extra}), status
 
@@ -115,7 +115,7 @@ def list_assets() -> Any:
     )
     per_page = min(_int("per_page", request.args.get("per_page"), default=25) or 25, MAX_PER_PAGE)
     page = _int("page", request.args.get("page"), default=1) or 1
-    result = assets.list_assets(db_session(), current_user.role, query, page=page, per_page=per_page)
+    result = assets.list_assets(db_session(), current_user, query, page=page, per_page=per_page)
     return jsonify(
         {
             "total": result.total,
@@ -144,6 +144,7 @@ def create_asset() -> Any:
         owner_id=_owner_id(),
         review_interval_days=_int("review_interval_days", form.get("review_interval_days")),
         tags=parse_tags(form.get("tags", "")),
+        audiences=[v for value in form.getlist("audiences") for v in value.split(",") if v.strip()],
     )
     try:
         status = AssetStatus(form.get("status") or AssetStatus.PUBLISHED)
@@ -169,7 +170,7 @@ def update_asset(asset_id: int) -> Any:
         body = None
     if not isinstance(body, dict) or not body:
         raise ValidationError(N_("Send a JSON object with the fields to change."))
-    assets.get_asset(db_session(), asset_id, current_user.role)
+    assets.get_asset(db_session(), asset_id, current_user)
     status = body.pop("status", None)
     replaced_by = body.pop("replaced_by", None)
     if "owner" in body and "owner_id" not in body:
@@ -187,7 +188,7 @@ def update_asset(asset_id: int) -> Any:
 @bp.post("/assets/<int:asset_id>/versions")
 @requires(Role.MARKETING)
 def add_version(asset_id: int) -> Any:
-    assets.get_asset(db_session(), asset_id, current_user.role)
+    assets.get_asset(db_session(), asset_id, current_user)
     published = get_publisher().add_version(current_user.id, asset_id, _upload(), request.form.get("change_note", ""))
     session = db_session()
     session.expire_all()

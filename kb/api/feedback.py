@@ -44,7 +44,7 @@ def _rating_json(asset_id: int) -> dict[str, Any]:
     session.expire_all()
     from kb import assets
 
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     summary = feedback.rating_summary(session, asset, current_user.id)
     mine = summary.mine
     return {
@@ -109,7 +109,7 @@ def _flags(asset_id: int) -> list[feedback.FlagView]:
 
     session = db_session()
     session.expire_all()
-    assets.get_asset(session, asset_id, current_user.role)
+    assets.get_asset(session, asset_id, current_user)
     return feedback.list_flags(session, asset_id)
 
 
@@ -227,7 +227,9 @@ def read_notifications() -> Any:
 @bp.get("/freshness/queue")
 @requires(Role.MARKETING)
 def freshness_queue() -> Any:
-    result = freshness.queue(db_session(), date.today(), filters_from(request.args, current_user.id))
+    result = freshness.queue(
+        db_session(), date.today(), filters_from(request.args, current_user.id), viewer=current_user
+    )
     return jsonify(
         {
             "total": result.total,

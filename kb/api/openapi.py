@@ -42,6 +42,11 @@ _MULTIPART_ASSET = {
         "owner": {"type": "string", "description": "user id or e-mail of a marketing user (default: you)"},
         "review_interval_days": {"type": "integer"},
         "tags": {"type": "string", "description": "comma-separated"},
+        "audiences": {
+            "type": "string",
+            "description": "comma-separated audience ids (GET /api/v1/audiences), or the field repeated; none: "
+            "everyone. Only the audiences' members, the owner and admins then see the asset",
+        },
         "change_note": {"type": "string"},
         "status": {"type": "string", "enum": ["published", "draft"]},
     },
@@ -126,6 +131,14 @@ SPEC: dict[str, Any] = {
                     "current_version": {"type": ["integer", "null"]},
                     "segments": {"type": "array", "items": {"type": "string"}},
                     "tags": {"type": "array", "items": {"type": "string"}},
+                    "audiences": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                        },
+                        "description": "the audiences the asset is restricted to; empty: everyone",
+                    },
                     "next_review_on": {"type": "string", "format": "date"},
                     "versions": {"type": "array", "items": _ref("Version")},
                 },
@@ -199,7 +212,8 @@ SPEC: dict[str, Any] = {
             },  # fmt: skip
             "patch": {
                 "summary": "Edit metadata and/or status in one step (marketing); no new version. Archiving may name "
-                'the published asset that replaces it: {"status": "archived", "replaced_by": 12}',
+                'the published asset that replaces it: {"status": "archived", "replaced_by": 12}. '
+                '{"audiences": [3, 5]} restricts the asset to those audiences; [] makes it everyone\'s again',
                 "parameters": [_ASSET_ID],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
                 "responses": {"200": _json(_ref("Asset")), "409": _ERROR, **_ERRORS},
@@ -585,5 +599,29 @@ SPEC["paths"]["/api/v1/vocabularies"] = {
         "summary": "The product and region lists: each one's terms (as assets spell them) and whether it is closed "
         "to new values",
         "responses": {"200": _json(_VOCABULARIES), **_ERRORS},
+    }
+}
+
+_AUDIENCES = {
+    "type": "object",
+    "properties": {
+        "audiences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+SPEC["paths"]["/api/v1/audiences"] = {
+    "get": {
+        "summary": "Marketing: the audiences an asset may be restricted to (their ids go in an asset's audiences)",
+        "responses": {"200": _json(_AUDIENCES), **_ERRORS},
     }
 }

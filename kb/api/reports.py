@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import jsonify, request
+from flask_login import current_user
 
 from kb import reports
 from kb.api import bp
@@ -36,12 +37,12 @@ def report_filters(args: Any) -> reports.ReportFilters:
 
 
 def _report() -> reports.StalenessReport:
-    return reports.staleness(db_session(), date.today(), report_filters(request.args))
+    return reports.staleness(db_session(), date.today(), report_filters(request.args), viewer=current_user)
 
 
 @bp.get("/reports/staleness")
 def staleness_json() -> Any:
-    return jsonify(reports.to_json(_report(), reports.fresh_trend(db_session(), date.today())))
+    return jsonify(reports.to_json(_report(), reports.fresh_trend(db_session(), date.today(), viewer=current_user)))
 
 
 @bp.get("/reports/staleness.csv")

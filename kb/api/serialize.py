@@ -53,6 +53,7 @@ def asset_json(asset: Asset, versions: list[AssetVersion] | None = None) -> dict
         "region": asset.region,
         "language": asset.language,
         "tags": [t.tag for t in asset.tags],
+        "audiences": [{"id": a.id, "name": a.name} for a in asset.audiences],
         "owner": person_json(asset.owner),
         "review_interval_days": asset.review_interval_days,
         "next_review_on": asset.next_review_on.isoformat(),

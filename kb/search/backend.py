@@ -35,15 +35,23 @@ class SearchRequest:
     page: int = 1
     per_page: int = 20
     correct: bool = True  # False: exactly as typed ("Search instead for ...")
+    # Who is asking, as far as audiences go (kb.audiences.search_scope): the index keys they may find (None: all,
+    # for admins; by default only assets for everyone), and the asker's id, whose own assets they find too.
+    audiences: tuple[str, ...] | None = ("everyone",)
+    owner_id: int | None = None
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Which documents a search may see: statuses, current versions only or all, index facet filters."""
+    """Which documents a search may see: statuses, current versions only or all, index facet filters, and
+    audiences: pages whose ``audience`` field holds one of ``audiences`` (None: any), or whose owner is
+    ``owner_id``. The default finds only what is for everyone."""
 
     statuses: tuple[str, ...] = ("published",)
     include_older: bool = False
     filters: dict[str, str] = field(default_factory=dict)
+    audiences: tuple[str, ...] | None = ("everyone",)
+    owner_id: int | None = None
 
 
 @dataclass

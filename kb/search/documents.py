@@ -2,8 +2,8 @@
 
 Built from the database alone (the extracted text lives there), so the index can always be rebuilt. Each
 document repeats its asset's metadata, for filtering, facets and boosting titles and tags over body text.
-Ratings, flags and review dates are not in it: they change every day and are read when searching
-(``kb.search.signals``).
+Each also carries who may find it (its asset's audiences). Ratings, flags and review dates are not in it: they
+change every day and are read when searching (``kb.search.signals``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from kb.audiences import EVERYONE, index_keys
 from kb.models import Asset, AssetVersion, ExtractedPage
 
 
@@ -41,11 +42,19 @@ class IndexPage:
     stamp: str
     segments: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: Who may find the page: ["everyone"], or the ids of the audiences its asset is restricted to
+    #: (``kb.audiences.index_keys``; owners and admins find it too, by the search scope).
+    audiences: list[str] = field(default_factory=lambda: [EVERYONE])
+
+    @property
+    def restricted(self) -> bool:
+        return self.audiences != [EVERYONE]
 
 
 def stamp(asset: Asset) -> str:
     """What the index must agree with the database on for an asset to be up to date."""
-    return f"{asset.current_version_id}:{asset.status}:{asset.updated_at.isoformat()}"
+    audiences = ",".join(index_keys(link.audience_id for link in asset.audience_links))
+    return f"{asset.current_version_id}:{asset.status}:{asset.updated_at.isoformat()}:{audiences}"
 
 
 def asset_pages(session: Session, asset_id: int) -> list[IndexPage]:
@@ -68,6 +77,7 @@ def asset_pages(session: Session, asset_id: int) -> list[IndexPage]:
         "stamp": stamp(asset),
         "segments": sorted(s.segment for s in asset.segments),
         "tags": sorted(t.tag for t in asset.tags),
+        "audiences": index_keys(link.audience_id for link in asset.audience_links),
     }
     documents: list[IndexPage] = []
     versions = session.scalars(select(AssetVersion).where(AssetVersion.asset_id == asset.id))

@@ -97,6 +97,8 @@ class MemoryBackend:
                 continue
             if any(not _facet_has(page, name, value) for name, value in scope.filters.items() if value):
                 continue
+            if not _audience_allows(page, scope):
+                continue
             docs.append(doc)
         return docs
 
@@ -284,7 +286,7 @@ class MemoryBackend:
         words: dict[str, int] = {}
         for doc in self.docs.values():
             page = doc.page
-            if page.current and page.status == "published":
+            if page.current and page.status == "published" and not page.restricted:
                 text = "\n".join((page.title, page.page_title, page.body)).lower().replace("ё", "е")
                 for word in set(SPELLING_WORD.findall(text)):
                     words[word] = words.get(word, 0) + 1
@@ -308,6 +310,13 @@ def _facet_values(page: IndexPage, name: str) -> tuple[str, ...]:
         return tuple(sorted(page.segments))
     value = str(getattr(page, name))
     return (value,) if value else ()
+
+
+def _audience_allows(page: IndexPage, scope: Scope) -> bool:
+    """Whether the scope's audiences (or its owner) may find the page (as ``whoosh_eval`` scope_mask)."""
+    if scope.audiences is None:
+        return True
+    return bool(set(page.audiences) & set(scope.audiences)) or page.owner_id == scope.owner_id
 
 
 def _facet_has(page: IndexPage, name: str, value: str) -> bool:

@@ -75,6 +75,8 @@ def _run(
         statuses=request.statuses,
         include_older=request.include_older,
         filters={k: v for k, v in filters.items() if k != "freshness"},
+        audiences=request.audiences,
+        owner_id=request.owner_id,
     )
     found = backend.candidates(plan, scope)
     if not len(found) and plan.min_match > 1:

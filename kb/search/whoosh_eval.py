@@ -483,6 +483,13 @@ class _Segment:
         for name, value in scope.filters.items():
             if name in FACET_FIELDS and value:
                 mask &= self.term_mask(FACET_FIELDS[name], value)
+        if scope.audiences is not None:
+            allowed = np.zeros(self.n, dtype=bool)
+            for key in scope.audiences:
+                allowed |= self.term_mask("audience", key)
+            if scope.owner_id is not None:
+                allowed |= self.term_mask("owner", str(scope.owner_id))
+            mask &= allowed
         if self.reader.has_deletions():
             deleted = np.fromiter(self.reader.deleted_docs_set, dtype=np.intp)
             mask[deleted] = False
@@ -759,4 +766,3 @@ def a_title_word(searcher: Any) -> str | None:
         if len(word) >= 4 and word.isalpha():
             return word
     return None
-

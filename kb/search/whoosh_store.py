@@ -43,8 +43,9 @@ REFRESH_CHECK_S = 1.0
 #: A replaced searcher is closed this long after: no search lasts that long, and one may still be reading it
 #: (each searcher maps the index files anew: keeping them longer costs memory when versions are published often).
 RETIRE_AFTER_S = 10.0
-#: The index format this kb writes: 2 added code keys and moved ratings and freshness out of the index.
-FORMAT = 2
+#: The index format this kb writes: 2 added code keys and moved ratings and freshness out of the index; 3 added
+#: each page's audiences (restricted assets are found only by their audiences, owner and admins).
+FORMAT = 3
 FORMAT_FILE = "FORMAT"
 #: Writer processes for a rebuild, at most one per core.
 REBUILD_PROCESSES = 4
@@ -144,6 +145,8 @@ def schema() -> Schema:
         region=ID(stored=True),
         language=ID(stored=True),
         owner=ID(stored=True),
+        # "everyone", or the ids of the audiences the asset is restricted to (kb.audiences.index_keys).
+        audience=KEYWORD(stored=True, commas=True),
         owner_name=STORED,
         updated=DATETIME(stored=True, sortable=True),
         stamp=STORED,
@@ -172,6 +175,7 @@ def _document(page: IndexPage) -> dict[str, Any]:
         "region": page.region,
         "language": page.language,
         "owner": str(page.owner_id),
+        "audience": ",".join(page.audiences),
         "owner_name": page.owner_name,
         "updated": page.updated.replace(tzinfo=None),
         "stamp": page.stamp,
@@ -185,14 +189,14 @@ SPELLING_WORD = re.compile(r"[^\W\d_]{3,}")
 def _documents(pages: list[IndexPage]) -> Iterator[dict[str, Any]]:
     """The index documents of some assets' pages; each published current version's words once, on its first page.
 
-    "Did you mean" picks from the ``words`` field. Its words come from what sales may find (drafts and older
-    versions stay out of suggestions), listed once per asset rather than per page: the vocabulary and its
-    frequencies by asset are what suggestions need, and indexing every page's words again would cost nearly
-    as much as the body itself.
+    "Did you mean" picks from the ``words`` field. Its words come from what everyone may find (drafts, older
+    versions and assets restricted to audiences stay out of suggestions), listed once per asset rather than per
+    page: the vocabulary and its frequencies by asset are what suggestions need, and indexing every page's words
+    again would cost nearly as much as the body itself.
     """
     texts: dict[int, list[str]] = {}
     for page in pages:
-        if page.current and page.status == "published":
+        if page.current and page.status == "published" and not page.restricted:
             texts.setdefault(page.version_id, [page.title]).extend((page.page_title, page.body))
     for page in pages:
         document = _document(page)

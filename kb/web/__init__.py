@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         access,
         admin,
         assets,
+        audiences,
         auth,
         context,
         errors,
@@ -66,6 +67,7 @@ def init_app(app: Flask) -> None:
         profile.bp,
         admin.bp,
         vocabularies.bp,
+        audiences.bp,
         reports.bp,
     )
     for blueprint in (*blueprints, api_bp):

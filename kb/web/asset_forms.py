@@ -39,15 +39,19 @@ class AssetForm(FlaskForm):
         _l("Review every (days)"), validators=[Optional(), NumberRange(min=1, max=3650)]
     )
     tags = StringField(_l("Tags"), validators=[Length(max=2000)])
+    # Checked against the database when saving (kb.audiences.parse_ids), so an unknown id gets its own message.
+    audiences = CheckboxList(_l("Audience"), validate_choice=False)
 
     def __init__(
         self,
         *args: Any,
         owners: list[Any] = (),
         vocabularies: Mapping[str, VocabularyList] | None = None,
+        audiences: list[Any] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.audiences.choices = [SelectChoice(str(a.id), a.name) for a in audiences]
         self.kind.choices = [SelectChoice(k, kind_label(k)) for k in ASSET_KINDS]
         self.language.choices = [SelectChoice(code, content_language_label(code)) for code in ("ru", "en", "mixed")]
         self.owner_id.choices = [SelectChoice(u.id, f"{u.display_name} ({u.email})") for u in owners]
@@ -68,6 +72,7 @@ class AssetForm(FlaskForm):
             owner_id=self.owner_id.data,
             review_interval_days=self.review_interval_days.data,
             tags=parse_tags(self.tags.data),
+            audiences=list(self.audiences.data or []),
         )
 
 

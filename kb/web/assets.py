@@ -11,7 +11,8 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, changes, search, usage, vocabularies
+from kb import analytics, assets, audiences, changes, search, usage, vocabularies
+from kb.audiences import may_see
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
@@ -124,7 +125,7 @@ def accepted_types() -> str:
 def index() -> Any:
     session = db_session()
     args = request.args
-    owners, products = assets.library_choices(session, current_user.role)
+    owners, products = assets.library_choices(session, current_user)
     owner_id = args.get("owner", type=int)
     query = assets.LibraryQuery(
         kind=args.get("kind") if args.get("kind") in ASSET_KINDS else None,
@@ -135,7 +136,7 @@ def index() -> Any:
         sort=assets.parse_sort(args.get("sort")) or assets.DEFAULT_SORT,
     )
     page = min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    result = assets.list_assets(session, current_user.role, query, page=page)
+    result = assets.list_assets(session, current_user, query, page=page)
     return render_template(
         "assets/index.html",
         result=result,
@@ -153,7 +154,12 @@ def index() -> Any:
 
 def _new_form(formdata: Any = None) -> NewAssetForm:
     session = db_session()
-    form = NewAssetForm(formdata=formdata, owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
+    form = NewAssetForm(
+        formdata=formdata,
+        owners=assets.publishers(session),
+        vocabularies=vocabularies.lists(session),
+        audiences=audiences.all_audiences(session),
+    )
     if formdata is None:
         form.owner_id.data = current_user.id
     return form
@@ -182,7 +188,11 @@ def new() -> Any:
 @requires(Role.MARKETING)
 def create() -> Any:
     session = db_session()
-    form = NewAssetForm(owners=assets.publishers(session), vocabularies=vocabularies.lists(session))
+    form = NewAssetForm(
+        owners=assets.publishers(session),
+        vocabularies=vocabularies.lists(session),
+        audiences=audiences.all_audiences(session),
+    )
     markdown_mode = request.values.get("mode") == "markdown"
     if markdown_mode and request.form.get("action") == "preview":
         return _render_new(form, preview=markdown_to_html(form.markdown.data or ""))
@@ -251,7 +261,7 @@ def render_asset_page(
 ) -> Any:
     """The asset page; the feedback views render it again with ``errors`` (by form) and the ``values`` typed."""
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     wanted = request.args.get("version", type=int)
     if wanted is not None and not 1 <= wanted < MAX_ID:
         abort(404)
@@ -267,7 +277,7 @@ def render_asset_page(
             version_id=shown_id,
             search_key=search_key,
         )
-        asset = assets.get_asset(session, asset_id, current_user.role)
+        asset = assets.get_asset(session, asset_id, current_user)
     history = assets.versions(session, asset.id)
     shown = next((v for v in history if v.id == shown_id), None)
     pages = assets.pages(session, shown.id) if shown else []
@@ -281,7 +291,9 @@ def render_asset_page(
         asset=asset,
         searched=searched,
         searched_terms=search.searched_terms(searched, session) if searched else frozenset(),
-        replacement=session.get(Asset, asset.replaced_by_id) if asset.replaced_by_id else None,
+        replacement=session.get(Asset, asset.replaced_by_id)
+        if asset.replaced_by_id and may_see(session, current_user, asset.replaced_by_id)
+        else None,
         # Written in kb: the text can be edited here; a PDF or a deck gets a new file instead.
         current_is_markdown=bool(asset.current_version and _base_type(asset.current_version.media_type) == MARKDOWN),
         shown=shown,
@@ -308,7 +320,7 @@ def download(asset_id: int, number: int) -> Any:
 def inline(asset_id: int, number: int) -> Any:
     """A PDF for the browser's own viewer; other formats are never served inline from our origin."""
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     version = assets.get_version(session, asset.id, number)
     if version.media_type != PDF:
         abort(404)
@@ -320,7 +332,7 @@ def inline(asset_id: int, number: int) -> Any:
 @bp.get("/<int:asset_id>/changes")
 def compare(asset_id: int) -> Any:
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     history = assets.versions(session, asset.id)
     if len(history) < 2:
         abort(404, description=_("This asset has only one version; there is nothing to compare."))
@@ -344,14 +356,14 @@ def compare(asset_id: int) -> Any:
 @bp.get("/<int:asset_id>/versions/new")
 @requires(Role.MARKETING)
 def new_version(asset_id: int) -> Any:
-    asset = assets.get_asset(db_session(), asset_id, current_user.role)
+    asset = assets.get_asset(db_session(), asset_id, current_user)
     return render_template("assets/version.html", asset=asset, form=VersionForm(), accepted=accepted_types())
 
 
 @bp.post("/<int:asset_id>/versions")
 @requires(Role.MARKETING)
 def add_version(asset_id: int) -> Any:
-    asset = assets.get_asset(db_session(), asset_id, current_user.role)
+    asset = assets.get_asset(db_session(), asset_id, current_user)
     form = VersionForm()
     publisher = get_publisher()
     valid = form.validate()
@@ -393,7 +405,7 @@ def add_version(asset_id: int) -> Any:
 def write(asset_id: int) -> Any:
     """Markdown written in the browser: preview on demand, save as a new version."""
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     form = MarkdownForm()
     preview = ""
     status = 200
@@ -426,19 +438,23 @@ def write(asset_id: int) -> Any:
 @requires(Role.MARKETING)
 def edit(asset_id: int) -> Any:
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     owners = assets.publishers(session)
     if request.method == "GET":
         form = AssetForm(
             formdata=None,
             owners=owners,
             vocabularies=vocabularies.lists(session),
+            audiences=audiences.all_audiences(session),
             obj=asset,
             segments=[s.segment for s in asset.segments],
             tags=", ".join(t.tag for t in asset.tags),
         )
+        form.audiences.data = [str(link.audience_id) for link in asset.audience_links]
         return render_template("assets/edit.html", asset=asset, form=form)
-    form = AssetForm(owners=owners, vocabularies=vocabularies.lists(session))
+    form = AssetForm(
+        owners=owners, vocabularies=vocabularies.lists(session), audiences=audiences.all_audiences(session)
+    )
     if form.validate():
         fields = form.fields()
         try:

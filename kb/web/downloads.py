@@ -61,7 +61,7 @@ def send_version(version: AssetVersion, *, inline: bool = False) -> Response:
 def download(asset_id: int, number: int) -> Response:
     """A version's file for the person asking (if they may see the asset), recorded as a download."""
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     version = assets.get_version(session, asset.id, number)
     response = send_version(version)
     usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)

@@ -138,12 +138,14 @@ def resolve(flag_id: int) -> Any:
 
 
 def _flag_asset(flag_id: int) -> int:
+    from kb.audiences import may_see
     from kb.errors import N_, NotFound
     from kb.models import StaleFlag
     from kb.web.context import db_session
 
-    flag = db_session().get(StaleFlag, flag_id)
-    if flag is None:
+    session = db_session()
+    flag = session.get(StaleFlag, flag_id)
+    if flag is None or not may_see(session, current_user, flag.asset_id):
         raise NotFound(N_("No such flag."))
     return flag.asset_id
 

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from kb import freshness
+from kb.audiences import visible_condition
 from kb.feedback import REASONS
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, User
 from kb.web.access import requires
@@ -35,9 +36,17 @@ def queue() -> Any:
     session = db_session()
     filters = filters_from(request.args, current_user.id)
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
-    result = freshness.queue(session, date.today(), filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
+    result = freshness.queue(
+        session, date.today(), filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE, viewer=current_user
+    )
     products = sorted(
-        p for p in session.scalars(select(Asset.product).where(Asset.status == AssetStatus.PUBLISHED).distinct()) if p
+        p
+        for p in session.scalars(
+            select(Asset.product)
+            .where(Asset.status == AssetStatus.PUBLISHED, visible_condition(current_user))
+            .distinct()
+        )
+        if p
     )
     owners = session.execute(
         select(User.id, User.display_name)

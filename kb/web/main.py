@@ -25,14 +25,13 @@ bp = Blueprint("main", __name__)
 def home() -> Any:
     """Everyone's home: their own work first (by role), then what changed in the library lately."""
     session = db_session()
-    role = current_user.role
     user = current_user.user
     today = date.today()
     marketing = current_user.can(Role.MARKETING)
     return render_template(
         "home.html",
-        recent=assets.recent_assets(session, role),
-        counts=assets.status_counts(session, role),
+        recent=assets.recent_assets(session, user),
+        counts=assets.status_counts(session, user),
         work=home_pages.marketing_home(session, user, today) if marketing else None,
         mine=None if marketing else home_pages.sales_home(session, user, today, utcnow()),
     )

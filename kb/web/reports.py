@@ -9,10 +9,12 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import select
 
 from kb import analytics, reports
 from kb.api.reports import report_filters
+from kb.audiences import visible_condition
 from kb.models import ASSET_KINDS, SEGMENTS, Asset, AssetStatus, Role, User
 from kb.web.access import requires
 from kb.web.context import db_session, get_db, get_search_log
@@ -27,7 +29,7 @@ UNOPENED_SHOWN = 100
 
 
 def _report(**window: int) -> reports.StalenessReport:
-    return reports.staleness(db_session(), date.today(), report_filters(request.args), **window)
+    return reports.staleness(db_session(), date.today(), report_filters(request.args), viewer=current_user, **window)
 
 
 @bp.get("/staleness")
@@ -35,12 +37,11 @@ def staleness() -> Any:
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 10_000))
     report = _report(offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     session = db_session()
-    products = sorted(
-        p for p in session.scalars(select(Asset.product).where(Asset.status == AssetStatus.PUBLISHED).distinct()) if p
-    )
+    seen = (Asset.status == AssetStatus.PUBLISHED, visible_condition(current_user))
+    products = sorted(p for p in session.scalars(select(Asset.product).where(*seen).distinct()) if p)
     owners = session.execute(
         select(User.id, User.display_name)
-        .where(User.id.in_(select(Asset.owner_id).where(Asset.status == AssetStatus.PUBLISHED)))
+        .where(User.id.in_(select(Asset.owner_id).where(*seen)))
         .order_by(User.display_name)
     ).all()
     # Only the filters travel into the links: another name (``endpoint``, ``delimiter``) would reach url_for.
@@ -59,7 +60,7 @@ def staleness() -> Any:
         products=products,
         owners=owners,
         statuses=reports.STATUSES,
-        trend=reports.fresh_trend(session, date.today()),
+        trend=reports.fresh_trend(session, date.today(), viewer=current_user),
         csv_delimiter=excel_delimiter(),
     )
 
@@ -77,10 +78,10 @@ def content() -> Any:
     return render_template(
         "reports/content.html",
         days=days,
-        searches=analytics.search_analytics(session, today, days=days),
-        rated=analytics.top_rated(session),
-        unopened=analytics.unopened(session, today, limit=UNOPENED_SHOWN),
-        unopened_total=analytics.count_unopened(session, today),
+        searches=analytics.search_analytics(session, today, days=days, viewer=current_user),
+        rated=analytics.top_rated(session, viewer=current_user),
+        unopened=analytics.unopened(session, today, limit=UNOPENED_SHOWN, viewer=current_user),
+        unopened_total=analytics.count_unopened(session, today, viewer=current_user),
         errors={},
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 
-from kb import feedback, search
+from kb import audiences, feedback, search
 from kb.assets import can_see_unpublished
 from kb.search import FACETS, SORTS, PageHit, SearchRequest, SearchResults
 from kb.search.indexing import still_indexing
@@ -49,6 +49,7 @@ def _request(values: dict[str, Any]) -> SearchRequest:
     per_page = min(max(_int(values.get("per_page"), PER_PAGE), 1), 100)
     statuses = ("published", "draft", "archived") if can_see_unpublished(current_user.role) else ("published",)
     sort = str(values.get("sort") or "relevance")
+    who = audiences.search_scope(db_session(), current_user)
     return SearchRequest(
         text=str(values.get("q") or "")[:MAX_SENT_CHARS],
         filters=filters,
@@ -58,6 +59,8 @@ def _request(values: dict[str, Any]) -> SearchRequest:
         page=page,
         per_page=per_page,
         correct=str(values.get("exact")) != "1",
+        audiences=who.audiences,
+        owner_id=who.owner_id,
     )
 
 

@@ -26,6 +26,7 @@ _NAV = (
     ("synonyms.index", "Synonyms", Role.MARKETING),
     ("admin.users", "Users", Role.ADMIN),
     ("vocabularies.index", "Vocabularies", Role.ADMIN),
+    ("audiences.index", "Audiences", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
 )
 
@@ -41,6 +42,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Synonyms": _("Synonyms"),
         "Users": _("Users"),
         "Vocabularies": _("Vocabularies"),
+        "Audiences": _("Audiences"),
         "Jobs": _("Jobs"),
     }
     return [(endpoint, labels[label], role) for endpoint, label, role in _NAV]
