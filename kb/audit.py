@@ -477,7 +477,7 @@ def csv_row(event: AuditEvent, labels: Labels = CODES) -> list[Any]:
 
 
 def csv_lines(rows: Iterator[AuditEvent], labels: Labels = CODES, delimiter: str = ",") -> Iterator[str]:
-    """The events as CSV, a header row first, one string per row (to stream); times in UTC, ISO 8601."""
+    """The events as CSV, a header row first, in pieces of a few hundred rows (to stream); times in UTC, ISO 8601."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
 
@@ -488,10 +488,11 @@ def csv_lines(rows: Iterator[AuditEvent], labels: Labels = CODES, delimiter: str
         return text
 
     writer.writerow([labels.headers.get(column, column) for column in COLUMNS])
-    yield flush()
-    for event in rows:
+    for number, event in enumerate(rows, start=1):
         writer.writerow(csv_row(event, labels))
-        yield flush()
+        if number % 500 == 0:
+            yield flush()
+    yield flush()
 
 
 # --- retention -----------------------------------------------------------------------------------------------

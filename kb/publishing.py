@@ -22,8 +22,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import feedback, jobs, notifications, reviews, vocabularies
+from kb import audit, feedback, jobs, notifications, reviews, vocabularies
 from kb.assets import parse_asset_ref
+from kb.audit import Action
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
@@ -406,6 +407,18 @@ class Publisher:
                 .order_by(Asset.id)
             )
         ]
+        details = {"file": staged.filename, "status": AssetStatus(asset.status).value}
+        if note:
+            details["change_note"] = note[:200]
+        audit.record(
+            session,
+            Action.ASSET_CREATED if current is None else Action.VERSION_PUBLISHED,
+            actor=session.get(User, actor_id),
+            subject=audit.version_subject(asset.title, number),
+            asset_id=asset.id,
+            version_id=version.id,
+            details=details,
+        )
         session.flush()
         # Last step before the commit: once the blob is in place, only the commit remains.
         if staged.staged_file is not None:
@@ -471,10 +484,10 @@ class Publisher:
         """
         target = _status(status) if status is not None else None
         with self.db.transaction() as session:
-            _require_publisher(session, actor_id)
+            actor = _require_publisher(session, actor_id)
             asset = _lock_asset(session, asset_id)
             if target is not None:
-                _apply_status(session, asset, target, replaced_by)
+                _apply_status(session, asset, target, replaced_by, actor)
             elif replaced_by is not None:
                 raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
             if changes:
@@ -506,8 +519,8 @@ class Publisher:
         open the archived one's link are sent on to it), or restores an archived one."""
         target = _status(status)
         with self.db.transaction() as session:
-            _require_publisher(session, actor_id)
-            _apply_status(session, _lock_asset(session, asset_id), target, replaced_by)
+            actor = _require_publisher(session, actor_id)
+            _apply_status(session, _lock_asset(session, asset_id), target, replaced_by, actor)
             enqueue_index(session, asset_id)
 
 
@@ -551,7 +564,9 @@ def _status(status: Any) -> AssetStatus:
         raise ValidationError(N_("Unknown status %(status)s."), field="status", status=str(status)[:20]) from None
 
 
-def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_by: Any = None) -> None:
+def _apply_status(
+    session: Session, asset: Asset, target: AssetStatus, replaced_by: Any = None, actor: User | None = None
+) -> None:
     if replaced_by is not None and target != AssetStatus.ARCHIVED:
         raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
     if target == AssetStatus.ARCHIVED:
@@ -567,6 +582,18 @@ def _apply_status(session: Session, asset: Asset, target: AssetStatus, replaced_
         raise Conflict(N_("A published or archived asset cannot go back to draft."), field="status")
     if target == AssetStatus.PUBLISHED:
         asset.archived_at, asset.replaced_by_id = None, None
+    details: dict[str, Any] = {"from": AssetStatus(asset.status).value}
+    if asset.replaced_by_id is not None:
+        details["replaced_by"] = asset.replaced_by_id
+    audit.record(
+        session,
+        Action.ASSET_ARCHIVED if target == AssetStatus.ARCHIVED else Action.ASSET_PUBLISHED,
+        actor=actor,
+        subject=asset.title,
+        asset_id=asset.id,
+        version_id=asset.current_version_id,
+        details=details,
+    )
     asset.status = target
     asset.updated_at = utcnow()
 

@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         access,
         admin,
         assets,
+        audit,
         auth,
         context,
         errors,
@@ -46,6 +47,7 @@ def init_app(app: Flask) -> None:
     # Ids in URLs are bounded to what the database can hold: a longer number is a 404, not an overflow.
     app.url_map.converters["int"] = IdConverter
     context.init_app(app)
+    audit.init_app(app)  # before any hook that may sign someone in
     i18n.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
@@ -65,6 +67,7 @@ def init_app(app: Flask) -> None:
         synonyms.bp,
         profile.bp,
         admin.bp,
+        audit.bp,
         vocabularies.bp,
         reports.bp,
     )

@@ -11,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, changes, search, usage, vocabularies
+from kb import analytics, assets, audit, changes, search, usage, vocabularies
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
 from kb.models import ASSET_KINDS, Asset, AssetStatus, Role, UsageKind
@@ -314,6 +314,17 @@ def inline(asset_id: int, number: int) -> Any:
         abort(404)
     response = send_version(version, inline=True)
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'; sandbox"
+    # The viewer has the file as surely as a download would: the audit log says so, once per opening (the
+    # viewer asks for the rest of a long file in ranges).
+    if request.range is None or request.range.ranges[0][0] == 0:
+        audit.record_now(
+            get_db(),
+            audit.Action.DOWNLOAD,
+            subject=audit.version_subject(asset.title, version.number),
+            asset_id=asset.id,
+            version_id=version.id,
+            details={"inline": True},
+        )
     return response
 
 

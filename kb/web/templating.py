@@ -27,6 +27,7 @@ _NAV = (
     ("admin.users", "Users", Role.ADMIN),
     ("vocabularies.index", "Vocabularies", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
+    ("audit.index", "Audit log", Role.ADMIN),
 )
 
 
@@ -42,6 +43,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Users": _("Users"),
         "Vocabularies": _("Vocabularies"),
         "Jobs": _("Jobs"),
+        "Audit log": _("Audit log"),
     }
     return [(endpoint, labels[label], role) for endpoint, label, role in _NAV]
 
