@@ -378,9 +378,10 @@ def _newest_first(statement: Select[Any]) -> Select[Any]:
     return statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
 
 
-def count(session: Session, filters: Filters, cap: int = COUNT_CAP) -> int:
-    """How many events match, counted up to ``cap`` (a page says "more than" beyond it: counting a million rows
-    for a number nobody reads would make every page slow)."""
+def count(session: Session, filters: Filters, cap: int | None = None) -> int:
+    """How many events match, counted up to one more than ``cap`` (``COUNT_CAP``): a page says "more than" beyond
+    it, since counting a million rows for a number nobody reads would make every page slow."""
+    cap = COUNT_CAP if cap is None else cap
     matching = _filtered(select(AuditEvent.id), filters).limit(cap + 1).subquery()
     return session.scalar(select(func.count()).select_from(matching)) or 0
 
