@@ -21,6 +21,7 @@ from kb.audit import Action
 from kb.cli import main
 from kb.errors import Conflict, ValidationError
 from kb.models import AuditEvent, User
+from postgres_helpers import fresh_database, needs_postgres
 from publishing_helpers import fields, publisher_for, text_upload
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) Chromium/130 kb-test"
@@ -536,3 +537,33 @@ def test_audience_changes_can_be_recorded_and_filtered(db, client, signed_in) ->
         )
     html = client.get("/admin/audit?action=audience_changed").get_data(as_text=True)
     assert 'value="audience_changed" selected' in html and _shown(html) == 1
+
+
+@needs_postgres
+def test_filters_pages_csv_and_pruning_on_postgresql() -> None:
+    from kb import migrate
+    from kb.db import Database
+
+    with fresh_database() as url:
+        db = Database(url)
+        migrate.upgrade(db)
+        _seed(db)
+        with db.session() as session:
+
+            def matching(**args: str) -> list[int]:
+                filters = audit.parse_filters(args, "Europe/Moscow")
+                return [e.id for e in audit.events(session, filters)]
+
+            assert len(matching(action="download")) == 3
+            assert len(matching(person="IVANOV")) == 3
+            assert len(matching(since="2026-11-03", until="2026-11-03")) == 2
+            assert len(matching(ip="10.1.")) == 3 and len(matching(ip="10.1.0.5")) == 2
+            assert len(matching(person="100%_")) == 0
+            first = audit.page(session, audit.Filters(), size=4)
+            rest = audit.page(session, audit.Filters(), before=first.next_before, size=4)
+            assert [e.id for e in first.events + rest.events] == matching() and rest.next_before is None
+            assert audit.count(session, audit.Filters(), cap=3) == 4
+            lines = "".join(audit.csv_lines(audit.events(session, audit.Filters(action=Action.ROLE_CHANGED))))
+        assert lines.splitlines()[1].startswith("2026-11-05T12:00:00Z,role_changed,admin@example.com")
+        assert audit.prune(db, 1) == 6
+        db.dispose()
