@@ -1,7 +1,8 @@
 """Accounts: users and roles, passwords, sign-in with throttling, server-side sessions and API tokens.
 
 Everything here works on the database only, so it holds across several server processes: a sign-out, a
-deactivation or a role change is seen by every process on the user's next request.
+deactivation or a role change is seen by every process on the user's next request. Each change, and each sign-in,
+goes into the audit log (``kb.audit``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from kb import audit
+from kb.audit import Action, SignInFailure, SignInMethod
 from kb.db import Database
 from kb.errors import N_, AuthenticationFailed, Conflict, NotFound, Throttled, ValidationError
 from kb.models import LANGUAGES, ApiToken, AuthSource, LoginAttempt, LoginSession, Role, User, utcnow
@@ -170,6 +173,8 @@ def create_user(
             preferred_language=validate_language(preferred_language),
         )
         session.add(user)
+        session.flush()
+        audit.record(session, Action.USER_CREATED, subject=email, user_id=user.id, details={"role": role_value.value})
     return user
 
 
@@ -185,6 +190,14 @@ def set_role(db: Database, user_id: int, role: str) -> User:
             raise Conflict(DIRECTORY_ROLE, field="role", email=user.email)
         if user.role == Role.ADMIN and new_role != Role.ADMIN and user.active and _active_admins(session) <= 1:
             raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
+        if new_role != user.role:
+            audit.record(
+                session,
+                Action.ROLE_CHANGED,
+                subject=user.email,
+                user_id=user.id,
+                details={"from": Role(user.role).value, "to": new_role.value},
+            )
         user.role = new_role
     return user
 
@@ -197,6 +210,13 @@ def set_active(db: Database, user_id: int, active: bool, *, actor_id: int | None
         user = get_user(session, user_id)
         if not active and user.role == Role.ADMIN and user.active and _active_admins(session) <= 1:
             raise Conflict(N_("%(email)s is the last active admin; make someone else admin first."), email=user.email)
+        if bool(user.active) != active:
+            audit.record(
+                session,
+                Action.USER_ACTIVATED if active else Action.USER_DEACTIVATED,
+                subject=user.email,
+                user_id=user.id,
+            )
         user.active = active
         user.directory_disabled_at = None  # an administrator's decision, whichever way, is not the directory's
         if not active:
@@ -226,6 +246,7 @@ def set_temporary_password(db: Database, user_id: int, password: str | None = No
         user.must_change_password = True
         session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
         forget_failed_sign_ins(session, user.email)
+        audit.record(session, Action.TEMPORARY_PASSWORD_SET, subject=user.email, user_id=user.id)
     return user, password
 
 
@@ -236,6 +257,7 @@ def set_password(db: Database, user_id: int, password: str, *, keep_session_hash
         user = get_user(session, user_id)
         _refuse_directory_password(user)
         replace_password(session, user, password, keep_session_hash=keep_session_hash)
+        audit.record(session, Action.PASSWORD_CHANGED, subject=user.email, user_id=user.id)
 
 
 def _refuse_directory_password(user: User) -> None:
@@ -375,22 +397,37 @@ def sign_in(
     email = normalize_email(email)[:254]
     ip_address = (ip_address or "unknown")[:64]
     now = utcnow()
-    with db.transaction() as session:
-        check_throttle(session, email, ip_address, now, trusted_device=trusted_device)
-        user = find_user(session, email) if email else None
-        matches = _password_matches(user.password_hash if user else _dummy_hash(), password or "")
-        succeeded = bool(user and user.active and matches)
-        record_attempt(session, email, ip_address, now, succeeded=succeeded)
-        if not succeeded:
-            failed = True
-        else:
-            assert user is not None
-            failed = False
-            if _hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = hash_password(password)
-            token = open_session(
-                session, user, now, ip_address=ip_address, user_agent=user_agent, session_hours=session_hours
+    seen = {"ip_address": ip_address, "user_agent": user_agent}
+    try:
+        with db.transaction() as session:
+            check_throttle(session, email, ip_address, now, trusted_device=trusted_device)
+            user = find_user(session, email) if email else None
+            matches = _password_matches(user.password_hash if user else _dummy_hash(), password or "")
+            succeeded = bool(user and user.active and matches)
+            record_attempt(session, email, ip_address, now, succeeded=succeeded)
+            failure = (
+                None
+                if succeeded
+                else SignInFailure.UNKNOWN_ACCOUNT
+                if user is None
+                else SignInFailure.WRONG_PASSWORD
+                if not matches
+                else SignInFailure.DEACTIVATED
             )
+            audit.record_sign_in(session, email, user, SignInMethod.LOCAL, failure, **seen)
+            if not succeeded:
+                failed = True
+            else:
+                assert user is not None
+                failed = False
+                if _hasher.check_needs_rehash(user.password_hash):
+                    user.password_hash = hash_password(password)
+                token = open_session(
+                    session, user, now, ip_address=ip_address, user_agent=user_agent, session_hours=session_hours
+                )
+    except Throttled:
+        audit.sign_in_failed(db, email, SignInFailure.THROTTLED, SignInMethod.LOCAL, **seen)
+        raise
     # Raised after the block so that the failed attempt is committed, not rolled back.
     if failed:
         raise AuthenticationFailed(N_("Wrong e-mail or password."))
@@ -490,6 +527,14 @@ def create_token(db: Database, user_id: int, name: str) -> NewToken:
             raise Conflict(N_("%(email)s is deactivated."), email=user.email)
         token = ApiToken(user_id=user.id, name=label, token_hash=_digest(secret), prefix=secret[:10])
         session.add(token)
+        session.flush()
+        audit.record(
+            session,
+            Action.TOKEN_CREATED,
+            subject=f"{user.email}: {label} ({token.prefix}…)",
+            user_id=user.id,
+            token_id=token.id,
+        )
     return NewToken(token=token, secret=secret)
 
 
@@ -508,6 +553,14 @@ def revoke_token(db: Database, user_id: int, token_id: int) -> None:
             raise NotFound(N_("No such token."))
         if token.revoked_at is None:
             token.revoked_at = utcnow()
+            owner = session.get(User, token.user_id)
+            audit.record(
+                session,
+                Action.TOKEN_REVOKED,
+                subject=f"{owner.email if owner else token.user_id}: {token.name} ({token.prefix}…)",
+                user_id=token.user_id,
+                token_id=token.id,
+            )
 
 
 def token_user(db: Database, session: Session, secret: str) -> User | None:

@@ -57,20 +57,37 @@ def with_db(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from kb import audit
         from kb.db import Database
         from kb.errors import DomainError
 
         settings = _load_settings()
         click.get_current_context().meta[_SETTINGS] = settings
         database = Database(settings.database_url, email_enabled=settings.smtp is not None)
+        # What a command changes goes into the audit log as the command line's doing, with the command and the
+        # system account that ran it in place of a browser.
+        origin = audit.Origin(channel=audit.Channel.CLI, user_agent=_command_line())
         try:
-            return command(database, *args, **kwargs)
+            with audit.bound(origin):
+                return command(database, *args, **kwargs)
         except DomainError as exc:
             raise click.ClickException(str(exc)) from None
         finally:
             database.dispose()
 
     return run
+
+
+def _command_line() -> str:
+    import getpass
+    import socket
+
+    path = click.get_current_context().command_path.split()[1:]
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = str(os.getuid())
+    return f"kb {' '.join(path)} ({who}@{socket.gethostname()})"
 
 
 def _require_schema(db: Database) -> None:
@@ -859,6 +876,75 @@ def index_optimize(database: Database) -> None:
     """Merge the index's segments into one (faster searches; takes a while on a large index)."""
     _backend().optimize()
     click.echo("index optimized")
+
+
+# --- the audit log ---------------------------------------------------------------------------------------------
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log: who signed in, downloaded, published, changed roles, passwords and tokens."""
+
+
+@audit_group.command("export")
+@click.option("--since", metavar="YYYY-MM-DD", help="From this day on (in KB_TIMEZONE).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Up to and including this day.")
+@click.option("--action", metavar="ACTION", help="Only this action (sign_in, download, role_changed, ...).")
+@click.option("--user", "person", metavar="EMAIL", help="Only events by or about people whose e-mail contains this.")
+@click.option("--asset", metavar="ID", help="Only events about this asset.")
+@click.option("--ip", metavar="ADDRESS", help="Only events from this address (or network: 10.1.).")
+@click.option("--delimiter", type=click.Choice([",", ";"]), default=",", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (default: stdout)."
+)
+@with_db
+def audit_export(database: Database, output: Path | None, delimiter: str, **options: str | None) -> None:
+    """Writes the audit log's events as CSV, newest first: codes, times in UTC (ISO 8601), UTF-8."""
+    import sys
+
+    from kb import audit
+    from kb.errors import ValidationError
+
+    _require_schema(database)
+    try:
+        filters = audit.parse_filters({k: v or "" for k, v in options.items()}, _settings().timezone)
+    except ValidationError as exc:
+        name = "user" if exc.field == "person" else exc.field
+        raise click.BadParameter(str(exc), param_hint=f"--{name}") from None
+    written = 0
+
+    def counted(events: Iterator[Any]) -> Iterator[Any]:
+        nonlocal written
+        for event in events:
+            written += 1
+            yield event
+
+    try:
+        target = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
+    try:
+        with database.session() as session:
+            for piece in audit.csv_lines(counted(audit.events(session, filters)), delimiter=delimiter):
+                target.write(piece)
+    finally:
+        if output:
+            target.close()
+    if output:
+        click.echo(f"exported {written} event(s) to {output}", err=True)
+
+
+@audit_group.command("prune")
+@click.option("--days", type=click.IntRange(1, 36_500), help="Keep this many days (default: KB_AUDIT_DAYS).")
+@with_db
+def audit_prune(database: Database, days: int | None) -> None:
+    """Deletes audit events older than KB_AUDIT_DAYS days (run it daily from cron)."""
+    from kb import audit
+
+    _require_schema(database)
+    kept = days or _settings().audit_days
+    removed = audit.prune(database, kept)
+    click.echo(f"deleted {removed} audit event(s) older than {kept} days")
 
 
 # --- backup, restore and moving the database ------------------------------------------------------------

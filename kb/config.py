@@ -43,6 +43,7 @@ SETTINGS: dict[str, str] = {
     "KB_MAIL_FROM": "sender address of e-mails (notifications, password reset links)",
     "KB_PASSWORD_RESET_HOURS": "how long a password reset link sent by e-mail works, in hours",
     "KB_TIMEZONE": "time zone the pages show times in (an IANA name, e.g. Europe/Moscow)",
+    "KB_AUDIT_DAYS": "days the audit log keeps an event before kb audit prune deletes it",
     "KB_EXTRACTION_FORKSERVER": "fork each extraction child from a server with the parsers loaded (1) or start a "
     "new Python process per file (0)",
     "KB_LDAP_URL": "company directory (Active Directory or LDAP) to sign people in with: ldaps://host or ldap://host "
@@ -141,6 +142,8 @@ class Settings:
     usage_batch_seconds: int = 2
     timezone: str = "Europe/Moscow"
     password_reset_hours: int = 1
+    #: Days the audit log keeps its events (``kb audit prune``).
+    audit_days: int = 365
     #: Extraction children are forked by a fork server (True) or spawned as new Python processes (False).
     extraction_fork_server: bool = True
     #: None when people sign in with kb's own passwords only (the default).
@@ -281,6 +284,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         search_cache_mb=_int_between("KB_SEARCH_CACHE_MB", get("KB_SEARCH_CACHE_MB", 64), 0, 65_536),
         timezone=_timezone("KB_TIMEZONE", get("KB_TIMEZONE", "Europe/Moscow")),
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
+        audit_days=_positive_int("KB_AUDIT_DAYS", get("KB_AUDIT_DAYS", 365), maximum=36_500),
         extraction_fork_server=_flag("KB_EXTRACTION_FORKSERVER", get("KB_EXTRACTION_FORKSERVER", True)),
         directory=_directory_settings(get),
         sso=_sso(get),

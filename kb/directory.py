@@ -300,20 +300,26 @@ class Directory:
 
         An empty password is never tried: to an LDAP server a simple bind without one is an anonymous bind,
         which succeeds."""
-        from ldap3.core.exceptions import LDAPException
-
         if not password or len(password) > 1024:
             return None
         person = self.find(login)
         if person is None:
             return None
+        return person if self.password_matches(person, password) else None
+
+    def password_matches(self, person: DirectoryPerson, password: str) -> bool:
+        """Whether ``password`` is the person's: a bind as them succeeds (never tried with an empty password)."""
+        from ldap3.core.exceptions import LDAPException
+
+        if not password or len(password) > 1024:
+            return False
         try:
             connection, bound = self._open(person.dn, password)
         except LDAPException as exc:
             log.warning("the directory at %s cannot be reached: %s", " ".join(self.settings.urls), exc)
             raise DirectoryUnavailable(UNAVAILABLE) from None
         _close(connection)
-        return person if bound else None
+        return bool(bound)
 
     def role_of(self, person: DirectoryPerson) -> Role | None:
         return role_of(self.settings, person)

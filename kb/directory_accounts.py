@@ -5,7 +5,8 @@ no longer lets in.
 
 The account is made at the person's first sign-in, with no kb password. Its role follows the directory groups
 (KB_LDAP_ROLE_GROUPS). An account the directory shut out (disabled, removed, in no kb group) comes back by itself
-when the directory lets the person in again; one an administrator deactivated stays deactivated.
+when the directory lets the person in again; one an administrator deactivated stays deactivated. Every sign-in,
+and every account the directory creates, changes or shuts out, goes into the audit log (``kb.audit``).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import accounts, audiences
+from kb import accounts, audiences, audit
+from kb.audit import Action, SignInFailure, SignInMethod
 from kb.db import Database
 from kb.directory import Directory, DirectoryPerson, clean_login
-from kb.errors import N_, AuthenticationFailed, Conflict, Forbidden
+from kb.errors import N_, AuthenticationFailed, Conflict, DirectoryUnavailable, Forbidden, Throttled
 from kb.models import AuthSource, LoginSession, Role, User, utcnow
 
 WRONG_LOGIN = N_("Wrong e-mail, user name or password.")
@@ -77,6 +79,13 @@ def _bring_in_line(session: Session, person: DirectoryPerson, role: Role, now: d
         )
         session.add(user)
         session.flush()
+        audit.record(
+            session,
+            Action.USER_CREATED,
+            subject=user.email,
+            user_id=user.id,
+            details={"role": role.value, "by": "directory"},
+        )
         return user
     if not user.from_directory:
         raise Conflict(LOCAL_EMAIL, email=person.email)
@@ -84,9 +93,15 @@ def _bring_in_line(session: Session, person: DirectoryPerson, role: Role, now: d
     if not user.active:
         if user.directory_disabled_at is None:
             raise Forbidden(DEACTIVATED)
-        user.active = True
-        user.directory_disabled_at = None
+        _reactivate(session, user)
     return user
+
+
+def _reactivate(session: Session, user: User) -> None:
+    """In the caller's transaction: the account the directory shut out is active again, as the directory says."""
+    user.active = True
+    user.directory_disabled_at = None
+    audit.record(session, Action.USER_ACTIVATED, subject=user.email, user_id=user.id, details={"by": "directory"})
 
 
 def _update(session: Session, user: User, person: DirectoryPerson, role: Role) -> list[str]:
@@ -108,6 +123,13 @@ def _update(session: Session, user: User, person: DirectoryPerson, role: Role) -
         user.department = department
     if role != user.role:
         changes.append(f"role {user.role} -> {role}")
+        audit.record(
+            session,
+            Action.ROLE_CHANGED,
+            subject=user.email,
+            user_id=user.id,
+            details={"from": Role(user.role).value, "to": role.value, "by": "directory"},
+        )
         user.role = role
     if user.directory_dn != person.dn:
         user.directory_dn = person.dn
@@ -133,10 +155,24 @@ def sign_in(
     when their e-mail is taken, and ``DirectoryUnavailable`` when the directory cannot be reached."""
     key = accounts.normalize_email(login)[:254]
     ip_address = (ip_address or "unknown")[:64]
-    with db.transaction() as session:
-        accounts.check_throttle(session, key, ip_address, utcnow(), trusted_device=trusted_device)
-    person = directory.authenticate(clean_login(login), password or "")
-    return _open(db, directory, person, key, ip_address, user_agent, session_hours, WRONG_LOGIN)
+    method = SignInMethod.DIRECTORY
+    try:
+        with db.transaction() as session:
+            accounts.check_throttle(session, key, ip_address, utcnow(), trusted_device=trusted_device)
+    except Throttled:
+        audit.sign_in_failed(db, key, SignInFailure.THROTTLED, method, ip_address=ip_address, user_agent=user_agent)
+        raise
+    try:
+        person = directory.find(clean_login(login)) if password else None
+        why = SignInFailure.WRONG_PASSWORD if person is not None or not password else SignInFailure.UNKNOWN_ACCOUNT
+        if person is not None and not directory.password_matches(person, password):
+            person = None
+    except DirectoryUnavailable:
+        audit.sign_in_failed(
+            db, key, SignInFailure.DIRECTORY_DOWN, method, ip_address=ip_address, user_agent=user_agent
+        )
+        raise
+    return _open(db, directory, person, key, ip_address, user_agent, session_hours, WRONG_LOGIN, method, why)
 
 
 def _open(
@@ -148,6 +184,8 @@ def _open(
     user_agent: str,
     session_hours: int,
     unknown_message: str,
+    method: SignInMethod,
+    unknown_reason: SignInFailure,
     **params: str,
 ) -> accounts.SignIn:
     now = utcnow()
@@ -176,10 +214,29 @@ def _open(
                 except (Conflict, Forbidden) as exc:
                     error = exc
         accounts.record_attempt(session, key, ip_address, now, succeeded=error is None)
+        audit.record_sign_in(
+            session,
+            key,
+            user if error is None else None,
+            method,
+            None if error is None else _failure(error, unknown_reason),
+            ip_address=ip_address,
+            user_agent=user_agent,
+            message=str(error) if isinstance(error, Conflict | Forbidden) else None,
+        )
     # Raised after the block so that the failed attempt is committed, not rolled back.
     if error is not None:
         raise error
     return accounts.SignIn(user=user, session_token=token)
+
+
+def _failure(error: Exception, unknown_reason: SignInFailure) -> SignInFailure:
+    """The audit log's reason for a refused directory sign-in."""
+    if isinstance(error, Conflict):
+        return SignInFailure.ACCOUNT_CONFLICT
+    if isinstance(error, Forbidden):
+        return SignInFailure.DEACTIVATED if error.message == DEACTIVATED else SignInFailure.DIRECTORY_REFUSED
+    return unknown_reason
 
 
 def sso_principal(value: str) -> str:
@@ -221,16 +278,43 @@ def sso_sign_in(
                 else ""
             )
             accounts.record_attempt(session, key, ip_address, now, succeeded=ok)
+            audit.record_sign_in(
+                session,
+                key,
+                user if ok else None,
+                SignInMethod.SSO,
+                None if ok else SignInFailure.UNKNOWN_ACCOUNT if user is None else SignInFailure.DEACTIVATED,
+                ip_address=ip_address,
+                user_agent=user_agent,
+            )
         if not ok or user is None:
             raise AuthenticationFailed(UNKNOWN_SSO_USER, user=principal)
         return accounts.SignIn(user=user, session_token=token)
     person = None
     if principal:
-        with directory.connect() as connection:
-            person = connection.find(principal)
-            if person is None and "@" in principal:
-                person = connection.find(principal.split("@", 1)[0])
-    return _open(db, directory, person, key, ip_address, user_agent, session_hours, UNKNOWN_SSO_USER, user=principal)
+        try:
+            with directory.connect() as connection:
+                person = connection.find(principal)
+                if person is None and "@" in principal:
+                    person = connection.find(principal.split("@", 1)[0])
+        except DirectoryUnavailable:
+            audit.sign_in_failed(
+                db, key, SignInFailure.DIRECTORY_DOWN, SignInMethod.SSO, ip_address=ip_address, user_agent=user_agent
+            )
+            raise
+    return _open(
+        db,
+        directory,
+        person,
+        key,
+        ip_address,
+        user_agent,
+        session_hours,
+        UNKNOWN_SSO_USER,
+        SignInMethod.SSO,
+        SignInFailure.UNKNOWN_ACCOUNT,
+        user=principal,
+    )
 
 
 # --- kb users sync ---------------------------------------------------------------------------------------------
@@ -294,6 +378,13 @@ def sync(db: Database, directory: Directory) -> SyncReport:
                     ended = session.execute(delete(LoginSession).where(LoginSession.user_id == user.id)).rowcount
                     report.sessions_ended += ended or 0
                     report.deactivated.append(f"{user.email}: {why}")
+                    audit.record(
+                        session,
+                        Action.USER_DEACTIVATED,
+                        subject=user.email,
+                        user_id=user.id,
+                        details={"by": "directory", "reason": why},
+                    )
                 continue
             assert person is not None and role is not None
             try:
@@ -306,7 +397,6 @@ def sync(db: Database, directory: Directory) -> SyncReport:
             if changes:
                 report.updated.append(f"{user.email}: {', '.join(changes)}")
             if not user.active and user.directory_disabled_at is not None:
-                user.active = True
-                user.directory_disabled_at = None
+                _reactivate(session, user)
                 report.reactivated.append(user.email)
     return report

@@ -4,7 +4,8 @@ Accounts (users, sign-in sessions, sign-in attempts, API tokens, password reset 
 groups of people an asset may be restricted to), the content
 library (assets, their immutable versions, the text extracted from each version, tags and segments, the
 vocabularies of products and regions), sales
-feedback (ratings, stale flags), usage events, and the job table that is the durable outbox for background work.
+feedback (ratings, stale flags), usage events, the audit log, and the job table that is the durable outbox for
+background work.
 The Alembic migrations in ``kb/migrations`` create exactly this schema; a test keeps the two in step.
 Nothing here is SQLite-only.
 """
@@ -605,6 +606,47 @@ class VocabularyTerm(Base):
     value: Mapped[str] = mapped_column(String(120))
     key: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- audit log ---------------------------------------------------------------------------------------------
+
+
+class AuditEvent(Base):
+    """One entry of the audit log (``kb.audit``): who did what to which subject, when and from where.
+
+    Nothing here points at other tables: an event outlives the user, asset or token it names, and keeps the
+    actor's e-mail as it was at the time. ``action`` holds a ``kb.audit.Action`` value (a plain string, so a new
+    action needs no migration).
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_occurred_at", "occurred_at", "id"),
+        Index("ix_audit_events_action_at", "action", "occurred_at"),
+        Index("ix_audit_events_actor_email_at", "actor_email", "occurred_at"),
+        Index("ix_audit_events_asset_at", "asset_id", "occurred_at"),
+        Index("ix_audit_events_ip_at", "ip_address", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    #: Who: the account (None for a sign-in with an unknown login, or the command line without one), and the
+    #: e-mail as it was then (the login as typed for a failed sign-in).
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    #: Through what: web (pages, sign-in and single sign-on), api or cli.
+    channel: Mapped[str] = mapped_column(String(8))
+    #: What it was about: the ids it names, and a short description for people.
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    asset_id: Mapped[int | None] = mapped_column(Integer)
+    version_id: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    #: From where: the client's address (behind KB_TRUSTED_PROXIES, the one the proxy saw) and its user agent.
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # --- background work ---------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from babel.dates import format_datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from kb import accounts, jobs
+from kb import accounts, audit, jobs
 from kb.dates import DATETIME_PATTERN
 from kb.db import Database
 from kb.errors import N_, Gone, NotFound, Throttled
@@ -246,4 +246,12 @@ def reset_password(db: Database, token: str, password: str) -> str:
         request.used_at = now
         accounts.replace_password(session, user, password)
         accounts.forget_failed_sign_ins(session, user.email)
+        audit.record(
+            session,
+            audit.Action.PASSWORD_RESET,
+            actor=user,
+            subject=user.email,
+            user_id=user.id,
+            details={"request_id": request.id},
+        )
         return user.email

@@ -22,8 +22,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from kb import audiences, feedback, jobs, notifications, reviews, vocabularies
+from kb import audiences, audit, feedback, jobs, notifications, reviews, vocabularies
 from kb.assets import parse_asset_ref
+from kb.audit import Action
 from kb.blobs import BlobStore, StagedFile
 from kb.db import Database
 from kb.errors import N_, Conflict, Forbidden, NotFound, ValidationError
@@ -411,6 +412,18 @@ class Publisher:
                 .order_by(Asset.id)
             )
         ]
+        details = {"file": staged.filename, "status": AssetStatus(asset.status).value}
+        if note:
+            details["change_note"] = note[:200]
+        audit.record(
+            session,
+            Action.ASSET_CREATED if current is None else Action.VERSION_PUBLISHED,
+            actor=session.get(User, actor_id),
+            subject=audit.version_subject(asset.title, number),
+            asset_id=asset.id,
+            version_id=version.id,
+            details=details,
+        )
         session.flush()
         # Last step before the commit: once the blob is in place, only the commit remains.
         if staged.staged_file is not None:
@@ -576,6 +589,18 @@ def _apply_status(
         raise Conflict(N_("A published or archived asset cannot go back to draft."), field="status")
     if target == AssetStatus.PUBLISHED:
         asset.archived_at, asset.replaced_by_id = None, None
+    details: dict[str, Any] = {"from": AssetStatus(asset.status).value}
+    if asset.replaced_by_id is not None:
+        details["replaced_by"] = asset.replaced_by_id
+    audit.record(
+        session,
+        Action.ASSET_ARCHIVED if target == AssetStatus.ARCHIVED else Action.ASSET_PUBLISHED,
+        actor=actor,
+        subject=asset.title,
+        asset_id=asset.id,
+        version_id=asset.current_version_id,
+        details=details,
+    )
     asset.status = target
     asset.updated_at = utcnow()
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kb import audit
 from kb.db import Database
 from kb.models import UsageEvent, UsageKind, utcnow
 
@@ -29,6 +30,13 @@ def record(
                 kind=kind, user_id=user_id, asset_id=asset_id, version_id=version_id, search_key=search_key
             )
         )
+
+
+def record_download(db: Database, *, user_id: int, asset_id: int, version_id: int, subject: str) -> None:
+    """A download: its usage event (analytics) and its audit log event (``kb.audit``), in one transaction."""
+    with db.transaction() as session:
+        session.add(UsageEvent(kind=UsageKind.DOWNLOAD, user_id=user_id, asset_id=asset_id, version_id=version_id))
+        audit.record(session, audit.Action.DOWNLOAD, subject=subject, asset_id=asset_id, version_id=version_id)
 
 
 def counts_for_asset(session: Session, asset_id: int, days: int = 30, now: datetime | None = None) -> dict[str, int]:

@@ -134,6 +134,7 @@ def test_admin_creates_a_user_in_the_browser(live_server: str, page, make_user) 
 MAIN_PAGES = (
     "/", "/search?q=насос", "/assets", "/assets/new", "/assets/import", "/freshness", "/reports/staleness",
     "/reports/content", "/synonyms", "/notifications", "/profile", "/admin/users", "/admin/jobs", "/admin/vocabularies",
+    "/admin/audit",
 )  # fmt: skip
 #: Measured in the page: how wide the document is, and the first elements that stick out of the window
 #: (outside any box that scrolls on its own).
@@ -656,3 +657,38 @@ def test_marketing_imports_several_files_and_drops_more(live_server: str, page, 
     with app.extensions["kb_db"].session() as session:
         kinds = set(session.scalars(select(Asset.kind)))
     assert kinds == {"datasheet"}
+
+
+def test_an_admin_filters_the_audit_log_and_downloads_it_as_csv(live_server: str, page, make_user, app) -> None:
+    import csv
+    import io
+
+    from publishing_helpers import fields, publisher_for, text_upload
+
+    owner = make_user("marketing")
+    published = publisher_for(app).create_asset(owner.id, fields(owner, title="Прайс дилеров"), text_upload("Цены"))
+    sales = make_user("sales")
+    admin = make_user("admin")
+    _sign_in(page, live_server, sales.email)
+    page.goto(f"{live_server}/assets/{published.asset_id}")
+    with page.expect_download():
+        page.locator(f"a[href$='/assets/{published.asset_id}/versions/1/download']:visible").first.click()
+    _sign_out(page)
+
+    _sign_in(page, live_server, admin.email)
+    page.click(".main-nav >> text=Audit log")
+    page.select_option("#audit-action", value="download")
+    page.fill("#audit-person", sales.email.split("@")[0].upper())
+    page.click("#audit-filters button[type=submit]")
+    page.wait_for_url("**action=download**")
+    rows = page.locator("table.audit tbody tr")
+    assert rows.count() == 1 and "Прайс дилеров · v1" in rows.inner_text() and sales.email in rows.inner_text()
+    _shot(page, "audit-log")
+    with page.expect_download() as download_info:
+        page.click("#audit-export")
+    text = Path(download_info.value.path()).read_bytes().decode("utf-8-sig")
+    exported = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["Action"], r["Who"], r["Subject"], r["Asset"]) for r in exported] == [
+        ("Downloaded", sales.email, "Прайс дилеров · v1", str(published.asset_id))
+    ]
+    assert exported[0]["IP address"] == "127.0.0.1" and "Chrome" in exported[0]["Browser or program"]

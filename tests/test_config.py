@@ -23,6 +23,7 @@ def test_defaults_live_under_the_instance_dir(tmp_path: Path) -> None:
     assert settings.secure_cookies is False
     assert settings.password_reset_hours == 1
     assert settings.extraction_fork_server is True
+    assert settings.audit_days == 365
 
 
 def test_environment_overrides_and_mapping_overrides_environment(tmp_path: Path) -> None:
@@ -72,6 +73,8 @@ def test_explicit_secret_key_is_used(tmp_path: Path) -> None:
         ("KB_TIMEZONE", "Moscow", "KB_TIMEZONE must be a time zone name"),
         ("KB_PASSWORD_RESET_HOURS", "0", "KB_PASSWORD_RESET_HOURS must be between 1 and 72"),
         ("KB_PASSWORD_RESET_HOURS", "a day", "KB_PASSWORD_RESET_HOURS must be a whole number"),
+        ("KB_AUDIT_DAYS", "0", "KB_AUDIT_DAYS must be between 1 and 36500"),
+        ("KB_AUDIT_DAYS", "a year", "KB_AUDIT_DAYS must be a whole number"),
         ("KB_TIMEZONE", "../../etc/passwd", "KB_TIMEZONE must be a time zone name"),
         ("KB_INDEX_DIR", "/proc/kb-index", "KB_INDEX_DIR cannot be created"),
     ],

@@ -32,7 +32,7 @@ from kb.cli import main
 from kb.config import load_settings
 from kb.db import Database
 from kb.directory import Directory
-from kb.models import LoginSession, PasswordResetRequest, User
+from kb.models import AuditEvent, LoginSession, PasswordResetRequest, User
 
 pytestmark = [
     pytest.mark.slow,
@@ -131,6 +131,36 @@ def test_refused_sign_ins_say_why_with_a_4xx(dclient, ddb, login, password, stat
     assert response.status_code == status, _page(response)
     assert message in _page(response)
     assert _user(ddb, "ivanov@corp.example") is None
+
+
+def _audit(db: Database, action: str) -> list[AuditEvent]:
+    with db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)))
+
+
+def test_directory_sign_ins_go_into_the_audit_log_with_their_reasons(dclient, ddb) -> None:
+    for login, password in (
+        ("ivanov", "wrong-password"),
+        ("nobody-here", "whatever-pass"),
+        ("blocked", password_of("blocked")),
+        ("outsider", password_of("outsider")),
+        ("ivanov", password_of("ivanov")),
+    ):
+        Auth(dclient).login(login, password)
+    failed = [(e.actor_email, e.details["reason"]) for e in _audit(ddb, "sign_in_failed")]
+    assert failed == [
+        ("ivanov", "wrong_password"),
+        ("nobody-here", "unknown_account"),
+        ("blocked", "directory_refused"),
+        ("outsider", "directory_refused"),
+    ]
+    assert "disabled" in _audit(ddb, "sign_in_failed")[2].details["message"]
+    (signed_in,) = _audit(ddb, "sign_in")
+    user = _user(ddb, "ivanov@corp.example")
+    assert (signed_in.actor_id, signed_in.actor_email) == (user.id, user.email)
+    assert signed_in.details == {"method": "directory"}
+    (created,) = _audit(ddb, "user_created")
+    assert created.user_id == user.id and created.details == {"role": "sales", "by": "directory"}
 
 
 def test_an_empty_password_is_never_an_anonymous_bind(dclient, ddb) -> None:
@@ -301,6 +331,11 @@ def test_sync_deactivates_people_removed_or_disabled_and_ends_their_sessions(dcl
     assert f"deactivated {email_of('leaving')}: removed from the directory" in result.output
     assert f"deactivated {email_of('pausing')}: disabled" in result.output
     assert "2 deactivated (2 session(s) ended)" in result.output
+    deactivations = [(e.subject, e.channel, e.details) for e in _audit(ddb, "user_deactivated")]
+    assert deactivations == [
+        (email_of("leaving"), "cli", {"by": "directory", "reason": "removed from the directory"}),
+        (email_of("pausing"), "cli", {"by": "directory", "reason": "disabled"}),
+    ]
     assert not _user(ddb, email_of("leaving")).active and _sessions(ddb, leaving.id) == 0
     assert dclient.get("/profile").status_code == 302  # signed out
     assert pausing_client.get("/profile").status_code == 302
@@ -309,6 +344,7 @@ def test_sync_deactivates_people_removed_or_disabled_and_ends_their_sessions(dcl
     slapd.modify("pausing", employeeType="staff")
     result = _sync(ddb, slapd)
     assert f"reactivated {email_of('pausing')}" in result.output
+    assert [e.subject for e in _audit(ddb, "user_activated")] == [email_of("pausing")]
     assert _user(ddb, email_of("pausing")).active
     assert Auth(pausing_client).login("pausing", password_of("pausing")).status_code == 302
 

@@ -10,4 +10,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from kb.api import assets, audiences, feedback, me, openapi, reports, synonyms, vocabularies  # noqa: E402,F401  (modules register routes on bp)
+from kb.api import assets, audiences, audit, feedback, me, openapi, reports, synonyms, vocabularies  # noqa: E402,F401  (modules register routes on bp)

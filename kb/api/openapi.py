@@ -492,6 +492,62 @@ SPEC["paths"].update(
 )
 
 
+_AUDIT_FILTERS = [
+    _param("person"),
+    _param("action"),
+    _param("since"),
+    _param("until"),
+    _param("asset", schema_type="integer"),
+    _param("ip"),
+]
+SPEC["paths"]["/api/v1/audit"] = {
+    "get": {
+        "summary": "Admins: the audit log, newest first. Filters: `person` (e-mail contains), `action`, `since` and "
+        "`until` (YYYY-MM-DD, days in KB_TIMEZONE, both included), `asset` (id), `ip` (an address, or a network's "
+        "start ending in a dot); `limit` (50, at most 500) events older than the event `before`",
+        "parameters": [
+            *_AUDIT_FILTERS,
+            _param("limit", schema_type="integer"),
+            _param("before", schema_type="integer"),
+        ],
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "properties": {
+                        "total": {"type": "integer", "description": "matching events, counted up to 10,000"},
+                        "total_is_capped": {"type": "boolean"},
+                        "events": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "integer"},
+                                    "occurred_at": {"type": "string", "format": "date-time"},
+                                    "action": {"type": "string"},
+                                    "actor": {"type": "object"},
+                                    "channel": {"type": "string", "enum": ["web", "api", "cli", "system"]},
+                                    "subject": {"type": "string"},
+                                    "asset_id": {"type": ["integer", "null"]},
+                                    "version_id": {"type": ["integer", "null"]},
+                                    "user_id": {"type": ["integer", "null"]},
+                                    "token_id": {"type": ["integer", "null"]},
+                                    "ip_address": {"type": ["string", "null"]},
+                                    "user_agent": {"type": ["string", "null"]},
+                                    "details": {"type": "object"},
+                                },
+                            },
+                        },
+                        "next_before": {"type": ["integer", "null"]},
+                        "next": {"type": ["string", "null"], "description": "the next (older) page's URL"},
+                    },
+                }
+            ),
+            **_ERRORS,
+        },
+    }
+}
+
 _REPORT_FILTERS = [_param("owner"), _param("kind"), _param("product"), _param("segment"), _param("freshness")]
 SPEC["paths"].update(
     {

@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
         admin,
         assets,
         audiences,
+        audit,
         auth,
         context,
         errors,
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     # Ids in URLs are bounded to what the database can hold: a longer number is a 404, not an overflow.
     app.url_map.converters["int"] = IdConverter
     context.init_app(app)
+    audit.init_app(app)  # before any hook that may sign someone in
     i18n.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
@@ -66,6 +68,7 @@ def init_app(app: Flask) -> None:
         synonyms.bp,
         profile.bp,
         admin.bp,
+        audit.bp,
         vocabularies.bp,
         audiences.bp,
         reports.bp,

@@ -11,7 +11,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup, escape
 
-from kb import analytics, assets, audiences, changes, search, usage, vocabularies
+from kb import analytics, assets, audiences, audit, changes, search, usage, vocabularies
 from kb.audiences import may_see
 from kb.errors import DomainError
 from kb.extraction import ACCEPTED
@@ -326,6 +326,17 @@ def inline(asset_id: int, number: int) -> Any:
         abort(404)
     response = send_version(version, inline=True)
     response.headers["Content-Security-Policy"] = "default-src 'none'; frame-ancestors 'self'; sandbox"
+    # The viewer has the file as surely as a download would: the audit log says so, once per opening (the
+    # viewer asks for the rest of a long file in ranges).
+    if request.range is None or request.range.ranges[0][0] == 0:
+        audit.record_now(
+            get_db(),
+            audit.Action.DOWNLOAD,
+            subject=audit.version_subject(asset.title, version.number),
+            asset_id=asset.id,
+            version_id=version.id,
+            details={"inline": True},
+        )
     return response
 
 

@@ -11,9 +11,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kb import assets, usage
+from kb import assets, audit, usage
 from kb.errors import N_, ValidationError
-from kb.models import AssetVersion, UsageKind
+from kb.models import AssetVersion
 from kb.web.context import db_session, get_blobs, get_db
 
 _TRANSLIT = dict(
@@ -64,7 +64,13 @@ def download(asset_id: int, number: int) -> Response:
     asset = assets.get_asset(session, asset_id, current_user)
     version = assets.get_version(session, asset.id, number)
     response = send_version(version)
-    usage.record(get_db(), UsageKind.DOWNLOAD, user_id=current_user.id, asset_id=asset.id, version_id=version.id)
+    usage.record_download(
+        get_db(),
+        user_id=current_user.id,
+        asset_id=asset.id,
+        version_id=version.id,
+        subject=audit.version_subject(asset.title, version.number),
+    )
     return response
 
 

@@ -28,6 +28,7 @@ _NAV = (
     ("vocabularies.index", "Vocabularies", Role.ADMIN),
     ("audiences.index", "Audiences", Role.ADMIN),
     ("admin.jobs", "Jobs", Role.ADMIN),
+    ("audit.index", "Audit log", Role.ADMIN),
 )
 
 
@@ -44,6 +45,7 @@ def nav_items() -> list[tuple[str, str, Role]]:
         "Vocabularies": _("Vocabularies"),
         "Audiences": _("Audiences"),
         "Jobs": _("Jobs"),
+        "Audit log": _("Audit log"),
     }
     return [(endpoint, labels[label], role) for endpoint, label, role in _NAV]
 
