@@ -496,7 +496,7 @@ class Publisher:
             elif replaced_by is not None:
                 raise ValidationError(N_("A replacement is named when archiving."), field="replaced_by")
             if changes:
-                _apply_fields(session, asset, changes)
+                _apply_fields(session, asset, changes, actor)
             enqueue_index(session, asset.id)
 
     def hand_over(self, actor_id: int, from_user_id: int, to_user_id: int) -> int:
@@ -529,7 +529,7 @@ class Publisher:
             enqueue_index(session, asset_id)
 
 
-def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) -> None:
+def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any], actor: User) -> None:
     """Checks ``changes`` against the asset's other fields and writes them."""
     current = AssetFields(
         title=asset.title,
@@ -560,7 +560,16 @@ def _apply_fields(session: Session, asset: Asset, changes: Mapping[str, Any]) ->
     asset.review_interval_days = clean.review_interval_days or asset.review_interval_days
     _replace_children(asset.segments, "segment", clean.segments, lambda v: AssetSegment(segment=v))
     _replace_children(asset.tags, "tag", clean.tags, lambda v: AssetTag(tag=v))
-    audiences.set_asset_audiences(session, asset, clean.audiences)
+    before = sorted(link.audience_id for link in asset.audience_links)
+    if audiences.set_asset_audiences(session, asset, clean.audiences):
+        audit.record(
+            session,
+            audit.Action.AUDIENCE_CHANGED,
+            actor=actor,
+            subject=asset.title,
+            asset_id=asset.id,
+            details={"from": before, "to": sorted(set(clean.audiences))},
+        )
     asset.updated_at = utcnow()
 
 

@@ -528,15 +528,24 @@ def test_kb_audit_prune_deletes_what_is_older_than_the_setting(db, client, make_
     assert audit.prune(db, 1) == 0
 
 
-def test_audience_changes_can_be_recorded_and_filtered(db, client, signed_in) -> None:
-    """For the audiences feature: one call in its transaction, and the admin filter offers the action."""
+def test_an_audience_change_is_recorded_with_the_asset_and_filtered(app, db, client, signed_in, make_user) -> None:
+    from kb import audiences
+
+    owner = make_user("marketing")
+    dealers = audiences.create_audience(db, "Дилерский отдел")
+    publisher = publisher_for(app)
+    asset_id = publisher.create_asset(owner.id, fields(owner, title="Прайс дилеров"), text_upload("цены")).asset_id
+    publisher.update_metadata(owner.id, asset_id, {"audiences": [dealers]})
+    publisher.update_metadata(owner.id, asset_id, {"audiences": [dealers], "title": "Прайс дилеров 2027"})  # same
+    [event] = _events(db, Action.AUDIENCE_CHANGED)
+    assert (event.asset_id, event.actor_id, event.subject) == (asset_id, owner.id, "Прайс дилеров")
+    assert event.details == {"from": [], "to": [dealers]}
+    publisher.update_metadata(owner.id, asset_id, {"audiences": []})
+    assert [e.details["to"] for e in _events(db, Action.AUDIENCE_CHANGED)] == [[dealers], []]
+
     signed_in("admin")
-    with db.transaction() as session:
-        audit.record(
-            session, Action.AUDIENCE_CHANGED, subject="Прайс", asset_id=5, details={"from": [], "to": ["dealers"]}
-        )
     html = client.get("/admin/audit?action=audience_changed").get_data(as_text=True)
-    assert 'value="audience_changed" selected' in html and _shown(html) == 1
+    assert 'value="audience_changed" selected' in html and _shown(html) == 2
 
 
 @needs_postgres
