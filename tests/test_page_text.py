@@ -72,15 +72,15 @@ def test_the_asset_page_opened_from_a_search_marks_the_searched_words(app, make_
     client = app.test_client()
     Auth(client).login(sales.email)
     results = client.get("/search?q=насосы").get_data(as_text=True)
-    link = re.search(rf'href="(/assets/{note.asset_id}\?s=\d+)"', results).group(1)
+    link = re.search(rf'href="(/assets/{note.asset_id}\?s=[\w-]+)"', results).group(1)
     page = client.get(link).get_data(as_text=True)
     assert "<mark>Насосом</mark>" in page and "The words you searched for are marked" in page
     assert "<mark>" not in client.get(f"/assets/{note.asset_id}").get_data(as_text=True)
-    sheet_link = re.search(rf'href="(/assets/{sheet.asset_id}\?[^"]*s=\d+[^"]*)"', results).group(1)
+    sheet_link = re.search(rf'href="(/assets/{sheet.asset_id}\?[^"]*s=[\w-]+[^"]*)"', results).group(1)
     sheet_page = client.get(sheet_link.replace("&amp;", "&")).get_data(as_text=True)
     assert '<table class="sheet">' in sheet_page and "<td>Модель</td><td>Цена</td>" in sheet_page
     assert "<td>НВ-250 <mark>насос</mark></td>" in sheet_page and "\tЦена" not in sheet_page
-    # Someone else's search id marks nothing, and counts as no click of theirs
+    # Someone else's search key marks nothing, and counts as no click of theirs
     other = app.test_client()
     Auth(other).login(make_user("sales").email)
     assert "<mark>" not in other.get(link).get_data(as_text=True)
