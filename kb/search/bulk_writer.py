@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import heapq
 import pickle
+import zlib
 from array import array
 from collections.abc import Iterator
+from operator import sub
 from typing import Any
 
 from whoosh import formats
+from whoosh.codec.whoosh3 import WHOOSH3_HEADER_MAGIC, W3TermInfo
 from whoosh.multiproc import MpWriter, SubWriterTask
+from whoosh.system import pack_int, pack_ushort
 from whoosh.system import pack_uint as _pack_uint
 from whoosh.util import random_name
 from whoosh.util.numeric import byte_to_length, length_to_byte
@@ -107,9 +111,7 @@ def _frequency_items(words: list[str], field_boost: float) -> list[tuple[bytes, 
     freqs: dict[str, int] = {}
     for word in words:
         freqs[word] = freqs.get(word, 0) + 1
-    return [
-        (word.encode("utf-8"), freq, float(freq) * field_boost, _pack_uint(freq)) for word, freq in freqs.items()
-    ]
+    return [(word.encode("utf-8"), freq, float(freq) * field_boost, _pack_uint(freq)) for word, freq in freqs.items()]
 
 
 def _fast_text_field(field: Any) -> bool:
@@ -254,6 +256,8 @@ class BulkSegmentWriter(SegmentWriter):
         super().__init__(ix, limitmb=limitmb, **kwargs)
         self.pool = TermPool(self._tempstorage, limitmb * 1024 * 1024)  # type: ignore[assignment]
         self._fast_fields = {name for name, field in self.schema.items() if _fast_text_field(field)}
+        if self.codec._inlinelimit > 1:
+            raise ValueError("BulkSegmentWriter writes no inlined postings")
         for name, field in self.schema.items():
             if field.vector or field.separate_spelling():
                 raise ValueError(f"BulkSegmentWriter cannot write field {name!r} (term vectors or separate spelling)")
@@ -342,41 +346,83 @@ class BulkSegmentWriter(SegmentWriter):
         self.fieldwriter.close()
 
     def _write_postings(self) -> None:
+        # whoosh.codec.base.FieldWriter.add_postings, W3FieldWriter and W3PostingsWriter (add_posting,
+        # _write_block, finish_postings) for a term's postings at once: the same bytes in the same order
         fieldwriter = self.fieldwriter
         schema = self.schema
         blocklimit = self.codec._blocklimit
+        compression = self.codec._compression
+        postfile = fieldwriter._postfile
+        write = postfile.write
+        tell = postfile.tell
+        add_term = fieldwriter._tindex.add
         lastfield = None
-        postwriter = None
+        block: Any = None
+        fieldid = b""
+        fixedsize: int | None = None
         lengths: bytearray | None = None
         for (fieldname, tbytes), docnums, weights, values in self.pool.sorted_terms():
             if fieldname != lastfield:
                 if lastfield is not None:
                     fieldwriter.finish_field()
                 fieldwriter.start_field(fieldname, schema[fieldname])
-                postwriter = fieldwriter._postwriter
-                lastfield = fieldname
+                block = fieldwriter._postwriter  # holds each block's statistics for W3TermInfo.add_block
+                fieldid = pack_ushort(fieldwriter._fieldid)
+                fixedsize = fieldwriter._format.fixed_value_size()
                 lengths = self._lengths.get(fieldname)
-            assert postwriter is not None
-            fieldwriter.start_term(tbytes)
+                lastfield = fieldname
+            terminfo = W3TermInfo()
+            startoffset = tell()
+            write(WHOOSH3_HEADER_MAGIC)
             count = len(docnums)
             for start in range(0, count, blocklimit):
-                if start:
-                    postwriter._write_block()  # a full block is written when the next posting arrives
                 end = start + blocklimit
                 ids = docnums[start:end]
+                size = len(ids)
                 block_weights = weights[start:end]
-                postwriter._ids = ids
-                postwriter._weights = array("f", block_weights)
-                postwriter._values = [v for v in values[start:end] if v]
+                stored_weights = array("f", block_weights)
                 top = max(block_weights)
-                postwriter._maxweight = top if top > 0 else 0
+                maxweight = top if top > 0 else 0
+                minlength = None
+                maxlength = 0
                 if lengths is not None:
-                    size = len(lengths)
-                    found = [lengths[d] for d in ids if d < size and lengths[d]]
+                    known = len(lengths)
+                    found = [lengths[d] for d in ids if d < known and lengths[d]]
                     if found:
-                        postwriter._minlength = byte_to_length(min(found))
-                        postwriter._maxlength = byte_to_length(max(found))
-            fieldwriter.finish_term()
+                        minlength = byte_to_length(min(found))
+                        maxlength = byte_to_length(max(found))
+                block._ids = ids
+                block._weights = stored_weights
+                block._minlength = minlength
+                block._maxlength = maxlength
+                block._maxweight = maxweight
+                terminfo.add_block(block)
+                # _mini_ids, _mini_weights, _mini_values
+                mini_ids = (ids[0], *map(sub, ids[1:], ids))
+                first = stored_weights[0]
+                if stored_weights.count(first) == size:
+                    mini_weights = None if first == 1.0 else first
+                else:
+                    mini_weights = tuple(stored_weights)
+                block_values = [v for v in values[start:end] if v]
+                if fixedsize is None or fixedsize < 0:
+                    mini_values: Any = tuple(block_values)
+                elif fixedsize == 0:
+                    mini_values = None
+                else:
+                    mini_values = b"".join(block_values)
+                databytes = _dumps((mini_ids, mini_weights, mini_values), 2)
+                if compression:
+                    databytes = zlib.compress(databytes, compression)
+                infobytes = _dumps(
+                    (size, ids[-1], maxweight, compression, length_to_byte(minlength), length_to_byte(maxlength)), 2
+                )
+                blocklength = len(infobytes) + len(databytes)
+                write(pack_int(-blocklength if end >= count else blocklength))
+                write(infobytes)
+                write(databytes)
+            terminfo.set_extent(startoffset, tell() - startoffset)
+            add_term(fieldid + tbytes, terminfo.to_bytes())
         if lastfield is not None:
             fieldwriter.finish_field()
 
@@ -415,4 +461,3 @@ class BulkMpWriter(MpWriter):
         self.tasks.append(task)
         task.start()
         return task
-
