@@ -34,6 +34,7 @@ from whoosh.writing import MERGE_SMALL
 
 from kb.search import decoded
 from kb.search.analysis import MixedAnalyzer, spelling_analyzer
+from kb.search.bulk_writer import BulkMpWriter, BulkSegmentWriter
 from kb.search.documents import IndexPage
 
 CURRENT = "CURRENT"
@@ -49,6 +50,8 @@ FORMAT = 3
 FORMAT_FILE = "FORMAT"
 #: Writer processes for a rebuild, at most one per core.
 REBUILD_PROCESSES = 4
+#: Postings each rebuild writer process keeps in memory (estimated MB) before it sorts them into a run on disk.
+REBUILD_POOL_MB = 256
 #: Segments with more documents than this are never merged after an asset is indexed (a rebuild or
 #: ``kb index optimize`` does that): a merge rewrites every posting of its segments, so this bounds its time.
 MERGE_MAX_DOCS = 2_000
@@ -367,10 +370,11 @@ class WhooshStore:
             # One writer process per core (up to REBUILD_PROCESSES), each writing a segment of its own: indexing
             # is CPU-bound Python, so this scales with the cores; this process reads the database meanwhile.
             processes = min(REBUILD_PROCESSES, os.cpu_count() or 1)
+            # BulkSegmentWriter writes the segments whoosh's writer would, a few times faster (bulk_writer).
             if processes > 1:
-                writer = ix.writer(procs=processes, multisegment=True, limitmb=256)
+                writer = BulkMpWriter(ix, procs=processes, limitmb=REBUILD_POOL_MB)
             else:
-                writer = ix.writer(limitmb=256)
+                writer = BulkSegmentWriter(ix, limitmb=REBUILD_POOL_MB)
             try:
                 try:
                     for batch in batches:
