@@ -102,7 +102,7 @@ def test_a_scanned_certificate_becomes_searchable_and_is_marked_as_recognised(
     assert "Сертификат PNG" in html and "Сертификат PDF" in html
     assert html.count("text recognised from a scan") >= 2
     assert f"/assets/{png_id}/versions/1/thumbnails/1.webp" in html
-    key = re.search(r"/assets/%d/versions/1/pages/1\?s=([\w-]+)" % pdf_id, html).group(1)
+    key = re.search(rf"/assets/{pdf_id}/versions/1/pages/1\?s=([\w-]+)", html).group(1)
     viewer = client.get(f"/assets/{pdf_id}/versions/1/pages/1?s={key}").get_data(as_text=True)
     assert "<mark>Гидромаш</mark>" in viewer and "Text recognised from a scan" in viewer
     image = client.get(f"/assets/{pdf_id}/versions/1/previews/1.webp")
