@@ -174,9 +174,7 @@ def users_list(database: Database) -> None:
     for user in rows:
         state = "active" if user.active else "deactivated"
         last = user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never"
-        click.echo(
-            f"{user.email}\t{user.role}\t{state}\t{user.display_name}\t{user.auth_source}\tlast sign-in: {last}"
-        )
+        click.echo(f"{user.email}\t{user.role}\t{state}\t{user.display_name}\t{user.auth_source}\tlast sign-in: {last}")
 
 
 @users.command("sync")
@@ -631,13 +629,15 @@ def notify_digest(database: Database, on: Any) -> None:
 def check(database: Database, remove_orphans: bool) -> None:
     """Verify every version's stored file exists and matches its SHA-256; report orphans and unfinished uploads."""
     from kb import integrity
+    from kb.previews.store import PreviewStore
 
     context = _worker_context(database)
-    report = integrity.check_blobs(database, context.blobs)
+    previews = PreviewStore(context.settings.preview_dir)
+    report = integrity.check_blobs(database, context.blobs, previews=previews)
     for line in report.lines():
         click.echo(line)
     if remove_orphans:
-        removed = integrity.remove_orphans(database, context.blobs, report)
+        removed = integrity.remove_orphans(database, context.blobs, report, previews=previews)
         click.echo(f"removed {removed} file(s)")
     if report.problems:
         raise SystemExit(1)
@@ -822,6 +822,27 @@ def vocab_open(database: Database, name: str) -> None:
     _require_schema(database)
     vocabularies.set_closed(database, name, False)
     click.echo(f"{name}: new values typed when publishing join the list")
+
+
+# --- previews ---------------------------------------------------------------------------------------------
+
+
+@main.group("previews")
+def previews_group() -> None:
+    """Page and slide images of the stored files, and the text of scans (derived: can always be made again)."""
+
+
+@previews_group.command("rebuild")
+@click.option("--asset", "asset_id", type=click.IntRange(1), help="Only the versions of this asset.")
+@with_db
+def previews_rebuild(database: Database, asset_id: int | None) -> None:
+    """Delete the previews (of one asset's versions) and queue them again for the worker."""
+    from kb.previews import build
+    from kb.previews.store import PreviewStore
+
+    _require_schema(database)
+    queued = build.rebuild(database, PreviewStore(_settings().preview_dir), asset_id=asset_id)
+    click.echo(f"queued previews of {queued} version(s); the worker makes them")
 
 
 # --- search index -----------------------------------------------------------------------------------------

@@ -29,6 +29,9 @@ SETTINGS: dict[str, str] = {
     "KB_SEARCH_CACHE_MB": "megabytes of decoded postings and pages each server or worker process keeps in memory",
     "KB_ANALYSIS_CACHE_MB": "megabytes of words' stems and terms each server or worker process keeps in memory",
     "KB_BLOB_DIR": "directory of the content-addressed file store",
+    "KB_PREVIEW_DIR": "directory of the page images made from stored files (derived: kb previews rebuild remakes them)",
+    "KB_PREVIEWS": "make page and slide images of every new version in the worker (1 or 0)",
+    "KB_OCR": "read the text of scanned pages and images with Tesseract, Russian and English (1 or 0)",
     "KB_SECRET_KEY": "key that signs session cookies and CSRF tokens",
     "KB_MAX_UPLOAD_MB": "largest accepted upload, in megabytes",
     "KB_SESSION_HOURS": "how long a sign-in lasts without activity, in hours",
@@ -146,6 +149,11 @@ class Settings:
     audit_days: int = 365
     #: Extraction children are forked by a fork server (True) or spawned as new Python processes (False).
     extraction_fork_server: bool = True
+    #: Where page images go (``KB_PREVIEW_DIR``); None: ``<instance>/previews``.
+    preview_dir: Path | None = None
+    #: New versions get page images (``KB_PREVIEWS``) and scans are read by Tesseract (``KB_OCR``).
+    previews: bool = True
+    ocr: bool = True
     #: None when people sign in with kb's own passwords only (the default).
     directory: DirectorySettings | None = None
     #: None when single sign-on is off (the default).
@@ -286,6 +294,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         password_reset_hours=_positive_int("KB_PASSWORD_RESET_HOURS", get("KB_PASSWORD_RESET_HOURS", 1), maximum=72),
         audit_days=_positive_int("KB_AUDIT_DAYS", get("KB_AUDIT_DAYS", 365), maximum=36_500),
         extraction_fork_server=_flag("KB_EXTRACTION_FORKSERVER", get("KB_EXTRACTION_FORKSERVER", True)),
+        preview_dir=_directory("KB_PREVIEW_DIR", get("KB_PREVIEW_DIR", instance_dir / "previews")),
+        previews=_flag("KB_PREVIEWS", get("KB_PREVIEWS", True)),
+        ocr=_flag("KB_OCR", get("KB_OCR", True)),
         directory=_directory_settings(get),
         sso=_sso(get),
     )

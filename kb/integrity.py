@@ -1,5 +1,8 @@
 """``kb check``: every version's file is in the blob store and hashes to its SHA-256; nothing else is there.
 
+The previews made of stored files (``kb.previews.store``) are checked the same way: previews of a file no version
+refers to are orphans, reported and removed with the blob they came from.
+
 What the report says ``--remove-orphans`` removes is what it removes: orphans an hour old, and unfinished uploads
 whose process has ended (a server killed mid-upload) or that are an hour old.
 """
@@ -15,6 +18,7 @@ from sqlalchemy import select
 from kb.blobs import BlobStore
 from kb.db import Database
 from kb.models import Asset, AssetVersion
+from kb.previews.store import PreviewStore
 
 #: Orphans and unfinished uploads younger than this may belong to a publish under way: --remove-orphans keeps them
 #: (an unfinished upload whose writing process has ended goes at once).
@@ -30,6 +34,7 @@ class BlobReport:
     recent_orphans: set[str] = field(default_factory=set)  # of those, the ones --remove-orphans keeps for now
     unfinished: list[Path] = field(default_factory=list)  # upload files of uploads that ended or are an hour old
     uploading: int = 0  # upload files being written: left alone
+    preview_orphans: list[str] = field(default_factory=list)  # digests with previews but no version
 
     @property
     def problems(self) -> bool:
@@ -47,6 +52,10 @@ class BlobReport:
             )
         if self.uploading:
             out.append(f"{self.uploading} upload(s) under way (left alone)")
+        if self.preview_orphans:
+            out.append(
+                f"{len(self.preview_orphans)} file(s) with previews but no version (removed with --remove-orphans)"
+            )
         out.append("OK" if not self.problems else "PROBLEMS FOUND")
         return out
 
@@ -54,7 +63,9 @@ class BlobReport:
 _RECENT = "  (less than an hour old: --remove-orphans keeps it, a publish may be using it)"
 
 
-def check_blobs(db: Database, blobs: BlobStore, min_age_s: float = ORPHAN_MIN_AGE_S) -> BlobReport:
+def check_blobs(
+    db: Database, blobs: BlobStore, min_age_s: float = ORPHAN_MIN_AGE_S, previews: PreviewStore | None = None
+) -> BlobReport:
     report = BlobReport()
     referenced: set[str] = set()
     with db.session() as session:
@@ -83,10 +94,20 @@ def check_blobs(db: Database, blobs: BlobStore, min_age_s: float = ORPHAN_MIN_AG
             report.unfinished.append(path)
         else:
             report.uploading += 1
+    if previews is not None:
+        report.preview_orphans = sorted(
+            d for d in previews.all_digests() if d not in referenced and _older(previews.dir_for(d), cutoff)
+        )
     return report
 
 
-def remove_orphans(db: Database, blobs: BlobStore, report: BlobReport, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
+def remove_orphans(
+    db: Database,
+    blobs: BlobStore,
+    report: BlobReport,
+    min_age_s: float = ORPHAN_MIN_AGE_S,
+    previews: PreviewStore | None = None,
+) -> int:
     """Deletes orphans older than ``min_age_s`` (younger ones may be mid-publish) and unfinished uploads whose
     writing process has ended or that are older than that; returns how many files went.
 
@@ -115,6 +136,11 @@ def remove_orphans(db: Database, blobs: BlobStore, report: BlobReport, min_age_s
         except FileNotFoundError:
             continue
         removed += 1
+    for digest in report.preview_orphans if previews is not None else ():
+        with db.session() as session:
+            if session.scalar(select(AssetVersion.id).where(AssetVersion.sha256 == digest).limit(1)):
+                continue
+        removed += previews.remove(digest)
     return removed
 
 

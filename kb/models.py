@@ -92,6 +92,14 @@ class ExtractionStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class PreviewStatus(enum.StrEnum):
+    """Where a version's page images stand (``kb.previews``); a version from before previews has none."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class FlagStatus(enum.StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
@@ -389,6 +397,11 @@ class AssetVersion(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     extraction_status: Mapped[ExtractionStatus] = mapped_column(String(16), default=ExtractionStatus.PENDING)
     extraction_error: Mapped[str | None] = mapped_column(Text)
+    #: None until previews are asked for (``kb.previews``); then pending, done or failed with ``preview_error``.
+    preview_status: Mapped[PreviewStatus | None] = mapped_column(String(16))
+    preview_error: Mapped[str | None] = mapped_column(Text)
+    #: Pages of the preview document (slides, printed pages of a sheet): the page viewer pages through these.
+    preview_pages: Mapped[int | None] = mapped_column(Integer)
 
     asset: Mapped[Asset] = relationship(foreign_keys=[asset_id], back_populates="versions")
     published_by: Mapped[User] = relationship(foreign_keys=[published_by_id])
@@ -403,6 +416,8 @@ class ExtractedPage(Base):
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(300), default="")
     text: Mapped[str] = mapped_column(Text)
+    #: The text was recognised from a scan of the page (Tesseract), not read from the file.
+    ocr: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # --- feedback and usage ------------------------------------------------------------------------------------

@@ -716,6 +716,7 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
     if not path.is_file():
         _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, "The stored file is missing.")
         return
+    previews = context.settings.previews or context.settings.ocr
     try:
         with path.open("rb") as handle:
             file_type = detect(handle.read(65536), path, filename)
@@ -723,7 +724,7 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
         _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, str(exc))
         return
     if file_type.problem:
-        _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, file_type.problem)
+        _store_extraction(db, version_id, ExtractionStatus.FAILED, [], None, file_type.problem, previews=previews)
         return
     result = extract_isolated(
         Path(path),
@@ -740,7 +741,9 @@ def run_extraction_job(context: Any, payload: dict[str, Any]) -> None:
     pages = [(p.number, p.title[:300], p.text) for p in result.pages]
     # A text read in part is stored with its note where a failure keeps its reason: the asset page shows either.
     message = result.error or result.note
-    _store_extraction(db, version_id, ExtractionStatus(result.status), pages, result.page_count, message)
+    _store_extraction(
+        db, version_id, ExtractionStatus(result.status), pages, result.page_count, message, previews=previews
+    )
 
 
 class ExtractionInterrupted(Exception):
@@ -771,7 +774,10 @@ def _store_extraction(
     pages: list[tuple[int, str, str]],
     page_count: int | None,
     error: str | None,
+    *,
+    previews: bool = False,
 ) -> None:
+    """Stores the text read, and with ``previews`` queues the job that makes the page images and reads scans."""
     with db.transaction() as session:
         version = session.get(AssetVersion, version_id)
         if version is None:
@@ -782,3 +788,7 @@ def _store_extraction(
         version.extraction_error = error[:2000] if error else None
         version.page_count = page_count
         enqueue_index(session, version.asset_id)
+        if previews:
+            from kb.previews.build import request_previews
+
+            request_previews(session, version)

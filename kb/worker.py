@@ -1,7 +1,7 @@
 """The background worker: claims jobs from the outbox and runs the handler registered for each kind.
 
 ``kb worker`` runs one; ``make run`` starts one beside the server; any number may run against one database.
-The most urgent job goes first (mail, then extraction, then re-indexing); index jobs are taken up to
+The most urgent job goes first (mail, extraction, re-indexing, then previews and OCR); index jobs are taken up to
 ``INDEX_BATCH`` at a time and written in one commit. While a job runs, a heartbeat renews its short lease, so
 a worker that dies loses its jobs to another within seconds. A handler that raises has its attempt recorded as
 failed (and retried later); a handler is written to be safe to run twice, because a job whose worker died is
@@ -46,6 +46,7 @@ INDEX_BATCH = 200
 def handlers() -> dict[str, Handler]:
     """Every job kind the worker knows, mapped to the function that does it."""
     from kb import notifications, password_reset, publishing
+    from kb.previews import build as previews
     from kb.search import indexing
 
     return {
@@ -53,6 +54,7 @@ def handlers() -> dict[str, Handler]:
         indexing.INDEX_JOB: indexing.run_index_job,
         notifications.EMAIL_JOB: notifications.run_email_job,
         password_reset.RESET_JOB: password_reset.run_email_job,
+        previews.PREVIEW_JOB: previews.run_preview_job,
     }
 
 

@@ -56,6 +56,15 @@ def _extraction_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     yield from _unless_marked(request, "extraction_isolation", run.set_isolation, False)
 
 
+@pytest.fixture(autouse=True)
+def _no_previews(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page images and OCR start LibreOffice and Tesseract (seconds a file): off, through the environment so that
+    servers and workers the tests start see it too, unless the test is marked ``previews``."""
+    if not request.node.get_closest_marker("previews"):
+        monkeypatch.setenv("KB_PREVIEWS", "0")
+        monkeypatch.setenv("KB_OCR", "0")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file with every migration applied, copied for each test (faster than migrating each time)."""

@@ -513,6 +513,14 @@ PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x0
 ELF_BYTES = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00\x01\x00\x00\x00" + bytes(range(256))
 
 
+def make_gif(path: Path) -> Path:
+    """A picture of a type kb does not accept (PNG, JPEG and TIFF are accepted: scans, read by OCR)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 120, 200)).save(buffer, format="GIF")
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
 def make_png(path: Path) -> Path:
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8), (10, 120, 200)).save(buffer, format="PNG")
@@ -773,3 +781,72 @@ def make_long_pdf(path: Path, page_count: int) -> Path:
     return make_pdf(
         path, [f"Раздел {n}. Каталог насосов, страница{n}. Pump catalogue, page{n}." for n in range(1, page_count + 1)]
     )
+
+
+# --- Scans ------------------------------------------------------------------------------------------------------
+
+#: A certificate of conformity as a Russian sales team would scan it (made up: no real company or number).
+CERTIFICATE_LINES = (
+    "СЕРТИФИКАТ СООТВЕТСТВИЯ",
+    "№ РОСС RU.АБ12.В04567",
+    "Срок действия с 01.02.2025 по 31.01.2028",
+    "Продукция: насосы центробежные марки НВ-400",
+    "Изготовитель: ООО Гидромаш, город Ливны",
+    "Соответствует требованиям ГОСТ 31839-2012",
+    "Орган по сертификации продукции Ростест",
+    "Руководитель органа Петров Иван Сергеевич",
+)
+
+
+def make_scan(
+    path: Path | None,
+    lines: Sequence[str] = CERTIFICATE_LINES,
+    *,
+    rotation: float = 1.2,
+    noise: float = 0.02,
+    stamp: bool = True,
+    seed: int = 7,
+) -> Image.Image:
+    """A page of ``lines`` as a scanner gives it: A4 at 200 dpi, grey paper speckled with noise, slightly rotated,
+    with a round blue stamp over the last lines. Saved to ``path`` (PNG, JPEG or TIFF by its extension) when given."""
+    import random
+
+    from PIL import ImageDraw, ImageFilter, ImageFont
+
+    rng = random.Random(seed)
+    width, height = 1654, 2339
+    page = Image.new("L", (width, height), 235)
+    font = ImageFont.truetype(str(cyrillic_font()), 40)
+    title = ImageFont.truetype(str(cyrillic_font().with_name("DejaVuSans-Bold.ttf")), 52)
+    pen = ImageDraw.Draw(page)
+    y = 260
+    for index, line in enumerate(lines):
+        pen.text((160, y), line, fill=25, font=title if index == 0 else font)
+        y += 110 if index == 0 else 80
+    pixels = page.load()
+    for _ in range(int(width * height * noise)):
+        x, y_ = rng.randrange(width), rng.randrange(height)
+        pixels[x, y_] = rng.choice((40, 90, 255))
+    page = page.filter(ImageFilter.GaussianBlur(0.6)).rotate(rotation, expand=False, fillcolor=235, resample=3)
+    coloured = page.convert("RGB")
+    if stamp:
+        overlay = Image.new("RGBA", coloured.size, (0, 0, 0, 0))
+        ink = ImageDraw.Draw(overlay)
+        cx, cy, r = 1150, 260 + 80 * len(lines) - 60, 170
+        for ring in (r, r - 14):
+            ink.ellipse((cx - ring, cy - ring, cx + ring, cy + ring), outline=(40, 60, 200, 150), width=6)
+        ink.text((cx - 100, cy - 20), "ПЕЧАТЬ", fill=(40, 60, 200, 150), font=font)
+        coloured = Image.alpha_composite(coloured.convert("RGBA"), overlay).convert("RGB")
+    if path is not None:
+        coloured.save(path, dpi=(200, 200))
+    return coloured
+
+
+def make_image_pdf(path: Path, pages: Sequence[Image.Image]) -> Path:
+    """A PDF whose pages are only the images given, as a scanner without OCR writes it."""
+    document = FPDF(unit="pt", format="A4")
+    for picture in pages:
+        document.add_page()
+        document.image(picture, x=0, y=0, w=document.w, h=document.h)
+    path.write_bytes(bytes(document.output()))
+    return path

@@ -692,3 +692,54 @@ def test_an_admin_filters_the_audit_log_and_downloads_it_as_csv(live_server: str
         ("Downloaded", sales.email, "Прайс дилеров · v1", str(published.asset_id))
     ]
     assert exported[0]["IP address"] == "127.0.0.1" and "Chrome" in exported[0]["Browser or program"]
+
+
+@pytest.mark.slow
+@pytest.mark.previews
+def test_a_slide_found_by_search_opens_in_the_page_viewer_with_the_word_marked(
+    live_server: str, page, app, make_user, tmp_path: Path
+) -> None:
+    import io
+
+    from fixtures_files import make_pptx
+    from kb.publishing import FileUpload
+    from publishing_helpers import fields, publisher_for, worker_for
+
+    owner = make_user("marketing")
+    deck = make_pptx(
+        tmp_path / "deck.pptx",
+        [
+            ("Насосы", "Линейка насосов", ""),
+            ("Кривая", "Характеристика НВ-400: напор и подача", ""),
+            ("Итог", "Спасибо", ""),
+        ],
+    )
+    publisher_for(app).create_asset(
+        owner.id, fields(owner, title="Презентация насосов"), FileUpload(io.BytesIO(deck.read_bytes()), deck.name)
+    )
+    worker_for(app).run_until_idle()
+
+    sales = make_user("sales")
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=email]", sales.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit].primary")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/search?q=Характеристика")
+    thumbnail = page.locator(".result-thumbnail img")
+    assert thumbnail.count() == 1
+    thumbnail.scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelector('.result-thumbnail img').naturalWidth > 0")
+    _shot(page, "search-thumbnail")
+
+    page.click(".result-thumbnail")
+    page.wait_for_url("**/versions/1/pages/2?s=*")
+    assert page.locator(".viewer-position").inner_text() == "Page 2 of 3"
+    assert page.locator(".viewer-text mark").first.inner_text() == "Характеристика"
+    page.wait_for_function("document.querySelector('.viewer-page img').naturalWidth > 0")
+    _shot(page, "page-viewer")
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url("**/pages/3?s=*")
+    assert page.locator(".viewer-position").inner_text() == "Page 3 of 3"
+    assert "Спасибо" in page.locator(".viewer-text").inner_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from fixtures_files import RU_OFFER, make_docx, make_legacy_doc, make_pdf, make_png, make_xlsx
+from fixtures_files import RU_OFFER, make_docx, make_gif, make_legacy_doc, make_pdf, make_xlsx
 from kb import bulk_import, vocabularies
 from kb.bulk_import import ImportDefaults, parse_manifest, read_folder, read_uploads, read_zip, run_import
 from kb.errors import Forbidden, ValidationError
@@ -43,7 +43,7 @@ def folder(tmp_path: Path) -> Path:
     make_docx(root / "Презентации" / "Коммерческое предложение.docx", [RU_OFFER])
     make_xlsx(root / "Каталоги" / "2025" / "Прайс.xlsx", {"Прайс": [["Насос", "Цена"], ["НВ-250/4", 125000]]})
     (root / "readme.md").write_text("# Как выбрать насос\n\nПодбор по подаче и напору.", encoding="utf-8")
-    make_png(root / "фото.png")
+    make_gif(root / "фото.gif")
     make_legacy_doc(root / "старый.doc")
     (root / "Каталоги" / "копия.md").write_text("# Как выбрать насос\n\nПодбор по подаче и напору.", encoding="utf-8")
     (root / "пустой.txt").write_bytes(b"")
@@ -102,8 +102,8 @@ def test_a_folder_of_mixed_files_publishes_each_good_one_and_says_why_not_the_ot
     assert list(skipped) == ["Каталоги/копия.md"]  # the same bytes as readme.md, published a moment before
     assert skipped["Каталоги/копия.md"] == f"Already stored as asset {imported['readme.md']} «readme»."
     refused = _reasons(report.refused)
-    assert set(refused) == {"фото.png", "старый.doc", "пустой.txt", "архив.zip", "ссылка.md"}
-    assert "not a type kb accepts" in refused["фото.png"]
+    assert set(refused) == {"фото.gif", "старый.doc", "пустой.txt", "архив.zip", "ссылка.md"}
+    assert "not a type kb accepts" in refused["фото.gif"]
     assert refused["пустой.txt"] == "The file is empty."
     assert refused["архив.zip"] == bulk_import.ARCHIVE_INSIDE
     assert "link" in refused["ссылка.md"]
@@ -347,7 +347,7 @@ readme.md;Как выбрать насос;datasheet;;;;;;
 прайс.xlsx;;;;;;;;
 нет-такого.pdf;Нет;catalog;;;;;;
 README.MD;Второй раз;catalog;;;;;;
-фото.png;Фото;catalog;;;;;раз в год;
+фото.gif;Фото;catalog;;;;;раз в год;
 ;Без файла;catalog;;;;;;
 """
 
@@ -389,7 +389,7 @@ def test_a_manifest_with_semicolons_gives_each_file_its_metadata_and_its_bad_lin
     assert refused["Презентации/Коммерческое предложение.docx"] == (
         "Manifest line 4: No active marketing user has the e-mail nobody@example.com."
     )
-    assert refused["фото.png"] == (
+    assert refused["фото.gif"] == (
         "Manifest line 8: review_interval_days must be a whole number of days, not «раз в год»."
     )
     problems = {line: str(reason) for line, reason in report.manifest}

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from conftest import SECRET_KEY
-from fixtures_files import RU_OFFER, make_docx, make_png
+from fixtures_files import RU_OFFER, make_docx, make_gif
 from kb.cli import main
 from kb.models import Asset, AssetStatus
 from kb.search import SearchRequest, backend_of, search
@@ -37,7 +37,7 @@ def folder(tmp_path: Path) -> Path:
     (root / "КП").mkdir(parents=True)
     make_docx(root / "КП" / "Предложение Атлас.docx", [RU_OFFER])
     (root / "насосы.md").write_text("# Насосы НВ\n\nЦентробежные насосы для водоканалов.", encoding="utf-8")
-    make_png(root / "фото.png")
+    make_gif(root / "фото.gif")
     (root / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     (root / "metadata.csv").write_text(
         "file;title;kind;tags\nКП/Предложение Атлас.docx;КП на сервер Атлас;presentation;атлас, кп\n",
@@ -69,7 +69,7 @@ def test_a_folder_is_imported_with_a_report_of_what_was_refused_and_found_by_sea
     assert result.exit_code == 1, result.output  # one file was refused
     lines = result.stdout.splitlines()
     refused = [line for line in lines if line.startswith("refused\t")]
-    assert len(refused) == 1 and refused[0].startswith("refused\tфото.png\tThis file is not a type kb accepts.")
+    assert len(refused) == 1 and refused[0].startswith("refused\tфото.gif\tThis file is not a type kb accepts.")
     assert lines[-2:] == [
         "imported 2, skipped 0, refused 1; 1 hidden or system file(s) left out",
         "the worker now extracts their text and indexes them (kb jobs list shows what is left)",

@@ -470,7 +470,7 @@ def test_status_values_are_those_of_the_model() -> None:
 
 def test_every_accepted_type_has_an_extractor_and_a_unit(tmp_path: Path) -> None:
     assert [t.name for t in ACCEPTED] == [
-        "pdf", "docx", "pptx", "xlsx", "odt", "odp", "ods", "markdown", "html", "txt", "csv",
+        "pdf", "docx", "pptx", "xlsx", "odt", "odp", "ods", "markdown", "html", "txt", "csv", "png", "jpeg", "tiff",
     ]  # fmt: skip
     assert {t.unit for t in ACCEPTED} <= {"page", "slide", "sheet"}
     assert all(t.extension.startswith(".") and t.label and t.problem is None for t in ACCEPTED)

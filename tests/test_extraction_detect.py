@@ -19,7 +19,7 @@ from kb.models import ExtractionStatus
 
 ACCEPTED_LIST = (
     "PDF, Word (DOCX), PowerPoint (PPTX), Excel (XLSX), OpenDocument text (ODT), OpenDocument presentation (ODP), "
-    "OpenDocument spreadsheet (ODS), Markdown, HTML, Text, CSV"
+    "OpenDocument spreadsheet (ODS), Markdown, HTML, Text, CSV, PNG, JPEG, TIFF"
 )
 
 
@@ -68,7 +68,7 @@ def test_the_extension_chooses_among_text_formats_and_defaults_to_text(
 
 
 def test_rejection_is_a_400_on_the_file_field_listing_the_accepted_types(tmp_path: Path) -> None:
-    error = rejected(F.make_png(tmp_path / "photo.png"))
+    error = rejected(F.make_gif(tmp_path / "photo.gif"))
 
     assert isinstance(error, ValidationError)
     assert error.status == 400 and error.field == "file"
@@ -80,13 +80,13 @@ def test_rejection_is_a_400_on_the_file_field_listing_the_accepted_types(tmp_pat
 @pytest.mark.parametrize(
     "make",
     [
-        lambda d: F.make_png(d / "photo.png"),
+        lambda d: F.make_gif(d / "photo.gif"),
         lambda d: _write(d / "tool", F.ELF_BYTES),
         lambda d: _write(d / "noise.dat", os.urandom(4096)),
         lambda d: _write(d / "letter.rtf", rb"{\rtf1\ansi Hello}"),
         lambda d: _zip(d / "archive.zip", {"readme.txt": b"hello"}),
     ],
-    ids=["png", "elf", "random", "rtf", "plain-zip"],
+    ids=["gif", "elf", "random", "rtf", "plain-zip"],
 )
 def test_unsupported_types_are_refused(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     error = rejected(make(tmp_path))

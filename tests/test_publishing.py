@@ -353,7 +353,7 @@ def test_hostile_uploads_are_refused_before_anything_is_stored(publisher, market
     cases = {
         "bomb.docx": F.make_zip_bomb(tmp_path / "bomb.docx"),
         "price.docx": pdf,  # a PDF whose name lies
-        "logo.png": F.make_png(tmp_path / "logo.png"),
+        "logo.gif": F.make_gif(tmp_path / "logo.gif"),
         "old.doc": F.make_legacy_doc(tmp_path / "old.doc"),
     }
     for name, path in cases.items():

@@ -3,7 +3,7 @@
 No Flask and no database here: the publishing code stores what these functions return.
 """
 
-from kb.extraction import result, run, types, zipguard
+from kb.extraction import image, result, run, types, zipguard
 from kb.extraction.result import Extraction, Page
 from kb.extraction.run import MAX_TEXT_CHARS, extract, extract_isolated
 from kb.extraction.types import ACCEPTED, FileType, RejectedFile, detect
@@ -23,6 +23,7 @@ MESSAGES: tuple[str, ...] = (
     *zipguard.MESSAGES,
     *result.PARTIAL.values(),
     result.CUT,
+    image.TOO_LARGE,
 )
 
 __all__ = [

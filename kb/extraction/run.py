@@ -64,6 +64,9 @@ _EXTRACTORS: dict[str, tuple[str, str]] = {
     "html": ("markup", "extract_html"),
     "txt": ("plaintext", "extract_text"),
     "csv": ("plaintext", "extract_csv"),
+    "png": ("image", "extract"),
+    "jpeg": ("image", "extract"),
+    "tiff": ("image", "extract"),
 }
 _DETAIL_MAX_CHARS = 200
 _STDERR_TAIL_BYTES = 4096

@@ -67,9 +67,13 @@ MARKDOWN = FileType("markdown", "text/markdown; charset=utf-8", ".md", "Markdown
 HTML = FileType("html", "text/html; charset=utf-8", ".html", "HTML", "page")
 TXT = FileType("txt", "text/plain; charset=utf-8", ".txt", "Text", "page")
 CSV = FileType("csv", "text/csv; charset=utf-8", ".csv", "CSV", "sheet")
+#: Pictures (scans, photographed documents): their text is read by OCR (``kb.previews``), one page per frame.
+PNG = FileType("png", "image/png", ".png", "PNG", "page")
+JPEG = FileType("jpeg", "image/jpeg", ".jpg", "JPEG", "page")
+TIFF = FileType("tiff", "image/tiff", ".tif", "TIFF", "page")
 
 #: The accepted types, in the order the message listing them uses.
-ACCEPTED: tuple[FileType, ...] = (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, MARKDOWN, HTML, TXT, CSV)
+ACCEPTED: tuple[FileType, ...] = (PDF, DOCX, PPTX, XLSX, ODT, ODP, ODS, MARKDOWN, HTML, TXT, CSV, PNG, JPEG, TIFF)
 BY_NAME = {t.name: t for t in ACCEPTED}
 
 PDF_PASSWORD = N_("The PDF is password-protected.")
@@ -138,8 +142,22 @@ EXTENSIONS: dict[str, FileType] = {
     ".text": TXT,
     ".csv": CSV,
     ".tsv": CSV,
+    ".png": PNG,
+    ".jpg": JPEG,
+    ".jpeg": JPEG,
+    ".jpe": JPEG,
+    ".tif": TIFF,
+    ".tiff": TIFF,
 }
 TEXT_TYPES = frozenset({"markdown", "html", "txt", "csv"})
+IMAGE_TYPES = frozenset({"png", "jpeg", "tiff"})
+#: The signatures of the accepted pictures (TIFF in either byte order).
+_IMAGE_MAGIC: tuple[tuple[bytes, FileType], ...] = (
+    (b"\x89PNG\r\n\x1a\n", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+)
 ZIP_TYPES = frozenset({"docx", "pptx", "xlsx", "odt", "odp", "ods"})
 OOXML_TYPES = frozenset({"docx", "pptx", "xlsx"})
 
@@ -238,6 +256,9 @@ def _by_content(head: bytes, path: Path, claimed: FileType | None) -> FileType |
         return _compound_type(path, claimed)
     if head.startswith(b"{\\rtf"):
         return None
+    for magic, image_type in _IMAGE_MAGIC:
+        if head.startswith(magic):
+            return image_type
     if looks_like_text(head):
         complete = len(head) >= path.stat().st_size
         return _text_type(head, claimed, complete=complete)

@@ -22,6 +22,7 @@ from kb.search.signals import FRESHNESS_STATES
 from kb.search_log import search_text, valid_key
 from kb.web import downloads
 from kb.web import feedback as feedback_views
+from kb.web import previews as preview_views
 from kb.web.access import requires
 from kb.web.asset_forms import AssetForm, MarkdownForm, NewAssetForm, VersionForm
 from kb.web.context import db_session, get_blobs, get_db, get_publisher, get_search_log
@@ -299,6 +300,8 @@ def render_asset_page(
         shown=shown,
         history=history,
         pages=pages,
+        strip=preview_views.strip_pages(shown),
+        search_key=search_key,
         rendered=rendered,
         unit=UNITS.get(_base_type(shown.media_type), "page") if shown else "page",
         is_pdf=bool(shown and shown.media_type == PDF),

@@ -18,6 +18,7 @@ from kb.search import FACETS, SORTS, PageHit, SearchRequest, SearchResults
 from kb.search.indexing import still_indexing
 from kb.search.query import MAX_CHARS
 from kb.web.context import db_session, get_search_log
+from kb.web.previews import result_previews
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
@@ -120,6 +121,7 @@ def results() -> Any:
         by_post=request.method == "POST",
         max_chars=MAX_CHARS,
         open_flags=_open_flags(found),
+        result_previews=result_previews(db_session(), found.hits),
         search_key=g.get("search_key"),
         indexing=still_indexing(db_session()),
     )

@@ -14,6 +14,7 @@ from kb.accounts import PASSWORD_MIN_LENGTH
 from kb.dates import DATE_PATTERN, DATETIME_PATTERN
 from kb.errors import N_
 from kb.models import Role
+from kb.previews import messages as preview_messages
 
 # (endpoint, label, least role). Items whose endpoint does not exist yet are not shown.
 _NAV = (
@@ -116,7 +117,9 @@ def _message_pattern(template: str) -> re.Pattern[str]:
     return re.compile(re.sub(r"%\\\(([a-z_]+)\\\)s", r"(?P<\1>.+?)", re.escape(template)), re.DOTALL)
 
 
-_EXTRACTION_MESSAGES = [(template, _message_pattern(template)) for template in extraction.MESSAGES]
+_EXTRACTION_MESSAGES = [
+    (template, _message_pattern(template)) for template in (*extraction.MESSAGES, *preview_messages.MESSAGES)
+]
 
 
 def extraction_message(text: str | None) -> str:
