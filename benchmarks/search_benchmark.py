@@ -237,6 +237,10 @@ def bench_environment(instance: Path) -> dict[str, str]:
             "KB_INDEX_DIR": str(instance / "index"),
             "KB_BLOB_DIR": str(instance / "blobs"),
             "KB_SECRET_KEY": SECRET_KEY,
+            # Page images and OCR are measured by preview_speed.py: here the workers extract and index only, as
+            # in every earlier run (the library's ODP slides would otherwise each start LibreOffice meanwhile).
+            "KB_PREVIEWS": "0",
+            "KB_OCR": "0",
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -901,6 +905,7 @@ def format_report(r: dict[str, Any]) -> str:
     add(f"machine: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM, Python {m['python']}, Whoosh {m['whoosh']}")
     add(f"date: {m['date']}, kb {m['git']}; loadavg at start {r['loadavg_start']}, at end {r['loadavg_end']}")
     add(f"command: {r['command']}")
+    add("settings: KB_PREVIEWS=0 KB_OCR=0 (page images and OCR: benchmarks/preview_speed.py), other KB_* at defaults")
     add("=" * 110)
     add(
         f"library: {lib['assets']:,} assets, {lib['pages']:,} pages, {lib['words']:,} words "
