@@ -23,13 +23,18 @@ KINDS = [pytest.param("whoosh", id="whoosh"), pytest.param("postgres", id="postg
 
 class SearchIndex:
     """``kb.search.get_backend`` for a directory, with ``search`` going through ``kb.search.search``; a
-    ``postgres`` index lives in a new database (a module's index may outlive a test's ``close_all``)."""
+    ``postgres`` index lives in ``database_url``, else in a new database (a module's index may outlive a test's
+    ``close_all``)."""
 
     _databases = ExitStack()
     atexit.register(_databases.close)
 
-    def __init__(self, root: Path, kind: str = "whoosh", signals: Signals | None = None) -> None:
-        url = SearchIndex._databases.enter_context(migrated_database()) if kind == "postgres" else None
+    def __init__(
+        self, root: Path, kind: str = "whoosh", signals: Signals | None = None, database_url: str | None = None
+    ) -> None:
+        url = database_url
+        if kind == "postgres" and url is None:
+            url = SearchIndex._databases.enter_context(migrated_database())
         self.kind = kind
         self.backend: Any = search.get_backend(root, kind, url)
         self.signals = signals or Signals()
