@@ -66,23 +66,26 @@ class _Query:
 
     @classmethod
     def read(cls, store: PostgresStore, plan: QueryPlan) -> _Query:
-        with store.reading() as connection:
-            query = cls(store.table(connection))
-            clauses = [c for concept in (*plan.concepts, *plan.excluded) for c in concept.clauses]
-            terms: set[str] = set()
-            for clause in clauses:
-                if clause.prefix:
-                    expanded = store.expand_prefix(connection, clause.terms[0], MAX_PREFIX_TERMS)
-                    query.prefixes[clause.terms[0]] = expanded
-                    terms.update(expanded)
-                else:
-                    terms.update(clause.terms)
-            for pair in plan.pairs:
-                terms.update(pair.terms)
-            query._take_counts(store.postings(connection, terms))
-            placed = {t for c in clauses if c.phrase for t in c.terms}
-            placed.update(t for pair in plan.pairs if query.pair_counts(pair) for t in pair.terms)
-            query._take_positions(connection, store, placed)
+        return store.read(lambda connection: cls._read(store, plan, connection))
+
+    @classmethod
+    def _read(cls, store: PostgresStore, plan: QueryPlan, connection: Connection) -> _Query:
+        query = cls(store.table(connection))
+        clauses = [c for concept in (*plan.concepts, *plan.excluded) for c in concept.clauses]
+        terms: set[str] = set()
+        for clause in clauses:
+            if clause.prefix:
+                expanded = store.expand_prefix(connection, clause.terms[0], MAX_PREFIX_TERMS)
+                query.prefixes[clause.terms[0]] = expanded
+                terms.update(expanded)
+            else:
+                terms.update(clause.terms)
+        for pair in plan.pairs:
+            terms.update(pair.terms)
+        query._take_counts(store.postings(connection, terms))
+        placed = {t for c in clauses if c.phrase for t in c.terms}
+        placed.update(t for pair in plan.pairs if query.pair_counts(pair) for t in pair.terms)
+        query._take_positions(connection, store, placed)
         return query
 
     def _take_counts(self, found: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -280,6 +283,7 @@ class PostgresBackend:
         self.store = PostgresStore(self.engine)
 
     def close(self) -> None:
+        self.store.close()
         self.engine.dispose()
 
     # writing
@@ -442,14 +446,12 @@ class PostgresBackend:
     def frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """Pages holding each term in any text field (the largest field count)."""
         wanted = list(terms)
-        with self.store.reading() as connection:
-            found = self.store.postings(connection, wanted)
+        found = self.store.read(lambda connection: self.store.postings(connection, wanted))
         return {t: int(np.count_nonzero(found[t][1], axis=0).max()) if t in found else 0 for t in wanted}
 
     def warm(self) -> str | None:
         """Reads the table of pages now, rather than at the first search; returns a title word to search for."""
-        with self.store.reading() as connection:
-            self.store.table(connection)
+        self.store.read(self.store.table)
         title = self.store.a_title()
         for term in analyze(title or ""):
             if len(term) >= 4 and term.isalpha():

@@ -8,8 +8,9 @@ The tables (migration 0015) hold the index of ``KB_SEARCH_BACKEND=postgres`` in 
 - ``postings``: one row per term and page, the terms analysed here by kb's own analyzer (the same as the Whoosh
   backend's, in index mode): how often the term stands in each text field (``counts``: five big-endian 16-bit
   numbers) and where (``positions``: big-endian 32-bit ``field << 24 | position``, ascending). Its primary key
-  (term, page) is the inverted index: all pages of a term in one index range, in page order; a prefix is
-  expanded by walking its terms in that index (the ``C`` collation orders them as bytes).
+  (term, page), with the counts in the index too, is the inverted index: all pages of a term and their counts in
+  one index range, in page order; a prefix is expanded by walking its terms in that index (the ``C`` collation
+  orders them as bytes).
 - ``words``: each spelling word with the number of published current assets that hold it ("did you mean").
 - ``state`` and ``changes``: a generation number raised by every write, and which assets each generation changed,
   so that every process keeps its table of pages (``PageTable``) in step by reading only what changed.
@@ -23,14 +24,14 @@ transaction, so the pages, their postings and the generation agree.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from kb.search.analysis import mixed_analyzer
 from kb.search.backend import INDEX_FACETS
@@ -46,6 +47,7 @@ _LAST_POSITION = (1 << POSITION_BITS) - 1
 #: Change records kept: a process whose table is older than these reads the pages afresh.
 KEEP_CHANGES = 10_000
 STATUSES = ("published", "draft", "archived")
+T = TypeVar("T")
 COUNTS_DTYPE = np.dtype([("page", ">i8"), ("counts", ">u2", (len(FIELDS),))])
 
 
@@ -186,6 +188,9 @@ class PostgresStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Reads: each statement on its own (one round trip, no BEGIN and COMMIT), a search's in a transaction it
+        # begins itself; no ping before each use (a connection the server dropped is retried once, ``_retried``).
+        self.reader = create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_recycle=3600)
         self._table: PageTable | None = None
         self._table_lock = threading.Lock()
         self._facets = FacetCodes()
@@ -255,12 +260,41 @@ class PostgresStore:
 
     # reading
 
+    def close(self) -> None:
+        self.reader.dispose()
+
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A repeatable-read transaction: everything read in it is of one moment of the index."""
-        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
-            with connection.begin():
+        with self.reader.connect() as connection:
+            connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
                 yield connection
+            finally:
+                connection.exec_driver_sql("ROLLBACK")
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """``work`` in a repeatable-read transaction, tried again once on a connection the server had dropped
+        (a restarted database: the pool is emptied and connects anew)."""
+        for attempt in (1, 2):
+            try:
+                with self.reading() as connection:
+                    return work(connection)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _single(self, work: Callable[[Connection], T]) -> T:
+        """``work``'s statements each on its own, tried again once on a dropped connection (as ``read``)."""
+        for attempt in (1, 2):
+            try:
+                with self.reader.connect() as connection:
+                    return work(connection)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def table(self, connection: Connection) -> PageTable:
         """This process's table of pages, brought up to the generation ``connection`` sees."""
@@ -295,19 +329,22 @@ class PostgresStore:
             return table
 
     def stamps(self) -> dict[int, str]:
-        with self.engine.connect() as connection:
+        def work(connection: Connection) -> dict[int, str]:
             rows = _guarded(
                 lambda: connection.execute(text("SELECT DISTINCT asset_id, stamp FROM kb_search.pages WHERE current"))
             )
             return {int(a): s for a, s in rows}
 
+        return self._single(work)
+
     def outdated(self) -> bool:
-        with self.engine.connect() as connection:
-            found = _guarded(
+        found = self._single(
+            lambda connection: _guarded(
                 lambda: connection.execute(
                     text("SELECT format, EXISTS (SELECT 1 FROM kb_search.pages) FROM kb_search.state")
                 ).one()
             )
+        )
         return bool(found[1]) and int(found[0]) != FORMAT
 
     def postings(self, connection: Connection, terms: Iterable[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -364,55 +401,42 @@ class PostgresStore:
         )
         return [t for (t,) in rows]
 
+    _STORED = (
+        "SELECT {distinct} id, asset_id, status, title, kind, product, version, owner_name, updated, page, page_title, "
+        "body, current FROM kb_search.pages WHERE {where}"
+    )
+
     def stored(self, pages: list[int]) -> dict[int, dict[str, Any]]:
         """What a hit shows of each page, by page id (pages no longer in the index are left out)."""
         if not pages:
             return {}
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT id, asset_id, status, title, kind, product, version, owner_name, updated, page, "
-                    "page_title, body, current FROM kb_search.pages WHERE id = ANY(:ids)"
-                ),
-                {"ids": pages},
-            ).mappings()
-            return {int(row["id"]): dict(row) for row in rows}
+        query = text(self._STORED.format(distinct="", where="id = ANY(:ids)"))
+        rows = self._single(lambda connection: connection.execute(query, {"ids": pages}).mappings().all())
+        return {int(row["id"]): dict(row) for row in rows}
 
     def first_pages(self, assets: list[int]) -> dict[int, dict[str, Any]]:
         """Each asset's current first page as ``stored`` gives it (for a hit whose page was replaced meanwhile)."""
         if not assets:
             return {}
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT DISTINCT ON (asset_id) id, asset_id, status, title, kind, product, version, owner_name, "
-                    "updated, page, page_title, body, current FROM kb_search.pages WHERE asset_id = ANY(:a) "
-                    "ORDER BY asset_id, current DESC, id"
-                ),
-                {"a": assets},
-            ).mappings()
-            return {int(row["asset_id"]): dict(row) for row in rows}
+        where = "asset_id = ANY(:a) ORDER BY asset_id, current DESC, id"
+        query = text(self._STORED.format(distinct="DISTINCT ON (asset_id)", where=where))
+        rows = self._single(lambda connection: connection.execute(query, {"a": assets}).mappings().all())
+        return {int(row["asset_id"]): dict(row) for row in rows}
 
     # spelling
 
     def word_count(self, word: str) -> int:
-        with self.engine.connect() as connection:
-            found = _guarded(
-                lambda: connection.execute(
-                    text("SELECT assets FROM kb_search.words WHERE word = :w"), {"w": word}
-                ).scalar()
-            )
+        query = text("SELECT assets FROM kb_search.words WHERE word = :w")
+        found = self._single(lambda connection: _guarded(lambda: connection.execute(query, {"w": word}).scalar()))
         return int(found or 0)
 
     def word_counts(self, words: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(words))
         if not wanted:
             return {}
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT word, assets FROM kb_search.words WHERE word = ANY(:w)"), {"w": wanted}
-            )
-            return {w: int(n) for w, n in rows if n > 0}
+        query = text("SELECT word, assets FROM kb_search.words WHERE word = ANY(:w)")
+        rows = self._single(lambda connection: connection.execute(query, {"w": wanted}).all())
+        return {w: int(n) for w, n in rows if n > 0}
 
     def words_within(self, word: str, distance: int) -> dict[str, int]:
         """Words at most ``distance`` edits from ``word`` that begin with its first letter, with their counts."""
@@ -421,26 +445,20 @@ class PostgresStore:
             return {}
         bounds = {"a": first, "b": chr(ord(first) + 1), "w": word, "d": distance,
                   "lo": len(word) - distance, "hi": len(word) + distance}  # fmt: skip
-        with self.engine.connect() as connection:
+        near = (
+            "SELECT word, assets FROM kb_search.words WHERE word >= :a AND word < :b "
+            "AND length(word) BETWEEN :lo AND :hi"
+        )
+
+        def work(connection: Connection) -> dict[str, int]:
             schema = self._fuzzy_schema(connection)
             if schema:
-                rows = connection.execute(
-                    text(
-                        "SELECT word, assets FROM kb_search.words WHERE word >= :a AND word < :b "
-                        "AND length(word) BETWEEN :lo AND :hi "
-                        f'AND "{schema}".levenshtein_less_equal(word, :w, :d) <= :d'
-                    ),
-                    bounds,
-                )
-                return {w: int(n) for w, n in rows}
-            rows = connection.execute(
-                text(
-                    "SELECT word, assets FROM kb_search.words WHERE word >= :a AND word < :b "
-                    "AND length(word) BETWEEN :lo AND :hi"
-                ),
-                bounds,
-            )
+                distant = f' AND "{schema}".levenshtein_less_equal(word, :w, :d) <= :d'
+                return {w: int(n) for w, n in connection.execute(text(near + distant), bounds)}
+            rows = connection.execute(text(near), bounds)
             return {w: int(n) for w, n in rows if edit_distance(w, word, distance) <= distance}
+
+        return self._single(work)
 
     def _fuzzy_schema(self, connection: Connection) -> str | None:
         """The schema of PostgreSQL's fuzzystrmatch, or None when it is not installed (looked up once)."""
@@ -454,12 +472,8 @@ class PostgresStore:
         return self._fuzzy  # type: ignore[return-value]
 
     def a_title(self) -> str | None:
-        with self.engine.connect() as connection:
-            return _guarded(
-                lambda: connection.execute(
-                    text("SELECT title FROM kb_search.pages WHERE current AND status = 'published' LIMIT 1")
-                ).scalar()
-            )
+        query = text("SELECT title FROM kb_search.pages WHERE current AND status = 'published' LIMIT 1")
+        return self._single(lambda connection: _guarded(lambda: connection.execute(query).scalar()))
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

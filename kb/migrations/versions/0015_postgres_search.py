@@ -62,7 +62,7 @@ CREATE TABLE kb_search.postings (
     asset_id integer NOT NULL,
     counts bytea NOT NULL,
     positions bytea NOT NULL,
-    PRIMARY KEY (term, page_id)
+    PRIMARY KEY (term, page_id) INCLUDE (counts)
 );
 CREATE INDEX postings_asset ON kb_search.postings (asset_id);
 CREATE TABLE kb_search.words (
