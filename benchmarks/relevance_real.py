@@ -129,13 +129,15 @@ def filename_of(doc: realdocs.Doc) -> str:
     return f"{stem}.{doc.format}"
 
 
-def kb_config(instance: Path) -> dict[str, object]:
+def kb_config(instance: Path, postgres: str | None = None) -> dict[str, object]:
+    """The instance's settings: SQLite and Whoosh, or with ``postgres`` (an empty database's URL) kb on PostgreSQL
+    and its search backend."""
     return {
         "KB_INSTANCE_DIR": str(instance),
-        "KB_DATABASE_URL": f"sqlite:///{instance / 'kb.sqlite3'}",
+        "KB_DATABASE_URL": postgres or f"sqlite:///{instance / 'kb.sqlite3'}",
         "KB_INDEX_DIR": str(instance / "index"),
         "KB_BLOB_DIR": str(instance / "blobs"),
-        "KB_SEARCH_BACKEND": "whoosh",
+        "KB_SEARCH_BACKEND": "postgres" if postgres else "whoosh",
         "KB_SECRET_KEY": SECRET_KEY,
         "TESTING": True,
     }
@@ -149,8 +151,11 @@ def _without_kb_environment() -> dict[str, str]:
     return removed
 
 
-def prepare(work: Path, files: Path = DEFAULT_FILES, *, reuse: bool = False, workers: int = 1) -> Instance:
-    """A kb instance in ``work/instance`` with every real document published, extracted and indexed.
+def prepare(
+    work: Path, files: Path = DEFAULT_FILES, *, reuse: bool = False, workers: int = 1, postgres: str | None = None
+) -> Instance:
+    """A kb instance in ``work/instance`` with every real document published, extracted and indexed (with
+    ``postgres``, an empty PostgreSQL database's URL: kb and its search index in that database).
 
     With ``reuse`` and an instance from an earlier run in ``work``, nothing is published again: the index is
     rebuilt from that instance's database (so changes to indexing apply) and searched. ``workers`` real
@@ -173,7 +178,7 @@ def prepare(work: Path, files: Path = DEFAULT_FILES, *, reuse: bool = False, wor
     timings["build"] = time.perf_counter() - started
 
     instance_dir = work / "instance"
-    reusing = reuse and (work / MARKER).is_file() and (instance_dir / "kb.sqlite3").is_file()
+    reusing = reuse and not postgres and (work / MARKER).is_file() and (instance_dir / "kb.sqlite3").is_file()
     if not reusing:
         if instance_dir.exists():
             if not (work / MARKER).is_file():
@@ -182,7 +187,7 @@ def prepare(work: Path, files: Path = DEFAULT_FILES, *, reuse: bool = False, wor
         instance_dir.mkdir(parents=True)
         (work / MARKER).write_text("made by benchmarks/relevance_real.py; safe to delete\n", encoding="utf-8")
 
-    app = create_app(kb_config(instance_dir))
+    app = create_app(kb_config(instance_dir, postgres))
     db = app.extensions["kb_db"]
     settings = app.config["KB_SETTINGS"]
     blobs = BlobStore(settings.blob_dir)
@@ -515,8 +520,10 @@ def evaluate(
     reuse: bool = False,
     workers: int = 1,
     progress: Callable[[str], None] = log,
+    postgres: str | None = None,
 ) -> Report:
-    """Prepares the instance in ``work``, runs every query (of category ``only``) on kb and on FTS5."""
+    """Prepares the instance in ``work`` (on PostgreSQL with ``postgres``), runs every query (of category
+    ``only``) on kb and on FTS5."""
     started = time.perf_counter()
     queries = realdocs.queries()
     check_queries(queries, {e["id"] for e in realdocs.manifest()})
@@ -525,7 +532,7 @@ def evaluate(
         if not queries:
             raise SystemExit(f"no queries of category {only!r}")
     progress("building the documents and loading them into kb ...")
-    instance = prepare(work, files, reuse=reuse, workers=workers)
+    instance = prepare(work, files, reuse=reuse, workers=workers, postgres=postgres)
     try:
         timings = dict(instance.timings)
         progress("  " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in timings.items()))
@@ -628,9 +635,16 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", type=int, default=DEFAULT_WORKERS, help=f"workers running the jobs (default {DEFAULT_WORKERS})"
     )
     parser.add_argument("--files", type=Path, default=DEFAULT_FILES, help=f"built files (default {DEFAULT_FILES})")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="kb and its search index in this empty PostgreSQL database (postgresql+psycopg://...)",
+    )
     args = parser.parse_args(argv)
     if args.reuse and not args.work:
         parser.error("--reuse needs --work")
+    if args.reuse and args.postgres:
+        parser.error("--reuse is for a SQLite instance; --postgres builds a new one")
     _without_kb_environment()
     started = time.perf_counter()
     temporary = None
@@ -641,7 +655,9 @@ def main(argv: list[str] | None = None) -> int:
         temporary = tempfile.TemporaryDirectory(prefix="kb-relevance-real-")
         work = Path(temporary.name)
     try:
-        report = evaluate(work, args.files, only=args.only, reuse=args.reuse, workers=max(1, args.workers))
+        report = evaluate(
+            work, args.files, only=args.only, reuse=args.reuse, workers=max(1, args.workers), postgres=args.postgres
+        )
     finally:
         if temporary is not None:
             temporary.cleanup()

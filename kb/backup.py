@@ -234,6 +234,10 @@ def _run_tool(command: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed: {lines[-1] if lines else f'exit status {finished.returncode}'}")
 
 
+#: Tables of the PostgreSQL search backend whose rows a backup leaves out (``kb_search.state`` is kept).
+SEARCH_INDEX_TABLES = ("pages", "postings", "words", "changes")
+
+
 def _postgres_snapshot(db: Database, target: Path) -> tuple[dict[str, int], list[str]]:
     """``pg_dump`` of a snapshot exported from a transaction that also reads the counts and the file digests."""
     pg_dump = postgres_tool("pg_dump")
@@ -251,6 +255,8 @@ def _postgres_snapshot(db: Database, target: Path) -> tuple[dict[str, int], list
                     "--no-owner",
                     "--no-privileges",
                     f"--snapshot={snapshot}",
+                    # the search index's rows (KB_SEARCH_BACKEND=postgres) are rebuilt on restore, not kept
+                    *(f"--exclude-table-data=kb_search.{table}" for table in SEARCH_INDEX_TABLES),
                     f"--file={target}",
                     f"--dbname={uri}",
                 ],
@@ -517,6 +523,7 @@ def _restore_postgres(db: Database, dump: Path) -> None:
         with db.engine.begin() as connection:
             Base.metadata.drop_all(connection)
             connection.execute(text(f"DROP TABLE IF EXISTS {dbcopy.ALEMBIC_TABLE}"))
+            connection.execute(text("DROP SCHEMA IF EXISTS kb_search CASCADE"))  # the dump makes it again
     db.dispose()
     uri, env = _libpq(db)
     _run_tool(

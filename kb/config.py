@@ -24,7 +24,10 @@ SETTINGS: dict[str, str] = {
     "KB_INSTANCE_DIR": "directory for runtime state (database, index, files, secret key)",
     "KB_DATABASE_URL": "SQLAlchemy database URL",
     "KB_INDEX_DIR": "directory of the Whoosh search index",
-    "KB_SEARCH_BACKEND": "search backend: whoosh (the embedded default) or memory (tests: one process, nothing kept)",
+    "KB_SEARCH_BACKEND": (
+        "search backend: whoosh (the embedded default), postgres (the index in the PostgreSQL database, shared by "
+        "every app server) or memory (tests: one process, nothing kept)"
+    ),
     "KB_USAGE_BATCH_SECONDS": "seconds a server process gathers search events before writing them at once (0: each)",
     "KB_SEARCH_CACHE_MB": "megabytes of decoded postings and pages each server or worker process keeps in memory",
     "KB_ANALYSIS_CACHE_MB": "megabytes of words' stems and terms each server or worker process keeps in memory",
@@ -286,7 +289,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         base_url=_base_url("KB_BASE_URL", get("KB_BASE_URL", "http://127.0.0.1:5000")),
         smtp=_smtp(get),
         testing=bool(source.get("TESTING", False)),
-        search_backend=_choice("KB_SEARCH_BACKEND", get("KB_SEARCH_BACKEND", "whoosh"), ("whoosh", "memory")),
+        search_backend=_search_backend(get("KB_SEARCH_BACKEND", "whoosh"), database_url),
         usage_batch_seconds=_int_between("KB_USAGE_BATCH_SECONDS", get("KB_USAGE_BATCH_SECONDS", 2), 0, 3600),
         analysis_cache_mb=_int_between("KB_ANALYSIS_CACHE_MB", get("KB_ANALYSIS_CACHE_MB", 128), 1, 65_536),
         search_cache_mb=_int_between("KB_SEARCH_CACHE_MB", get("KB_SEARCH_CACHE_MB", 64), 0, 65_536),
@@ -300,6 +303,16 @@ def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[s
         directory=_directory_settings(get),
         sso=_sso(get),
     )
+
+
+def _search_backend(raw: Any, database_url: str) -> str:
+    backend = _choice("KB_SEARCH_BACKEND", raw, ("whoosh", "memory", "postgres"))
+    if backend == "postgres" and make_url(database_url).get_backend_name() != "postgresql":
+        raise ConfigError(
+            "KB_SEARCH_BACKEND=postgres keeps the search index in the database: KB_DATABASE_URL must be a "
+            "postgresql:// URL"
+        )
+    return backend
 
 
 def _choice(name: str, raw: Any, allowed: tuple[str, ...]) -> str:

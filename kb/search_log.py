@@ -65,7 +65,7 @@ class SearchLog:
             "kind": UsageKind.SEARCH,
             "search_key": key,
             "user_id": user_id,
-            "query": query,
+            "query": query.replace("\x00", ""),  # PostgreSQL text holds no NUL characters
             "filters": filters,
             "result_count": result_count,
             "occurred_at": utcnow(),

@@ -9,6 +9,7 @@ import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,18 @@ def instance_dir(tmp_path: Path, migrated_template: Path) -> Path:
 
 @pytest.fixture
 def app(instance_dir: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
-    """The app on a fresh instance; parametrized indirectly, a mapping of extra settings (``KB_SEARCH_BACKEND``)."""
-    application = create_app(app_config(instance_dir, **getattr(request, "param", {})))
-    yield application
-    application.extensions["kb_search_log"].close()
-    application.extensions["kb_db"].dispose()
+    """The app on a fresh instance; parametrized indirectly, a mapping of extra settings (``KB_SEARCH_BACKEND``).
+    ``KB_SEARCH_BACKEND=postgres`` without a ``KB_DATABASE_URL`` runs on a new, migrated PostgreSQL database."""
+    extra = dict(getattr(request, "param", {}))
+    with ExitStack() as stack:
+        if extra.get("KB_SEARCH_BACKEND") == "postgres" and "KB_DATABASE_URL" not in extra:
+            from postgres_helpers import migrated_database
+
+            extra["KB_DATABASE_URL"] = stack.enter_context(migrated_database())
+        application = create_app(app_config(instance_dir, **extra))
+        yield application
+        application.extensions["kb_search_log"].close()
+        application.extensions["kb_db"].dispose()
 
 
 class Inbox:

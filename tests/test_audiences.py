@@ -82,6 +82,7 @@ def _values(rule: Rule, world: dict[str, Any], asset_id: int, flag_id: int) -> d
             "asset_id": asset_id,
             "flag_id": flag_id,
             "number": 1,
+            "page": 1,
             "audience_id": world["audience_id"],
             "user_id": world["member"].id,
             "token_id": 1,

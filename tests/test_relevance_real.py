@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+
+from postgres_helpers import migrated_database
+from search_helpers import KINDS
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +41,9 @@ FLOOR_CATEGORY = {
 #: Where the plain baseline is as good as kb can be: exact codes, typed as the document writes them.
 TIE_WITH_BASELINE = {"codes": 0.02}
 LEAD_OVER_BASELINE = 0.18  # measured 0.909 vs 0.705
+#: The Whoosh and PostgreSQL backends' overall MRR@10 at most this far apart.
+BACKENDS_APART = 0.03
+_MRR: dict[str, float] = {}
 
 
 def _load_benchmark():
@@ -83,10 +90,16 @@ def test_queries_are_graded_and_cover_every_category() -> None:
 # --- the evaluation (slow: the whole corpus through kb, once for the module) -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory):
-    result = relevance.evaluate(tmp_path_factory.mktemp("relevance_real"), progress=lambda _message: None)
-    print("\n" + relevance.format_report(result))
+@pytest.fixture(scope="module", params=KINDS)
+def report(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """The evaluation with the Whoosh backend on SQLite, and with kb and its PostgreSQL backend on PostgreSQL."""
+    with ExitStack() as stack:
+        postgres = stack.enter_context(migrated_database()) if request.param == "postgres" else None
+        result = relevance.evaluate(
+            tmp_path_factory.mktemp("relevance_real"), progress=lambda _message: None, postgres=postgres
+        )
+    print(f"\n({request.param})\n" + relevance.format_report(result))
+    _MRR[request.param] = result.figures("all")["kb"]["mrr"]
     return result
 
 
@@ -123,3 +136,9 @@ def test_kb_is_ahead_of_the_baseline(report, category: str) -> None:
         assert ours >= theirs - TIE_WITH_BASELINE[category], f"{category}: kb {ours:.3f}, FTS5 {theirs:.3f}"
     else:
         assert ours > theirs, f"{category}: kb {ours:.3f}, FTS5 {theirs:.3f}"
+
+
+def test_the_backends_rank_alike() -> None:
+    if len(_MRR) < 2:
+        pytest.skip(f"only {', '.join(_MRR) or 'no backend'} measured in this run")
+    assert abs(_MRR["whoosh"] - _MRR["postgres"]) <= BACKENDS_APART, _MRR

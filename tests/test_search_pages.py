@@ -1,4 +1,5 @@
-"""The search page and the search API: results, pages, facets, visibility, hostile input, logging."""
+"""The search page and the search API: results, pages, facets, visibility, hostile input, logging; each with the
+Whoosh and the PostgreSQL search backend (kb then on PostgreSQL altogether), some with the in-memory one too."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ from sqlalchemy import select
 
 from kb import accounts
 from kb.models import AssetStatus, UsageEvent, UsageKind
+from postgres_helpers import needs_postgres
 from publishing_helpers import fields, publisher_for, text_upload, worker_for
 from search_helpers import SearchIndex
+
+WHOOSH = pytest.param({}, id="whoosh")
+MEMORY = pytest.param({"KB_SEARCH_BACKEND": "memory"}, id="memory")
+POSTGRES = pytest.param({"KB_SEARCH_BACKEND": "postgres"}, id="postgres", marks=needs_postgres)
+BACKENDS = pytest.mark.parametrize("app", [WHOOSH, POSTGRES], indirect=True)
+ALL_BACKENDS = pytest.mark.parametrize("app", [WHOOSH, MEMORY, POSTGRES], indirect=True)
 
 
 @pytest.fixture
@@ -36,6 +44,7 @@ def library(app, make_user):
     SearchIndex.close_all()
 
 
+@BACKENDS
 def test_search_finds_inflected_words_with_highlighted_snippets(library, signed_in, client) -> None:
     signed_in("sales")
     html = client.get("/search?q=насосами").get_data(as_text=True)
@@ -45,7 +54,7 @@ def test_search_finds_inflected_words_with_highlighted_snippets(library, signed_
     assert "<script>alert" not in html
 
 
-@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
+@ALL_BACKENDS
 def test_facets_filters_and_the_header_box(library, signed_in, client) -> None:
     signed_in("sales")
     html = client.get("/search?q=pumping").get_data(as_text=True)
@@ -56,11 +65,13 @@ def test_facets_filters_and_the_header_box(library, signed_in, client) -> None:
     assert 'action="/search"' in home  # the header search box
 
 
+@BACKENDS
 def test_marketing_also_sees_drafts(library, signed_in, client) -> None:
     signed_in("marketing")
     assert "Черновик прайса насосов" in client.get("/search?q=насосы").get_data(as_text=True)
 
 
+@BACKENDS
 def test_wrong_keyboard_layout_shows_the_corrected_results(library, signed_in, client) -> None:
     signed_in("sales")
     html = client.get("/search?q=yfcjcs").get_data(as_text=True)  # "насосы" typed in the Latin layout
@@ -73,6 +84,7 @@ def test_wrong_keyboard_layout_shows_the_corrected_results(library, signed_in, c
     assert english["corrected"]["text"] == "compressors" and english["total"] == 1
 
 
+@BACKENDS
 def test_searches_are_logged(library, signed_in, client, db, app) -> None:
     user = signed_in("sales")
     client.get("/search?q=насосы&kind=catalog")
@@ -97,6 +109,7 @@ HOSTILE = [
 ]
 
 
+@BACKENDS
 def test_anything_typed_is_answered_on_the_page_and_the_api(library, signed_in, client) -> None:
     signed_in("sales")
     for query in HOSTILE:
@@ -107,6 +120,7 @@ def test_anything_typed_is_answered_on_the_page_and_the_api(library, signed_in, 
         assert api.status_code == 200 and api.json["total"] >= 0, query
 
 
+@BACKENDS
 def test_search_api_answers_the_documented_shape(library, make_user, client, db) -> None:
     user = make_user("sales")
     headers = {"Authorization": f"Bearer {accounts.create_token(db, user.id, 't').secret}"}
@@ -120,7 +134,7 @@ def test_search_api_answers_the_documented_shape(library, make_user, client, db)
     assert client.get("/api/v1/search?q=x").status_code == 401
 
 
-@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
+@ALL_BACKENDS
 def test_a_misspelt_word_is_corrected_and_the_gap_recorded_as_corrected(library, signed_in, client, db) -> None:
     signed_in("sales")
     html = client.get("/search?q=compresors").get_data(as_text=True)
@@ -133,6 +147,7 @@ def test_a_misspelt_word_is_corrected_and_the_gap_recorded_as_corrected(library,
     assert "compresors" not in queries and queries.count("compressors") == 2
 
 
+@BACKENDS
 def test_one_misspelt_word_of_several_is_fixed_and_a_good_query_is_left_alone(library, signed_in, client) -> None:
     signed_in("sales")
     fixed = client.get("/api/v1/search?q=screw compresors energy").json
@@ -141,7 +156,7 @@ def test_one_misspelt_word_of_several_is_fixed_and_a_good_query_is_left_alone(li
     assert kept["corrected"] is None and kept["suggestion"] is None
 
 
-@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
+@ALL_BACKENDS
 def test_a_page_lacking_a_word_still_appears_and_says_what_it_lacks(library, signed_in, client) -> None:
     signed_in("sales")
     body = client.get("/api/v1/search?q=compressors warranty").json
@@ -153,7 +168,7 @@ def test_a_page_lacking_a_word_still_appears_and_says_what_it_lacks(library, sig
     assert strict["total"] == 0
 
 
-@pytest.mark.parametrize("app", [{}, {"KB_SEARCH_BACKEND": "memory"}], indirect=True, ids=["whoosh", "memory"])
+@ALL_BACKENDS
 @pytest.mark.parametrize("typed", ["нв250", "HB 250", "НВ 250/4", "hb-250/4", "KX200", "kx 200", "КХ-200"])
 def test_codes_written_any_way_find_their_asset(library, signed_in, client, typed: str) -> None:
     signed_in("sales")
@@ -161,6 +176,7 @@ def test_codes_written_any_way_find_their_asset(library, signed_in, client, type
     assert body["total"] >= 1 and body["results"][0]["missing"] == [], typed
 
 
+@BACKENDS
 def test_a_long_text_is_posted_and_searched_as_documents_like_it(library, signed_in, client) -> None:
     signed_in("sales")
     letter = (
@@ -174,6 +190,7 @@ def test_a_long_text_is_posted_and_searched_as_documents_like_it(library, signed
     assert "longer than 4000 characters" in html  # cut, and said so
 
 
+@BACKENDS
 def test_a_10000_character_query_gets_an_answer_never_a_414_or_500(library, make_user, client, db) -> None:
     user = make_user("sales")
     headers = {"Authorization": f"Bearer {accounts.create_token(db, user.id, 't').secret}"}

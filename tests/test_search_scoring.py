@@ -1,9 +1,10 @@
-"""The Whoosh backend's array evaluation against the in-memory backend, an independent page-at-a-time reading
-of the same plan and formula; phrases with stop words inside.
+"""The Whoosh and PostgreSQL backends' array evaluation against the in-memory backend, an independent
+page-at-a-time reading of the same plan and formula; phrases with stop words inside.
 
 An index of several segments (one per asset, merged now and then), and one with deleted documents (assets
 re-indexed), so that every kind of clause meets the cases whoosh stores: terms, codes, phrases, prefixes,
-exclusions, filters, deletions.
+exclusions, filters, deletions. PostgreSQL keeps exact field lengths, as the memory backend: its scores agree
+with it exactly.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from test_search_index import page
 
 from kb.search.analysis import STOP_WORDS
 from kb.search.backend import SearchRequest
-from search_helpers import SearchIndex
+from postgres_helpers import needs_postgres
+from search_helpers import KINDS, SearchIndex
 
 WORDS_RU = "насос насосы насосами клапан клапана станция станциях подача напор давление цена поставка".split()
 WORDS_EN = "pump pumps pumping valve station pressure price delivery total cost of ownership the and".split()
@@ -43,29 +45,33 @@ def _library(rng: random.Random) -> dict[int, list]:
     return library
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=KINDS)
+def index(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     rng = random.Random(7)
-    ix = SearchIndex(tmp_path_factory.mktemp("scoring") / "index")
-    for asset, pages in _library(rng).items():  # one segment per asset, merged now and then by kb's merge policy
+    ix = SearchIndex(tmp_path_factory.mktemp("scoring") / "index", kind=request.param)
+    library = _library(rng)
+    for asset, pages in library.items():  # one segment per asset, merged now and then by kb's merge policy
         ix.replace_asset(asset, pages)
     for asset in (3, 17, 29):  # re-indexed: their old pages stay behind as deleted documents
-        ix.replace_asset(asset, [page(asset, 1, _body(rng) + " насос pump")])
+        library[asset] = [page(asset, 1, _body(rng) + " насос pump")]
+        ix.replace_asset(asset, library[asset])
+    ix.bodies = {asset: [p.body for p in pages] for asset, pages in library.items()}
     yield ix
     SearchIndex.close_all()
 
 
-@pytest.fixture(scope="module")
-def twins(tmp_path_factory: pytest.TempPathFactory):
-    """The same library in the Whoosh backend (several segments) and in the in-memory one."""
+@pytest.fixture(scope="module", params=KINDS)
+def twins(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """The same library in a backend (Whoosh: several segments) and in the in-memory one."""
     library = _library(random.Random(11))
     tmp_path = tmp_path_factory.mktemp("twins")
-    whoosh, memory = SearchIndex(tmp_path / "whoosh"), SearchIndex(tmp_path / "memory", kind="memory")
+    ours, memory = SearchIndex(tmp_path / "ours", kind=request.param), SearchIndex(tmp_path / "memory", kind="memory")
     for asset, pages in library.items():
-        whoosh.replace_asset(asset, pages)
+        ours.replace_asset(asset, pages)
         memory.replace_asset(asset, pages)
-    assert len(whoosh.store.searcher().leaf_searchers()) > 1
-    yield whoosh, memory
+    if request.param == "whoosh":
+        assert len(ours.store.searcher().leaf_searchers()) > 1
+    yield ours, memory
     SearchIndex.close_all()
 
 
@@ -88,24 +94,28 @@ QUERIES = [
 
 
 def _current_bodies(index: SearchIndex, asset_id: int) -> list[str]:
-    searcher = index.store.searcher()
-    return [f["body"] for f in searcher.all_stored_fields() if f["asset"] == str(asset_id) and f["current"]]
+    return index.bodies[asset_id]
 
 
 @pytest.mark.parametrize("text", QUERIES)
 def test_the_backends_find_the_same_assets_with_the_same_scores(twins, text: str) -> None:
-    whoosh, memory = twins
-    ours = whoosh.search(SearchRequest(text=text, per_page=100, correct=False))
+    backend, memory = twins
+    ours = backend.search(SearchRequest(text=text, per_page=100, correct=False))
     theirs = memory.search(SearchRequest(text=text, per_page=100, correct=False))
     assert ours.total == theirs.total > 0, text
     mine = {h.asset_id: h for h in ours.hits}
     other = {h.asset_id: h for h in theirs.hits}
     assert set(mine) == set(other)
-    # Whoosh keeps each page's field lengths in one byte (an approximation), the memory backend exactly:
-    # scores agree within a few per cent, and so near ties may swap places.
+    # Whoosh keeps each page's field lengths in one byte (an approximation), the memory backend (and PostgreSQL)
+    # exactly: scores agree within a few per cent, and so near ties may swap places.
+    tolerance = 0.03 if backend.kind == "whoosh" else 1e-9
     for asset_id, hit in mine.items():
-        assert hit.score == pytest.approx(other[asset_id].score, rel=0.03), asset_id
+        assert hit.score == pytest.approx(other[asset_id].score, rel=tolerance), asset_id
         assert hit.missing == other[asset_id].missing
+        if backend.kind != "whoosh":  # the same scores: the same pages shown, in the same order
+            assert [p.page for p in hit.pages] == [p.page for p in other[asset_id].pages], asset_id
+    if backend.kind != "whoosh":
+        assert [h.asset_id for h in ours.hits] == [h.asset_id for h in theirs.hits]
     assert ours.facets == theirs.facets
 
 
@@ -131,8 +141,9 @@ def test_every_phrase_hit_has_the_words_as_typed(index: SearchIndex, phrase: str
     assert {hit.asset_id for hit in found.hits} == expected
 
 
-def test_a_phrase_keeps_the_place_of_its_stop_words(tmp_path: Path) -> None:
-    ix = SearchIndex(tmp_path / "index")
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_phrase_keeps_the_place_of_its_stop_words(tmp_path: Path, kind: str) -> None:
+    ix = SearchIndex(tmp_path / "index", kind=kind)
     ix.replace_asset(1, [page(1, 1, "Our offer: the total cost of ownership over ten years")])
     try:
         assert ix.search(SearchRequest(text='"total cost of ownership"')).total == 1
@@ -152,7 +163,7 @@ def test_sorted_searches_and_exclusions_use_the_same_phrase_matches(index: Searc
     assert not {h.asset_id for h in without.hits} & {h.asset_id for h in by_relevance.hits}
 
 
-@pytest.mark.parametrize("kind", ["whoosh", "memory"])
+@pytest.mark.parametrize("kind", ["whoosh", "memory", pytest.param("postgres", marks=needs_postgres)])
 def test_a_long_text_matches_documents_whose_pages_share_its_words(tmp_path: Path, kind: str) -> None:
     # A customer's request names a dozen things; a specification answers them over several pages. The asset
     # with most of the words, whatever page holds each, ranks above one page that holds a few.
@@ -176,7 +187,7 @@ def test_a_long_text_matches_documents_whose_pages_share_its_words(tmp_path: Pat
         SearchIndex.close_all()
 
 
-@pytest.mark.parametrize("kind", ["whoosh", "memory"])
+@pytest.mark.parametrize("kind", ["whoosh", "memory", pytest.param("postgres", marks=needs_postgres)])
 def test_words_typed_together_rank_the_page_that_has_them_together_first(tmp_path: Path, kind: str) -> None:
     ix = SearchIndex(tmp_path / "index", kind=kind)
     apart = "Для архива подходят диски разных типов. Старые модели HDD ёмкие, но медленные."

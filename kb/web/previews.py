@@ -38,7 +38,7 @@ def preview_store() -> PreviewStore:
 def _version(asset_id: int, number: int) -> tuple[Any, AssetVersion]:
     """The asset and version, if this person may download it (``downloads.download``'s rule); else 404."""
     session = db_session()
-    asset = assets.get_asset(session, asset_id, current_user.role)
+    asset = assets.get_asset(session, asset_id, current_user)
     return asset, assets.get_version(session, asset.id, number)
 
 
