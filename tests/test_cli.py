@@ -23,7 +23,7 @@ KB = str(Path(sys.executable).parent / "kb")
 @pytest.fixture
 def cli_env(instance_dir: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for name in list(os.environ):
-        if name.startswith("KB_"):
+        if name.startswith("KB_") and name not in ("KB_PREVIEWS", "KB_OCR"):  # conftest turns these off
             monkeypatch.delenv(name)
     env = {"KB_INSTANCE_DIR": str(instance_dir), "KB_SECRET_KEY": SECRET_KEY}
     for name, value in env.items():

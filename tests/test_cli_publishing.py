@@ -26,7 +26,7 @@ CONTENT = Path(__file__).resolve().parent.parent / "content"
 @pytest.fixture
 def cli_env(instance_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
-        if name.startswith("KB_"):
+        if name.startswith("KB_") and name not in ("KB_PREVIEWS", "KB_OCR"):  # conftest turns these off
             monkeypatch.delenv(name)
     monkeypatch.setenv("KB_INSTANCE_DIR", str(instance_dir))
     monkeypatch.setenv("KB_SECRET_KEY", SECRET_KEY)

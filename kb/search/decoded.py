@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 FOLDER = "decoded"
 #: Postings shorter than this are decoded when needed and kept in memory only.
 MIN_POSTINGS = 2048
-#: A mapped array counts this much against the in-memory cache (its pages belong to the page cache).
-MAPPED_COST = 512
 
 
 def _path(root: Path, segment_id: str, field: str, term: str, kind: str) -> Path:
@@ -123,13 +121,11 @@ def forget(root: Path, live_segments: Iterable[str]) -> int:
 
 
 def cost(value: object) -> int:
-    """What a cached value holds in this process's own memory: mapped arrays next to nothing."""
+    """What a cached value holds in memory: a mapped array counts in full too, since the pages it was read from
+    stay in the process's resident set for as long as the cache keeps the mapping (shared with the other
+    processes that map them, but counted in each one's RSS)."""
     arrays = value if isinstance(value, tuple) else (value,)
-    total = 0
-    for array in arrays:
-        if isinstance(array, np.ndarray):
-            total += MAPPED_COST if _is_mapped(array) else array.nbytes
-    return total
+    return sum(array.nbytes for array in arrays if isinstance(array, np.ndarray))
 
 
 def _is_mapped(array: np.ndarray) -> bool:

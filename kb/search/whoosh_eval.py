@@ -40,8 +40,8 @@ from kb.search.ranking import PAIR_WEIGHT, coverage_factor, pair_counts
 from kb.search.snippets import Highlighter
 from kb.search.whoosh_store import FACET_FIELDS, TEXT_FIELDS
 
-#: Bytes of decoded postings kept in a process's own memory for the terms searched most recently
-#: (``KB_SEARCH_CACHE_MB`` sets it; postings mapped from ``decoded`` files count next to nothing).
+#: Bytes of decoded postings kept in memory for the terms searched most recently (``KB_SEARCH_CACHE_MB`` sets
+#: it; postings mapped from ``decoded`` files count in full: their pages stay resident while they are kept).
 POSTINGS_CACHE_BYTES = 64 * 1024 * 1024
 #: A prefix stands for at most this many of the terms it begins (the most frequent would be better; these
 #: are the first in order, which is what whoosh's own Prefix query does too).
@@ -98,8 +98,7 @@ class _PostingsCache:
 
 
 def _cost(value: Any) -> int:
-    """Bytes a cached value holds in this process's own memory: arrays (mapped ones next to nothing), or a
-    page's stored fields (its texts)."""
+    """Bytes a cached value holds in memory: arrays (mapped ones too), or a page's stored fields (its texts)."""
     if isinstance(value, dict):
         return sys.getsizeof(value) + sum(sys.getsizeof(v) for v in value.values())
     return decoded.cost(value)
