@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import os
 import re
 import shutil
 import socket
@@ -57,13 +58,19 @@ def _extraction_in_process(request: pytest.FixtureRequest) -> Iterator[None]:
     yield from _unless_marked(request, "extraction_isolation", run.set_isolation, False)
 
 
+# Page images and OCR start LibreOffice and Tesseract (seconds a file): off for everything the tests start, the
+# servers, workers and module fixtures too (a function fixture comes too late for those: the real-document corpus
+# was converted and read by OCR twice, 6 minutes of the suite); tests marked ``previews`` turn them on.
+os.environ["KB_PREVIEWS"] = "0"
+os.environ["KB_OCR"] = "0"
+
+
 @pytest.fixture(autouse=True)
-def _no_previews(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Page images and OCR start LibreOffice and Tesseract (seconds a file): off, through the environment so that
-    servers and workers the tests start see it too, unless the test is marked ``previews``."""
-    if not request.node.get_closest_marker("previews"):
-        monkeypatch.setenv("KB_PREVIEWS", "0")
-        monkeypatch.setenv("KB_OCR", "0")
+def _previews_when_marked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Page images and OCR on for the tests marked ``previews`` (off for the rest: see above)."""
+    if request.node.get_closest_marker("previews"):
+        monkeypatch.setenv("KB_PREVIEWS", "1")
+        monkeypatch.setenv("KB_OCR", "1")
 
 
 @pytest.fixture(scope="session")
