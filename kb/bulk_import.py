@@ -572,6 +572,8 @@ class ImportDefaults:
     segments: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     status: AssetStatus = AssetStatus.PUBLISHED
+    #: The audiences every new asset is restricted to (numbers; none: everyone).
+    audiences: tuple[int | str, ...] = ()
 
 
 class _RolledBack(Exception):
@@ -632,6 +634,7 @@ def _fields(
         owner_id=owner_id,
         review_interval_days=int(days) if days else None,
         tags=list(values["tags"].split(",")) if "tags" in values else list(defaults.tags),
+        audiences=list(defaults.audiences),
     )
 
 

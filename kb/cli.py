@@ -468,6 +468,13 @@ def jobs_retry(database: Database, job_id: int) -> None:
 @click.option("--language", default="ru", show_default=True, help="Language of the content: ru, en or mixed.")
 @click.option("--segment", "segments", multiple=True, help="Segment (B2B, B2C, B2G); repeat for more.")
 @click.option("--tag", "tags", multiple=True, help="Tag; repeat for more.")
+@click.option(
+    "--audience",
+    "audience_ids",
+    multiple=True,
+    metavar="NUMBER",
+    help="Restrict the new assets to this audience (its number: kb audiences list); repeat for more.",
+)
 @click.option("--draft", is_flag=True, help="Save the new assets as drafts instead of publishing them.")
 @click.option("--dry-run", is_flag=True, help="Read and check every file and its metadata; publish nothing.")
 @with_db
@@ -483,6 +490,7 @@ def import_files(
     language: str,
     segments: tuple[str, ...],
     tags: tuple[str, ...],
+    audience_ids: tuple[str, ...],
     draft: bool,
     dry_run: bool,
 ) -> None:
@@ -508,6 +516,7 @@ def import_files(
         segments=segments,
         tags=tags,
         status=AssetStatus.DRAFT if draft else AssetStatus.PUBLISHED,
+        audiences=audience_ids,
     )
     try:
         rows = bulk_import.parse_manifest(manifest.read_bytes()) if manifest else None
@@ -532,7 +541,9 @@ def import_files(
                     progress=lambda _done, _total, shown: bar.update(1, shown),
                 )
             except DomainError as exc:  # a default is wrong, or --as may not publish: nothing was read
-                hint = {"owner_id": "--owner", "segments": "--segment", "tags": "--tag"}.get(exc.field or "")
+                hint = {"owner_id": "--owner", "segments": "--segment", "tags": "--tag", "audiences": "--audience"}.get(
+                    exc.field or ""
+                )
                 raise click.BadParameter(str(exc), param_hint=hint or f"--{exc.field or 'as'}") from None
     for line in report.lines():
         click.echo(line)

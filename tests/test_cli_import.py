@@ -126,16 +126,35 @@ def test_drafts_an_owner_and_a_dry_run(cli_env, make_user, db, tmp_path) -> None
         assert (asset.status, asset.owner_id, asset.created_by_id) == (AssetStatus.DRAFT, colleague.id, marketing.id)
 
 
+def test_imported_assets_restricted_to_an_audience(cli_env, make_user, db, tmp_path) -> None:
+    from kb import audiences
+    from kb.models import AssetAudience
+
+    marketing = make_user("marketing")
+    dealers = audiences.create_audience(db, "Дилерский отдел")
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "прайс.md").write_text("# Прайс дилеров", encoding="utf-8")
+    args = ("--as", marketing.email, "--kind", "catalog", "--audience", str(dealers))
+    result = run("import", str(tmp_path / "files"), *args)
+    assert result.exit_code == 0, result.output
+    with db.session() as session:
+        asset = session.scalars(select(Asset)).one()
+        assert session.scalars(select(AssetAudience.audience_id).where(AssetAudience.asset_id == asset.id)).all() == [
+            dealers
+        ]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--kind", "catalog", "--audience", "999"], "Invalid value for --audience: There is no audience number 999."),
         (["--kind", "brochure"], "Invalid value for --kind: Choose a kind: catalog, presentation"),
         ([], "Invalid value for --kind: Choose a kind for the files, or give each file's kind in the manifest."),
         (["--kind", "catalog", "--segment", "B2X"], "Invalid value for --segment: Unknown segment B2X."),
         (["--kind", "catalog", "--language", "de"], "Invalid value for --language: Choose a language"),
         (["--kind", "catalog", "--owner", "nobody@example.com"], "Invalid value for --owner: no user with the e-mail"),
     ],
-    ids=["unknown kind", "no kind", "unknown segment", "unknown language", "unknown owner"],
+    ids=["unknown audience", "unknown kind", "no kind", "unknown segment", "unknown language", "unknown owner"],
 )
 def test_bad_arguments_exit_2_before_anything_is_published(cli_env, make_user, db, tmp_path, args, message) -> None:
     marketing = make_user("marketing")

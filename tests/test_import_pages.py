@@ -117,6 +117,31 @@ def test_a_manifest_sent_with_a_folder_gives_its_files_their_metadata(signed_in,
     assert "No file «c.md» in the import." in html
 
 
+def test_the_files_imported_on_the_page_can_be_restricted_to_an_audience(signed_in, client, db, make_user) -> None:
+    from kb import audiences
+    from kb.models import AssetAudience
+
+    dealers = audiences.create_audience(db, "Дилерский отдел")
+    signed_in("marketing")
+    data = _form(client)
+    assert "Дилерский отдел" in client.get("/assets/import").get_data(as_text=True)
+    data["audiences"] = [str(dealers)]
+    data["files"] = [(io.BytesIO("# Прайс дилеров".encode()), "прайс.md")]
+    assert client.post("/assets/import", data=data, content_type="multipart/form-data").status_code == 200
+    with db.session() as session:
+        asset_id = session.scalars(select(Asset.id)).one()
+        assert session.scalars(select(AssetAudience.audience_id).where(AssetAudience.asset_id == asset_id)).all() == [
+            dealers
+        ]
+    data = _form(client)
+    data["audiences"] = ["999"]
+    data["files"] = [(io.BytesIO(b"# other"), "other.md")]
+    refused = client.post("/assets/import", data=data, content_type="multipart/form-data")
+    assert refused.status_code == 400 and "There is no audience number 999." in refused.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Asset)) == 1
+
+
 def test_bad_input_is_a_400_with_the_message_beside_the_field(signed_in, client, db) -> None:
     signed_in("marketing")
     no_files = client.post("/assets/import", data=_form(client), content_type="multipart/form-data")

@@ -118,6 +118,7 @@ class ImportForm(FlaskForm):
     language = SelectField(_l("Language of the content"), validate_choice=False)
     owner_id = SelectField(_l("Owner"), coerce=int)
     tags = StringField(_l("Tags"), validators=[Length(max=2000)])
+    audiences = CheckboxList(_l("Audience"), validate_choice=False)  # checked when importing (parse_ids)
     status = RadioField(_l("Publish"), default=AssetStatus.PUBLISHED)
 
     def __init__(
@@ -125,9 +126,11 @@ class ImportForm(FlaskForm):
         *args: Any,
         owners: list[Any] = (),
         vocabularies: Mapping[str, VocabularyList] | None = None,
+        audiences: list[Any] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.audiences.choices = [SelectChoice(str(a.id), a.name) for a in audiences]
         self.kind.choices = [
             SelectChoice("", _l("Choose a kind")),
             *(SelectChoice(k, kind_label(k)) for k in ASSET_KINDS),
@@ -152,4 +155,5 @@ class ImportForm(FlaskForm):
             segments=tuple(self.segments.data or ()),
             tags=tuple(parse_tags(self.tags.data)),
             status=AssetStatus(self.status.data),
+            audiences=tuple(self.audiences.data or ()),
         )

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from kb import assets, bulk_import, vocabularies
+from kb import assets, audiences, bulk_import, vocabularies
 from kb.bulk_import import ImportReport, Reason
 from kb.errors import DomainError, ValidationError
 from kb.extraction import ACCEPTED
@@ -36,7 +36,11 @@ def reason_text(reason: Reason) -> str:
 def _form(*, sent: bool) -> ImportForm:
     """The form, empty with the signed-in person as owner, or filled from the request's fields and files."""
     session = db_session()
-    choices = {"owners": assets.publishers(session), "vocabularies": vocabularies.lists(session)}
+    choices = {
+        "owners": assets.publishers(session),
+        "vocabularies": vocabularies.lists(session),
+        "audiences": audiences.all_audiences(session),
+    }
     if sent:
         return ImportForm(**choices)
     form = ImportForm(formdata=None, **choices)
